@@ -1,0 +1,93 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * One schema, parsed once in the entry points and passed down. A missing or bad value stops
+ * start-up naming the variable. Secrets have no defaults: keys live in the key file, which
+ * `custodian init` generates. Auditing is not configurable.
+ */
+export const ENV = {
+  dataDir: 'CUSTODIAN_DATA_DIR',
+  databaseUrl: 'DATABASE_URL',
+  keyFile: 'CUSTODIAN_KEY_FILE',
+  host: 'CUSTODIAN_HOST',
+  port: 'CUSTODIAN_PORT',
+  tlsCert: 'CUSTODIAN_TLS_CERT',
+  tlsKey: 'CUSTODIAN_TLS_KEY',
+  logLevel: 'CUSTODIAN_LOG_LEVEL',
+  ledgerOrigin: 'CUSTODIAN_LEDGER_ORIGIN',
+  catalogFile: 'CUSTODIAN_CATALOG_FILE',
+  policyFile: 'CUSTODIAN_POLICY_FILE',
+} as const;
+
+const ConfigSchema = z.object({
+  dataDir: z.string().min(1),
+  databaseUrl: z
+    .string()
+    .min(1)
+    .refine((u) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(u) || /^postgres(ql)?:\/\//.test(u), {
+      message: 'must be a file path, sqlite:PATH, or postgres://…',
+    }),
+  keyFile: z.string().min(1),
+  host: z.string().min(1),
+  port: z.coerce.number().int().min(0).max(65535),
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  ledgerOrigin: z
+    .string()
+    .regex(/^[A-Za-z0-9.\-_/:]+$/, 'must be a key name: letters, digits and . - _ / :'),
+  catalogFile: z.string().min(1).optional(),
+  policyFile: z.string().min(1).optional(),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`configuration: ${variable} ${reason}`);
+  }
+}
+
+export type ConfigOverrides = Partial<Record<keyof typeof ENV, string | number | undefined>>;
+
+/** Flags win over environment variables, which win over defaults derived from the data directory. */
+export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const pick = (k: keyof typeof ENV): string | number | undefined => {
+    const o = overrides[k];
+    if (o !== undefined && o !== '') return o;
+    const e = env[ENV[k]];
+    return e === undefined || e === '' ? undefined : e;
+  };
+  const dataDir = resolve(String(pick('dataDir') ?? '.custodian'));
+  const raw = {
+    dataDir,
+    databaseUrl: pick('databaseUrl') ?? `sqlite:${resolve(dataDir, 'custodian.db')}`,
+    keyFile: pick('keyFile') ?? resolve(dataDir, 'keys.json'),
+    host: pick('host') ?? '127.0.0.1',
+    port: pick('port') ?? 8080,
+    tlsCert: pick('tlsCert'),
+    tlsKey: pick('tlsKey'),
+    logLevel: pick('logLevel') ?? 'info',
+    ledgerOrigin: pick('ledgerOrigin') ?? 'custodian.local/ledger',
+    catalogFile: pick('catalogFile'),
+    policyFile: pick('policyFile'),
+  };
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0]) as keyof typeof ENV;
+    throw new ConfigError(ENV[key] ?? key, issue.message);
+  }
+  if (Boolean(parsed.data.tlsCert) !== Boolean(parsed.data.tlsKey)) {
+    throw new ConfigError(parsed.data.tlsCert ? ENV.tlsKey : ENV.tlsCert, 'is required when the other TLS file is set');
+  }
+  return parsed.data;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

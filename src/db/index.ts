@@ -1,0 +1,10 @@
+export { type Database, dialectOf, openDatabase, type OpenOptions, redactUrl } from './database.js';
+export {
+  createAppendOnlyTriggers,
+  type DialectName,
+  dialectTypes,
+  isUniqueViolation,
+  MAX_BIND_PARAMS,
+  toBuffer,
+} from './dialect.js';
+export { describeSchema, type Migration, MigrationError, migrate, migrationChecksum } from './migrator.js';

@@ -1,0 +1,67 @@
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { open, seal } from './aead.js';
+import type { Keyring } from './keyring.js';
+
+/**
+ * Envelope encryption: one random data key per subject, wrapped by a versioned KEK. Field values
+ * are sealed under the data key with associated data that binds the subject id, the field name and
+ * the data-key version, so a ciphertext moved to another subject or field fails to open.
+ */
+export const DATA_KEY_VERSION = 1;
+
+const enc = new TextEncoder();
+
+export function newDataKey(): Buffer {
+  return randomBytes(32);
+}
+
+function wrapAad(subjectId: string, kekVersion: number): Uint8Array {
+  return enc.encode(`custodian/dk/v1\0${subjectId}\0${kekVersion}`);
+}
+
+function fieldAad(subjectId: string, field: string, dkVersion: number): Uint8Array {
+  return enc.encode(`custodian/field/v1\0${subjectId}\0${field}\0${dkVersion}`);
+}
+
+export interface WrappedKey {
+  kekVersion: number;
+  wrapped: Buffer;
+}
+
+export function wrapDataKey(keyring: Keyring, subjectId: string, dataKey: Uint8Array): WrappedKey {
+  const v = keyring.currentKekVersion;
+  return { kekVersion: v, wrapped: seal(keyring.kek(v), dataKey, wrapAad(subjectId, v)) };
+}
+
+export function unwrapDataKey(keyring: Keyring, subjectId: string, key: WrappedKey): Buffer {
+  return open(keyring.kek(key.kekVersion), key.wrapped, wrapAad(subjectId, key.kekVersion));
+}
+
+export function sealField(dataKey: Uint8Array, subjectId: string, field: string, value: string): Buffer {
+  return seal(dataKey, enc.encode(value), fieldAad(subjectId, field, DATA_KEY_VERSION));
+}
+
+export function openField(dataKey: Uint8Array, subjectId: string, field: string, sealed: Uint8Array): string {
+  return open(dataKey, sealed, fieldAad(subjectId, field, DATA_KEY_VERSION)).toString('utf8');
+}
+
+/**
+ * Blind index: HMAC-SHA-256 over the normalised value under a per-field key derived (HKDF) from
+ * the index key, so equal values in different fields do not link. Exact lookup without decryption.
+ */
+export function blindIndexer(keyring: Keyring): (field: string, normalised: string) => Buffer {
+  const fieldKeys = new Map<string, Buffer>();
+  return (field, normalised) => {
+    let k = fieldKeys.get(field);
+    if (!k) {
+      k = Buffer.from(hkdfSync('sha256', keyring.indexKey, Buffer.alloc(0), `custodian/bidx/v1/${field}`, 32));
+      fieldKeys.set(field, k);
+    }
+    return createHmac('sha256', k).update(normalised, 'utf8').digest();
+  };
+}
+
+/** Derives a purpose-bound sub-key (e.g. for contact tokens) from the index key. */
+export function deriveKey(keyring: Keyring, info: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', keyring.indexKey, Buffer.alloc(0), `custodian/${info}`, 32));
+}

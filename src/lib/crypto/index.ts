@@ -1,0 +1,27 @@
+// The only door to cryptographic primitives (DESIGN: only src/lib/crypto touches them).
+export { open, seal } from './aead.js';
+export {
+  blindIndexer,
+  DATA_KEY_VERSION,
+  deriveKey,
+  newDataKey,
+  openField,
+  sealField,
+  unwrapDataKey,
+  type WrappedKey,
+  wrapDataKey,
+} from './envelope.js';
+export {
+  addKekVersion,
+  generateKeyFile,
+  type KeyFile,
+  KeyFileError,
+  type Keyring,
+  keyFileExists,
+  keyFileMode,
+  keyringFromFile,
+  loadKeyring,
+  readKeyFile,
+  writeKeyFile,
+} from './keyring.js';
+export { ed25519PublicKeyFromRaw, ed25519Sign, ed25519Verify, sha256 } from './sign.js';
