@@ -34,9 +34,7 @@ const ConfigSchema = z.object({
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-  ledgerOrigin: z
-    .string()
-    .regex(/^[A-Za-z0-9.\-_/:]+$/, 'must be a key name: letters, digits and . - _ / :'),
+  ledgerOrigin: z.string().regex(/^[A-Za-z0-9.\-_/:]+$/, 'must be a key name: letters, digits and . - _ / :'),
   catalogFile: z.string().min(1).optional(),
   policyFile: z.string().min(1).optional(),
 });
@@ -83,7 +81,10 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     throw new ConfigError(ENV[key] ?? key, issue.message);
   }
   if (Boolean(parsed.data.tlsCert) !== Boolean(parsed.data.tlsKey)) {
-    throw new ConfigError(parsed.data.tlsCert ? ENV.tlsKey : ENV.tlsCert, 'is required when the other TLS file is set');
+    throw new ConfigError(
+      parsed.data.tlsCert ? ENV.tlsKey : ENV.tlsCert,
+      'is required when the other TLS file is set',
+    );
   }
   return parsed.data;
 }

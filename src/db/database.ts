@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
@@ -53,8 +53,10 @@ export function openDatabase(url: string, options: OpenOptions = {}): Database {
     return { db, dialect: 'postgres', description: redactUrl(url), close: () => db.destroy() };
   }
   const path = sqlitePath(url);
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const sqlite = new SQLite(path);
+  // Owner-only: SQLite creates the -wal and -shm files with the database file's permissions.
+  if (path !== ':memory:') chmodSync(path, 0o600);
   // WAL for concurrent readers; synchronous=FULL so an acknowledged commit survives a power cut
   // (a transparency log that skipped this lost acknowledged entries).
   sqlite.pragma('journal_mode = WAL');

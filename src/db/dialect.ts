@@ -25,7 +25,11 @@ export function dialectTypes(d: DialectName): DialectTypes {
  * Rejects UPDATE and DELETE on an append-only table (ledger, access events). The code has no such
  * path; the trigger keeps a script, an operator or a bug from adding one quietly.
  */
-export async function createAppendOnlyTriggers(db: Kysely<any>, d: DialectName, table: string): Promise<void> {
+export async function createAppendOnlyTriggers(
+  db: Kysely<any>,
+  d: DialectName,
+  table: string,
+): Promise<void> {
   if (d === 'sqlite') {
     for (const op of ['UPDATE', 'DELETE']) {
       await sql
@@ -61,7 +65,11 @@ export async function createAppendOnlyTriggers(db: Kysely<any>, d: DialectName, 
 /** True when a driver error is a unique-constraint violation. */
 export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
-  return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  return (
+    err?.code === '23505' ||
+    err?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  );
 }
 
 /** Bytes read from either driver, as a Buffer. */

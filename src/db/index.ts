@@ -1,4 +1,4 @@
-export { type Database, dialectOf, openDatabase, type OpenOptions, redactUrl } from './database.js';
+export { type Database, dialectOf, type OpenOptions, openDatabase, redactUrl } from './database.js';
 export {
   createAppendOnlyTriggers,
   type DialectName,

@@ -63,8 +63,10 @@ export async function migrationChecksum(m: Migration, dialect: DialectName): Pro
     dialect: {
       createAdapter: () => (dialect === 'sqlite' ? new SqliteAdapter() : new PostgresAdapter()),
       createDriver: () => driver,
-      createIntrospector: (k) => (dialect === 'sqlite' ? new SqliteIntrospector(k) : new PostgresIntrospector(k)),
-      createQueryCompiler: () => (dialect === 'sqlite' ? new SqliteQueryCompiler() : new PostgresQueryCompiler()),
+      createIntrospector: (k) =>
+        dialect === 'sqlite' ? new SqliteIntrospector(k) : new PostgresIntrospector(k),
+      createQueryCompiler: () =>
+        dialect === 'sqlite' ? new SqliteQueryCompiler() : new PostgresQueryCompiler(),
     },
   });
   await m.up(db, dialect);
@@ -77,7 +79,10 @@ export interface MigrateResult {
   alreadyApplied: number;
 }
 
-export async function migrate(database: Database, list: readonly Migration[] = migrations): Promise<MigrateResult> {
+export async function migrate(
+  database: Database,
+  list: readonly Migration[] = migrations,
+): Promise<MigrateResult> {
   const { db, dialect } = database;
   await db.schema
     .createTable('custodian_migrations')
@@ -91,7 +96,9 @@ export async function migrate(database: Database, list: readonly Migration[] = m
   const known = new Set(list.map((m) => m.name));
   for (const name of applied.keys()) {
     if (!known.has(name)) {
-      throw new MigrationError(`database has migration ${name}, which this version does not know: it is newer`);
+      throw new MigrationError(
+        `database has migration ${name}, which this version does not know: it is newer`,
+      );
     }
   }
   const done: string[] = [];
@@ -125,7 +132,8 @@ export async function describeSchema(database: Database): Promise<Record<string,
     if (x === 'blob' || x === 'bytea') return 'bytes';
     if (x.includes('int')) return 'integer';
     if (x === 'text' || x.includes('char')) return 'text';
-    if (x.includes('real') || x.includes('double') || x.includes('float') || x.includes('numeric')) return 'number';
+    if (x.includes('real') || x.includes('double') || x.includes('float') || x.includes('numeric'))
+      return 'number';
     if (x.includes('bool')) return 'boolean';
     return x;
   };

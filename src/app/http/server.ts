@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { Registry, collectDefaultMetrics, Counter, Histogram } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
-import { AppError, commonError, isAppError } from '../../lib/errors.js';
+import { type AppError, commonError, isAppError } from '../../lib/errors.js';
 import type { Principal, RouteDef } from './route.js';
 
 export interface HttpDeps {
@@ -36,7 +36,8 @@ export function toErrorBody(e: unknown, requestId: string): { status: number; bo
   } else {
     const fe = e as { statusCode?: number; code?: string };
     if (fe?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') err = commonError('PAYLOAD_TOO_LARGE');
-    else if (fe?.statusCode === 400 || fe?.code?.startsWith('FST_ERR_CTP')) err = commonError('VALIDATION_FAILED');
+    else if (fe?.statusCode === 400 || fe?.code?.startsWith('FST_ERR_CTP'))
+      err = commonError('VALIDATION_FAILED');
     else if (fe?.statusCode === 404) err = commonError('NOT_FOUND');
     else err = commonError('INTERNAL', { cause: e });
   }
@@ -84,7 +85,8 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     const routeUrl = req.routeOptions.url ?? 'unmatched';
     requests.inc({ method: req.method, route: routeUrl, status: String(reply.statusCode) });
     latency.observe({ method: req.method, route: routeUrl }, reply.elapsedTime / 1000);
-    if (reply.statusCode >= 500) req.log.error({ route: routeUrl, status: reply.statusCode }, 'request failed');
+    if (reply.statusCode >= 500)
+      req.log.error({ route: routeUrl, status: reply.statusCode }, 'request failed');
   });
 
   app.setErrorHandler(async (e, req, reply) => {
@@ -165,7 +167,10 @@ export function openApiDocument(routes: readonly RouteDef<any, any, any, any>[],
               description: 'OK',
               content: { 'application/json': { schema: r.response ? jsonSchema(r.response, 'output') : {} } },
             },
-        default: { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+        default: {
+          description: 'Error',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        },
       },
     };
     if (r.auth === 'actor') op.security = [{ apiKey: [] }];
@@ -177,11 +182,20 @@ export function openApiDocument(routes: readonly RouteDef<any, any, any, any>[],
       if (!schema) continue;
       const js = jsonSchema(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
       for (const [name, s] of Object.entries(js.properties ?? {})) {
-        parameters.push({ name, in: where, required: where === 'path' || (js.required ?? []).includes(name), schema: s });
+        parameters.push({
+          name,
+          in: where,
+          required: where === 'path' || (js.required ?? []).includes(name),
+          schema: s,
+        });
       }
     }
     if (parameters.length) op.parameters = parameters;
-    if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } };
+    if (r.body)
+      op.requestBody = {
+        required: true,
+        content: { 'application/json': { schema: jsonSchema(r.body, 'input') } },
+      };
     paths[path] ??= {};
     paths[path][r.method.toLowerCase()] = op;
   }
@@ -189,7 +203,9 @@ export function openApiDocument(routes: readonly RouteDef<any, any, any, any>[],
     openapi: '3.1.0',
     info: { title: 'Custodian', version, description: 'Personal-information custody service.' },
     components: {
-      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Custodian API key (ctk_…)' } },
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'Custodian API key (ctk_…)' },
+      },
       schemas: {
         Error: {
           type: 'object',

@@ -54,7 +54,9 @@ export function blindIndexer(keyring: Keyring): (field: string, normalised: stri
   return (field, normalised) => {
     let k = fieldKeys.get(field);
     if (!k) {
-      k = Buffer.from(hkdfSync('sha256', keyring.indexKey, Buffer.alloc(0), `custodian/bidx/v1/${field}`, 32));
+      k = Buffer.from(
+        hkdfSync('sha256', keyring.indexKey, Buffer.alloc(0), `custodian/bidx/v1/${field}`, 32),
+      );
       fieldKeys.set(field, k);
     }
     return createHmac('sha256', k).update(normalised, 'utf8').digest();

@@ -62,7 +62,8 @@ export function keyringFromFile(file: KeyFile, path?: string): Keyring {
     format: 'der',
     type: 'pkcs8',
   });
-  if (signingKey.asymmetricKeyType !== 'ed25519') throw new KeyFileError('key file: signing key must be Ed25519');
+  if (signingKey.asymmetricKeyType !== 'ed25519')
+    throw new KeyFileError('key file: signing key must be Ed25519');
   const publicKey = createPublicKey(signingKey);
   const spki = publicKey.export({ format: 'der', type: 'spki' });
   return {
@@ -97,7 +98,9 @@ export function readKeyFile(path: string): KeyFile {
   try {
     raw = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new KeyFileError(`key file not readable: ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new KeyFileError(
+      `key file not readable: ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   const parsed = KeyFileSchema.safeParse(JSON.parse(raw));
   if (!parsed.success) throw new KeyFileError(`key file is not valid: ${path}`);
