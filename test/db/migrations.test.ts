@@ -1,7 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeSchema, MigrationError, migrate, migrationChecksum } from '../../src/db/index.js';
 import { migrations } from '../../src/db/migrations/index.js';
-import { createTestDatabase, describeEachDialect, enabledDialects, type TestDatabase } from '../helpers/db.js';
+import {
+  createTestDatabase,
+  describeEachDialect,
+  enabledDialects,
+  type TestDatabase,
+} from '../helpers/db.js';
 
 describeEachDialect('migrations', (dialect) => {
   const dbs: TestDatabase[] = [];
