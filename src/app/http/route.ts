@@ -1,17 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import type { Principal } from '../../lib/principal.js';
+
+export type { Principal };
 
 /**
  * A route is declared once, with zod schemas for what comes in and an allowlist schema for what
  * may go out; the same declaration registers the handler and describes it in /openapi.json.
  */
-export interface Principal {
-  readonly id: string;
-  readonly kind: 'employee' | 'service' | 'partner';
-  readonly roles: readonly string[];
-  readonly attributes: Readonly<Record<string, string>>;
-}
-
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface RouteContext<B, Q, P> {

@@ -1,5 +1,6 @@
 // The only door to cryptographic primitives (DESIGN: only src/lib/crypto touches them).
 export { open, seal } from './aead.js';
+export { API_KEY_PREFIX, apiKeyId, apiKeyMatches, hashApiKey, type NewApiKey, newApiKey } from './apikey.js';
 export {
   blindIndexer,
   DATA_KEY_VERSION,

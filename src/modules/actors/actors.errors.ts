@@ -1,0 +1,18 @@
+import { defineErrors } from '../../lib/errors.js';
+
+/** Messages carry no personal information; details carry only counts, ids and field names. */
+export const actorsError = defineErrors({
+  ACTORS_NOT_FOUND: { status: 404, message: 'No such actor.' },
+  ACTORS_NAME_TAKEN: { status: 409, message: 'An actor with this name already exists.' },
+  ACTORS_DISABLED: { status: 409, message: 'The actor is disabled.' },
+  ACTORS_LAST_ADMIN: {
+    status: 409,
+    message: 'This would leave no active administrator; create another administrator first.',
+  },
+  ACTORS_KEY_NOT_FOUND: { status: 404, message: 'No such API key.' },
+  ACTORS_CSV_INVALID: {
+    status: 400,
+    message: 'The assignment file is not valid CSV with the expected columns.',
+  },
+  ACTORS_BATCH_TOO_LARGE: { status: 413, message: 'Too many assignments in one request.' },
+});

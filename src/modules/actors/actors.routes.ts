@@ -1,0 +1,212 @@
+import { z } from 'zod';
+import { type RouteDef, route } from '../../app/http/route.js';
+import { commonError } from '../../lib/errors.js';
+import type { Principal } from '../../lib/principal.js';
+import type { Actors } from './actors.service.js';
+import {
+  ACTOR_KINDS,
+  ActorPatchSchema,
+  ADMIN_ROLE,
+  actorName,
+  NewActorSchema,
+  roleName,
+  subjectIdSchema,
+} from './model.js';
+
+/**
+ * /v1/actors and /v1/assignments. Administrators manage actors and assignments; an actor may
+ * rotate its own key. A refusal is a plain 403 FORBIDDEN that says nothing about roles or policy.
+ */
+export interface ActorsRoutesDeps {
+  actors: Actors;
+}
+
+export const MAX_ASSIGNMENTS_PER_REQUEST = 10_000;
+
+function requireRole(p: Principal, ...roles: string[]): void {
+  if (!roles.some((r) => p.roles.includes(r))) throw commonError('FORBIDDEN');
+}
+
+const ActorOut = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.enum(ACTOR_KINDS),
+  roles: z.array(z.string()),
+  attributes: z.record(z.string(), z.string()),
+  status: z.enum(['active', 'disabled']),
+  createdAt: z.string(),
+  disabledAt: z.string().nullable(),
+});
+
+const IdParams = z.object({ id: z.string().min(1).max(128) });
+
+const Rejected = z.array(z.object({ line: z.number(), code: z.string() }));
+
+const AssignmentIn = z.strictObject({
+  /** Actor id or name. */
+  actor: z.union([z.string().regex(/^act_[a-z2-7]+$/), actorName]),
+  subjectId: subjectIdSchema.optional(),
+  /** The organisation's own subject key, resolved by the server's resolver. */
+  externalId: z.string().min(1).max(256).optional(),
+  expiresAt: z.iso.datetime({ offset: true }).optional(),
+});
+
+export function actorsRoutes(deps: ActorsRoutesDeps): RouteDef[] {
+  const { actors } = deps;
+  return [
+    route({
+      method: 'POST',
+      url: '/v1/actors',
+      summary: 'Create an actor; returns its API key once',
+      tags: ['actors'],
+      auth: 'actor',
+      status: 201,
+      body: NewActorSchema,
+      response: z.object({ actor: ActorOut, apiKey: z.string() }),
+      async handler({ body, principal, reply }) {
+        requireRole(principal, ADMIN_ROLE);
+        reply.header('cache-control', 'no-store');
+        return actors.create(body, { by: principal.id });
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/v1/actors',
+      summary: 'List actors',
+      tags: ['actors'],
+      auth: 'actor',
+      query: z.object({
+        status: z.enum(['active', 'disabled']).optional(),
+        kind: z.enum(ACTOR_KINDS).optional(),
+        role: roleName.optional(),
+      }),
+      response: z.object({ actors: z.array(ActorOut) }),
+      async handler({ query, principal }) {
+        requireRole(principal, ADMIN_ROLE);
+        return { actors: await actors.list(query) };
+      },
+    }),
+    route({
+      method: 'PATCH',
+      url: '/v1/actors/:id',
+      summary: "Replace an actor's roles and/or attributes",
+      tags: ['actors'],
+      auth: 'actor',
+      params: IdParams,
+      body: ActorPatchSchema,
+      response: z.object({ actor: ActorOut }),
+      async handler({ params, body, principal }) {
+        requireRole(principal, ADMIN_ROLE);
+        return { actor: await actors.update(params.id, body, { by: principal.id }) };
+      },
+    }),
+    route({
+      method: 'POST',
+      url: '/v1/actors/:id/disable',
+      summary: 'Disable an actor (its keys stop working at once)',
+      tags: ['actors'],
+      auth: 'actor',
+      params: IdParams,
+      response: z.object({ actor: ActorOut }),
+      async handler({ params, principal }) {
+        requireRole(principal, ADMIN_ROLE);
+        return { actor: await actors.disable(params.id, { by: principal.id }) };
+      },
+    }),
+    route({
+      method: 'POST',
+      url: '/v1/actors/:id/rotate-key',
+      summary: 'Issue a new API key and retire the old ones (an administrator, or the actor itself)',
+      tags: ['actors'],
+      auth: 'actor',
+      params: IdParams,
+      body: z.strictObject({
+        graceSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 86_400)
+          .optional(),
+      }),
+      response: z.object({
+        keyId: z.string(),
+        apiKey: z.string(),
+        retired: z.number(),
+        oldKeysExpireAt: z.string().nullable(),
+      }),
+      async handler({ params, body, principal, reply }) {
+        if (params.id !== principal.id) requireRole(principal, ADMIN_ROLE);
+        reply.header('cache-control', 'no-store');
+        return actors.rotateKey(params.id, {
+          by: principal.id,
+          ...(body.graceSeconds !== undefined ? { graceSeconds: body.graceSeconds } : {}),
+        });
+      },
+    }),
+    route({
+      method: 'POST',
+      url: '/v1/assignments',
+      summary: 'Assign subjects to actors (bulk); rows that cannot be applied are reported by index',
+      tags: ['actors'],
+      auth: 'actor',
+      body: z.strictObject({ assignments: z.array(AssignmentIn).min(1).max(MAX_ASSIGNMENTS_PER_REQUEST) }),
+      response: z.object({ assigned: z.number(), rejected: Rejected }),
+      async handler({ body, principal }) {
+        requireRole(principal, ADMIN_ROLE);
+        return actors.assign(
+          body.assignments.map((a, i) => ({ line: i, ...a })),
+          { by: principal.id },
+        );
+      },
+    }),
+    route({
+      method: 'DELETE',
+      url: '/v1/assignments',
+      summary: 'Remove assignments (bulk)',
+      tags: ['actors'],
+      auth: 'actor',
+      body: z.strictObject({
+        assignments: z
+          .array(AssignmentIn.omit({ expiresAt: true }))
+          .min(1)
+          .max(MAX_ASSIGNMENTS_PER_REQUEST),
+      }),
+      response: z.object({ removed: z.number(), rejected: Rejected }),
+      async handler({ body, principal }) {
+        requireRole(principal, ADMIN_ROLE);
+        return actors.unassign(
+          body.assignments.map((a, i) => ({ line: i, ...a })),
+          { by: principal.id },
+        );
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/v1/assignments',
+      summary: 'List live assignments of an actor or a subject',
+      tags: ['actors'],
+      auth: 'actor',
+      query: z
+        .object({
+          actor: z.string().min(1).max(128).optional(),
+          subjectId: subjectIdSchema.optional(),
+          limit: z.coerce.number().int().min(1).max(10_000).optional(),
+        })
+        .refine((q) => q.actor !== undefined || q.subjectId !== undefined, 'name an actor or a subject'),
+      response: z.object({
+        assignments: z.array(
+          z.object({
+            actorId: z.string(),
+            subjectId: z.string(),
+            assignedAt: z.string(),
+            expiresAt: z.string().nullable(),
+          }),
+        ),
+      }),
+      async handler({ query, principal }) {
+        requireRole(principal, ADMIN_ROLE);
+        return { assignments: await actors.assignments(query) };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,488 @@
+import { type DialectName, isUniqueViolation, toBuffer } from '../../db/index.js';
+import type { AuditEvent, DbExecutor, Recorder } from '../../lib/audit.js';
+import type { Clock } from '../../lib/clock.js';
+import { apiKeyId, apiKeyMatches, newApiKey } from '../../lib/crypto/index.js';
+import { commonError } from '../../lib/errors.js';
+import { type IdSource, randomId } from '../../lib/ids.js';
+import type { Principal } from '../../lib/principal.js';
+import { actorsError } from './actors.errors.js';
+import { actorsRepo, assignmentsRepo, type Db, type Executor, keysRepo } from './actors.repo.js';
+import type { ActorRow, AssignmentRow } from './actors.tables.js';
+import { type AssignmentEntry, parseAssignmentCsv } from './csv.js';
+import {
+  type Actor,
+  type ActorKind,
+  type ActorPatch,
+  ActorPatchSchema,
+  ADMIN_ROLE,
+  type ApiKeyInfo,
+  type NewActor,
+  NewActorSchema,
+  parseInput,
+  subjectIdSchema,
+} from './model.js';
+
+export interface ActorsDeps {
+  db: Db;
+  dialect: DialectName;
+  clock: Clock;
+  ids?: IdSource;
+  /** Appends administrative events (actor.*, key.*, assignment.*) in the same transaction. */
+  record?: Recorder;
+  /** Resolves the organisation's external subject ids to subject ids (the vault provides it). */
+  resolveSubjects?: (externalIds: readonly string[]) => Promise<ReadonlyMap<string, string>>;
+}
+
+/** Why one row of a bulk assignment was not applied. Rows are named by line/index, never by value. */
+export type AssignmentRejection =
+  | 'UNKNOWN_ACTOR'
+  | 'ACTOR_DISABLED'
+  | 'INVALID_SUBJECT'
+  | 'UNRESOLVED_SUBJECT'
+  | 'INVALID_EXPIRY'
+  | 'EXPIRED';
+
+export interface AssignResult {
+  /** Assignments written (created, renewed or revived). */
+  assigned: number;
+  rejected: { line: number; code: AssignmentRejection }[];
+}
+
+export interface UnassignResult {
+  /** Live assignments removed. */
+  removed: number;
+  rejected: { line: number; code: AssignmentRejection }[];
+}
+
+export interface Assignment {
+  actorId: string;
+  subjectId: string;
+  assignedAt: string;
+  assignedBy: string | null;
+  expiresAt: string | null;
+}
+
+export const MAX_ASSIGNMENTS_PER_BATCH = 100_000;
+
+/** Anything a bulk call accepts: the CSV parser's rows or JSON entries. */
+export type AssignmentInput = Omit<AssignmentEntry, 'line'> & { line?: number };
+
+function toActor(r: ActorRow): Actor {
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind as ActorKind,
+    roles: JSON.parse(r.roles) as string[],
+    attributes: JSON.parse(r.attributes) as Record<string, string>,
+    status: r.status,
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+    disabledAt: r.disabled_at,
+  };
+}
+
+export function toPrincipal(a: Pick<Actor, 'id' | 'kind' | 'roles' | 'attributes'>): Principal {
+  return { id: a.id, kind: a.kind, roles: a.roles, attributes: a.attributes };
+}
+
+// Compared against when a key id is unknown, so a miss costs the same hash-and-compare as a hit.
+const DUMMY_HASH = Buffer.alloc(32);
+
+export type Actors = ReturnType<typeof createActors>;
+
+export function createActors(deps: ActorsDeps) {
+  const ids = deps.ids ?? randomId;
+  const now = () => deps.clock.now();
+
+  async function record(trx: Executor, events: AuditEvent[]): Promise<void> {
+    if (deps.record && events.length > 0) await deps.record(trx, events);
+  }
+
+  async function mustGet(db: Executor, ref: string): Promise<ActorRow> {
+    const row = (await actorsRepo.get(db, ref)) ?? (await actorsRepo.byName(db, ref));
+    if (!row) throw actorsError('ACTORS_NOT_FOUND');
+    return row;
+  }
+
+  /** Refuses a change that would leave no active administrator (nobody could manage actors). */
+  async function keepAnAdmin(trx: Executor, changing: ActorRow, stillAdmin: boolean): Promise<void> {
+    if (stillAdmin || changing.status !== 'active' || !toActor(changing).roles.includes(ADMIN_ROLE)) return;
+    const others = (await actorsRepo.list(trx, { status: 'active' })).filter(
+      (r) => r.id !== changing.id && toActor(r).roles.includes(ADMIN_ROLE),
+    );
+    if (others.length === 0) throw actorsError('ACTORS_LAST_ADMIN');
+  }
+
+  async function resolveEntries(
+    entries: readonly AssignmentInput[],
+    opts: { requireActive: boolean; checkExpiry: boolean },
+  ): Promise<{
+    ok: { actorId: string; subjectId: string; expiresAt: string | null }[];
+    rejected: AssignResult['rejected'];
+  }> {
+    if (entries.length > MAX_ASSIGNMENTS_PER_BATCH) {
+      throw actorsError('ACTORS_BATCH_TOO_LARGE', {
+        details: { max: MAX_ASSIGNMENTS_PER_BATCH, given: entries.length },
+      });
+    }
+    const rejected: AssignResult['rejected'] = [];
+    const at = now();
+    const externals = [
+      ...new Set(entries.flatMap((e) => (e.externalId && !e.subjectId ? [e.externalId] : []))),
+    ];
+    const resolved =
+      externals.length > 0 && deps.resolveSubjects
+        ? await deps.resolveSubjects(externals)
+        : new Map<string, string>();
+    const refs = [...new Set(entries.map((e) => e.actor).filter((a) => a.length > 0))];
+    const actors = refs.length > 0 ? await actorsRepo.resolve(deps.db, refs) : [];
+    const byId = new Map(actors.map((a) => [a.id, a]));
+    const byName = new Map(actors.map((a) => [a.name, a]));
+    const ok = new Map<string, { actorId: string; subjectId: string; expiresAt: string | null }>();
+    type Row = { actorId: string; subjectId: string; expiresAt: string | null };
+    const classify = (e: AssignmentInput): Row | AssignmentRejection => {
+      const actor = byId.get(e.actor) ?? byName.get(e.actor);
+      if (!actor) return 'UNKNOWN_ACTOR';
+      if (opts.requireActive && actor.status !== 'active') return 'ACTOR_DISABLED';
+      let subjectId: string | undefined;
+      if (e.subjectId !== undefined && e.externalId !== undefined) return 'INVALID_SUBJECT';
+      if (e.subjectId !== undefined) {
+        if (!subjectIdSchema.safeParse(e.subjectId).success) return 'INVALID_SUBJECT';
+        subjectId = e.subjectId;
+      } else if (e.externalId !== undefined) {
+        subjectId = resolved.get(e.externalId);
+        if (!subjectId) return 'UNRESOLVED_SUBJECT';
+      } else return 'INVALID_SUBJECT';
+      let expiresAt: string | null = null;
+      if (opts.checkExpiry && e.expiresAt !== undefined) {
+        const t = Date.parse(e.expiresAt);
+        if (Number.isNaN(t)) return 'INVALID_EXPIRY';
+        if (t <= at.getTime()) return 'EXPIRED';
+        expiresAt = new Date(t).toISOString();
+      }
+      return { actorId: actor.id, subjectId, expiresAt };
+    };
+    entries.forEach((e, i) => {
+      const r = classify(e);
+      // A later row for the same pair wins.
+      if (typeof r === 'string') rejected.push({ line: e.line ?? i, code: r });
+      else ok.set(`${r.actorId}\0${r.subjectId}`, r);
+    });
+    return { ok: [...ok.values()], rejected };
+  }
+
+  function countBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const x of xs) m.set(key(x), (m.get(key(x)) ?? 0) + 1);
+    return m;
+  }
+
+  const actors = {
+    /** Creates an actor and its first API key; the key is returned here once and never again. */
+    async create(input: NewActor, opts: { by: string | null }): Promise<{ actor: Actor; apiKey: string }> {
+      const v = parseInput(NewActorSchema, input);
+      const at = now().toISOString();
+      const row: ActorRow = {
+        id: ids('act'),
+        name: v.name,
+        kind: v.kind,
+        roles: JSON.stringify(v.roles),
+        attributes: JSON.stringify(v.attributes),
+        status: 'active',
+        created_at: at,
+        created_by: opts.by,
+        disabled_at: null,
+      };
+      const key = newApiKey();
+      try {
+        await deps.db.transaction().execute(async (trx) => {
+          if (await actorsRepo.byName(trx, v.name)) throw actorsError('ACTORS_NAME_TAKEN');
+          await actorsRepo.insert(trx, row);
+          await keysRepo.insert(trx, {
+            id: key.id,
+            actor_id: row.id,
+            hash: key.hash,
+            created_at: at,
+            expires_at: null,
+            revoked_at: null,
+          });
+          await record(trx, [
+            {
+              kind: 'actor.created',
+              at,
+              actor: opts.by,
+              attrs: { target: row.id, kind: v.kind, roles: v.roles, key: key.id },
+            },
+          ]);
+        });
+      } catch (e) {
+        if (isUniqueViolation(e)) throw actorsError('ACTORS_NAME_TAKEN', { cause: e });
+        throw e;
+      }
+      return { actor: toActor(row), apiKey: key.token };
+    },
+
+    /** By id or by name. */
+    async get(ref: string): Promise<Actor> {
+      return toActor(await mustGet(deps.db, ref));
+    },
+
+    async list(
+      f: {
+        status?: 'active' | 'disabled' | undefined;
+        kind?: ActorKind | undefined;
+        role?: string | undefined;
+      } = {},
+    ): Promise<Actor[]> {
+      const rows = await actorsRepo.list(deps.db, f);
+      const all = rows.map(toActor);
+      return f.role ? all.filter((a) => a.roles.includes(f.role!)) : all;
+    },
+
+    /** Replaces roles and/or attributes. */
+    async update(ref: string, patch: ActorPatch, opts: { by: string | null }): Promise<Actor> {
+      const v = parseInput(ActorPatchSchema, patch);
+      let out: Actor | undefined;
+      await deps.db.transaction().execute(async (trx) => {
+        const row = await mustGet(trx, ref);
+        if (v.roles) await keepAnAdmin(trx, row, v.roles.includes(ADMIN_ROLE));
+        const next: Partial<ActorRow> = {};
+        if (v.roles) next.roles = JSON.stringify(v.roles);
+        if (v.attributes) next.attributes = JSON.stringify(v.attributes);
+        await actorsRepo.update(trx, row.id, next);
+        out = toActor({ ...row, ...next });
+        await record(trx, [
+          {
+            kind: 'actor.updated',
+            at: now().toISOString(),
+            actor: opts.by,
+            attrs: { target: row.id, roles: out.roles, attributes: Object.keys(out.attributes).sort() },
+          },
+        ]);
+      });
+      return out!;
+    },
+
+    /** Disables an actor: its keys stop authenticating at once. Not reversible by design. */
+    async disable(ref: string, opts: { by: string | null }): Promise<Actor> {
+      let out: Actor | undefined;
+      await deps.db.transaction().execute(async (trx) => {
+        const row = await mustGet(trx, ref);
+        if (row.status === 'disabled') {
+          out = toActor(row);
+          return;
+        }
+        await keepAnAdmin(trx, row, false);
+        const at = now().toISOString();
+        await actorsRepo.update(trx, row.id, { status: 'disabled', disabled_at: at });
+        const revoked = await keysRepo.revokeAll(trx, row.id, at);
+        out = toActor({ ...row, status: 'disabled', disabled_at: at });
+        await record(trx, [
+          { kind: 'actor.disabled', at, actor: opts.by, attrs: { target: row.id, keysRevoked: revoked } },
+        ]);
+      });
+      return out!;
+    },
+
+    /**
+     * Issues a new key and retires the old ones: at once, or after `graceSeconds` so a service can
+     * switch over without an outage. The new key is returned once.
+     */
+    async rotateKey(
+      ref: string,
+      opts: { by: string | null; graceSeconds?: number },
+    ): Promise<{ keyId: string; apiKey: string; retired: number; oldKeysExpireAt: string | null }> {
+      const grace = opts.graceSeconds ?? 0;
+      if (!Number.isInteger(grace) || grace < 0 || grace > 7 * 86_400) {
+        throw commonError('VALIDATION_FAILED', { details: { fields: ['graceSeconds'] } });
+      }
+      const key = newApiKey();
+      let retired = 0;
+      let until: string | null = null;
+      await deps.db.transaction().execute(async (trx) => {
+        const row = await mustGet(trx, ref);
+        if (row.status !== 'active') throw actorsError('ACTORS_DISABLED');
+        const t = now();
+        const at = t.toISOString();
+        if (grace > 0) {
+          until = new Date(t.getTime() + grace * 1000).toISOString();
+          retired = await keysRepo.expireAll(trx, row.id, until);
+        } else {
+          retired = await keysRepo.revokeAll(trx, row.id, at);
+        }
+        await keysRepo.insert(trx, {
+          id: key.id,
+          actor_id: row.id,
+          hash: key.hash,
+          created_at: at,
+          expires_at: null,
+          revoked_at: null,
+        });
+        await record(trx, [
+          {
+            kind: 'key.rotated',
+            at,
+            actor: opts.by,
+            attrs: { target: row.id, key: key.id, retired, graceSeconds: grace },
+          },
+        ]);
+      });
+      return { keyId: key.id, apiKey: key.token, retired, oldKeysExpireAt: until };
+    },
+
+    async revokeKey(keyId: string, opts: { by: string | null }): Promise<void> {
+      await deps.db.transaction().execute(async (trx) => {
+        const k = await keysRepo.get(trx, keyId);
+        if (!k) throw actorsError('ACTORS_KEY_NOT_FOUND');
+        const at = now().toISOString();
+        if (await keysRepo.revoke(trx, keyId, at)) {
+          await record(trx, [
+            { kind: 'key.revoked', at, actor: opts.by, attrs: { target: k.actor_id, key: keyId } },
+          ]);
+        }
+      });
+    },
+
+    async keys(ref: string): Promise<ApiKeyInfo[]> {
+      const row = await mustGet(deps.db, ref);
+      return (await keysRepo.forActor(deps.db, row.id)).map((k) => ({
+        id: k.id,
+        createdAt: k.created_at,
+        expiresAt: k.expires_at,
+        revokedAt: k.revoked_at,
+      }));
+    },
+
+    /**
+     * Bearer token → principal, or undefined for anything not a live key of an active actor. One
+     * primary-key lookup; the hash comparison is constant-time and happens even when the key id is
+     * unknown, so timing does not tell a wrong id from a wrong secret.
+     */
+    async authenticate(token: string): Promise<Principal | undefined> {
+      const keyId = apiKeyId(token);
+      if (!keyId) return undefined;
+      const k = await keysRepo.withActor(deps.db, keyId);
+      const matches = apiKeyMatches(token, k ? toBuffer(k.hash) : DUMMY_HASH);
+      if (!k || !matches) return undefined;
+      const at = now().toISOString();
+      if (k.revoked_at !== null) return undefined;
+      if (k.expires_at !== null && k.expires_at <= at) return undefined;
+      if (k.actor.status !== 'active') return undefined;
+      return toPrincipal(toActor(k.actor));
+    },
+
+    /**
+     * Bulk assignment. Rows that cannot be applied are reported (by line or index) and the rest are
+     * applied; nothing is half-written. Records one 'assignment.added' event per assignee.
+     */
+    async assign(entries: readonly AssignmentInput[], opts: { by: string | null }): Promise<AssignResult> {
+      const { ok, rejected } = await resolveEntries(entries, { requireActive: true, checkExpiry: true });
+      if (ok.length > 0) {
+        const at = now().toISOString();
+        const rows: AssignmentRow[] = ok.map((e) => ({
+          actor_id: e.actorId,
+          subject_id: e.subjectId,
+          assigned_at: at,
+          assigned_by: opts.by,
+          expires_at: e.expiresAt,
+          removed_at: null,
+        }));
+        await deps.db.transaction().execute(async (trx) => {
+          await assignmentsRepo.upsert(trx, rows);
+          const events: AuditEvent[] = [...countBy(ok, (e) => e.actorId)].map(([assignee, count]) => ({
+            kind: 'assignment.added',
+            at,
+            actor: opts.by,
+            attrs: { target: assignee, count },
+          }));
+          await record(trx, events);
+        });
+      }
+      return { assigned: ok.length, rejected };
+    },
+
+    async assignCsv(text: string, opts: { by: string | null }): Promise<AssignResult> {
+      return actors.assign(parseAssignmentCsv(text), opts);
+    },
+
+    async unassign(
+      entries: readonly AssignmentInput[],
+      opts: { by: string | null },
+    ): Promise<UnassignResult> {
+      const { ok, rejected } = await resolveEntries(entries, { requireActive: false, checkExpiry: false });
+      let removed = 0;
+      if (ok.length > 0) {
+        const at = now().toISOString();
+        const perActor = new Map<string, string[]>();
+        for (const e of ok) {
+          const list = perActor.get(e.actorId) ?? [];
+          list.push(e.subjectId);
+          perActor.set(e.actorId, list);
+        }
+        await deps.db.transaction().execute(async (trx) => {
+          const events: AuditEvent[] = [];
+          for (const [actorId, subjects] of perActor) {
+            const n = await assignmentsRepo.remove(trx, actorId, subjects, at);
+            removed += n;
+            if (n > 0)
+              events.push({
+                kind: 'assignment.removed',
+                at,
+                actor: opts.by,
+                attrs: { target: actorId, count: n },
+              });
+          }
+          await record(trx, events);
+        });
+      }
+      return { removed, rejected };
+    },
+
+    async unassignCsv(text: string, opts: { by: string | null }): Promise<UnassignResult> {
+      return actors.unassign(parseAssignmentCsv(text), opts);
+    },
+
+    /** Whether the actor is assigned the subject at `at`: one primary-key lookup. */
+    async isAssigned(actorId: string, subjectId: string, at: Date, executor?: DbExecutor): Promise<boolean> {
+      return assignmentsRepo.isLive(executor ?? deps.db, actorId, subjectId, at.toISOString());
+    },
+
+    /** Live assignments, by actor and/or subject. */
+    async assignments(
+      f: { actor?: string | undefined; subjectId?: string | undefined; limit?: number | undefined } = {},
+    ): Promise<Assignment[]> {
+      const actorId = f.actor ? (await mustGet(deps.db, f.actor)).id : undefined;
+      const rows = await assignmentsRepo.list(deps.db, {
+        actorId,
+        subjectId: f.subjectId,
+        at: now().toISOString(),
+        limit: Math.min(f.limit ?? 1000, 10_000),
+      });
+      return rows.map((r) => ({
+        actorId: r.actor_id,
+        subjectId: r.subject_id,
+        assignedAt: r.assigned_at,
+        assignedBy: r.assigned_by,
+        expiresAt: r.expires_at,
+      }));
+    },
+  };
+  return actors;
+}
+
+/**
+ * Bootstrap for `custodian init`: creates the first administrator when no active one exists and
+ * returns its API key (once). Later calls change nothing and return no key.
+ */
+export async function ensureAdmin(
+  actors: Actors,
+  opts: { name?: string } = {},
+): Promise<{ created: boolean; actor: Actor; apiKey?: string }> {
+  const admins = await actors.list({ status: 'active', role: ADMIN_ROLE });
+  if (admins[0]) return { created: false, actor: admins[0] };
+  const { actor, apiKey } = await actors.create(
+    { name: opts.name ?? 'admin', kind: 'employee', roles: [ADMIN_ROLE], attributes: {} },
+    { by: null },
+  );
+  return { created: true, actor, apiKey };
+}

@@ -1,0 +1,130 @@
+import { sha256 } from '../../lib/crypto/index.js';
+import { type LocalTime, localTime, parseClockTime } from './localtime.js';
+import { type LegalBasis, type PolicyDoc, parsePolicy, type View } from './schema.js';
+
+/**
+ * A policy compiled into lookup maps: purpose → role → grant, field → view. Decisions read only
+ * these maps (no parsing, no I/O). Compiled policies are cached by the hash of their text.
+ */
+export interface Purpose {
+  readonly name: string;
+  readonly basis: LegalBasis;
+  readonly necessary: boolean;
+  readonly description: string | undefined;
+}
+
+export interface FieldViews {
+  /** Fields named in the grant. */
+  readonly views: ReadonlyMap<string, View>;
+  /** The view of every field not named ("*"); deny unless the grant says otherwise. */
+  readonly defaultView: View;
+}
+
+export interface CompiledGrant extends FieldViews {
+  readonly role: string;
+  readonly purpose: string;
+  readonly assignment: boolean;
+  readonly approval: boolean;
+  readonly consent: boolean;
+  /** Set when the grant turns off the consent check of a consent-based purpose (review finding). */
+  readonly consentWaived: boolean;
+  readonly quota: { readonly daily: number; readonly approvalUnlocks: boolean } | undefined;
+  /** Local minutes since midnight, [from, to); wraps past midnight when from > to. */
+  readonly hours: { readonly from: number; readonly to: number } | undefined;
+  readonly attributes: ReadonlyMap<string, ReadonlySet<string>> | undefined;
+  readonly breakGlass: FieldViews | undefined;
+}
+
+export interface CompiledPolicy {
+  readonly name: string;
+  readonly version: string;
+  /** SHA-256 (hex) of the policy text. */
+  readonly hash: string;
+  readonly text: string;
+  readonly timezone: string;
+  readonly local: LocalTime;
+  readonly purposes: ReadonlyMap<string, Purpose>;
+  readonly grants: readonly CompiledGrant[];
+  readonly byPurpose: ReadonlyMap<string, ReadonlyMap<string, CompiledGrant>>;
+}
+
+export const VIEW_RANK: Readonly<Record<View, number>> = { deny: 0, masked: 1, token: 2, plain: 3 };
+
+export function policyHash(text: string): string {
+  return sha256(Buffer.from(text, 'utf8')).toString('hex');
+}
+
+function fieldViews(fields: Readonly<Record<string, View>>): FieldViews {
+  const views = new Map<string, View>();
+  let defaultView: View = 'deny';
+  for (const [k, v] of Object.entries(fields)) {
+    if (k === '*') defaultView = v;
+    else views.set(k, v);
+  }
+  return { views, defaultView };
+}
+
+export function compileDoc(doc: PolicyDoc, text: string, hash = policyHash(text)): CompiledPolicy {
+  const purposes = new Map<string, Purpose>();
+  for (const [name, p] of Object.entries(doc.purposes)) {
+    purposes.set(name, { name, basis: p.basis, necessary: p.necessary, description: p.description });
+  }
+  const grants: CompiledGrant[] = [];
+  const byPurpose = new Map<string, Map<string, CompiledGrant>>();
+  for (const g of doc.grants) {
+    const basis = purposes.get(g.purpose)?.basis;
+    const consentByBasis = basis === 'consent';
+    const compiled: CompiledGrant = {
+      role: g.role,
+      purpose: g.purpose,
+      ...fieldViews(g.fields),
+      assignment: g.assignment,
+      approval: g.approval,
+      consent: g.consent ?? consentByBasis,
+      consentWaived: consentByBasis && g.consent === false,
+      quota: g.quota ? { daily: g.quota.daily, approvalUnlocks: g.quota.approval_unlocks } : undefined,
+      hours: g.hours ? { from: parseClockTime(g.hours.from), to: parseClockTime(g.hours.to) } : undefined,
+      attributes: g.attributes
+        ? new Map(Object.entries(g.attributes).map(([k, vs]) => [k, new Set(vs)] as const))
+        : undefined,
+      breakGlass: g.break_glass ? fieldViews(g.break_glass.fields) : undefined,
+    };
+    grants.push(compiled);
+    let roles = byPurpose.get(g.purpose);
+    if (!roles) {
+      roles = new Map();
+      byPurpose.set(g.purpose, roles);
+    }
+    roles.set(g.role, compiled);
+  }
+  return {
+    name: doc.name,
+    version: doc.version,
+    hash,
+    text,
+    timezone: doc.timezone,
+    local: localTime(doc.timezone),
+    purposes,
+    grants,
+    byPurpose,
+  };
+}
+
+const cache = new Map<string, CompiledPolicy>();
+const MAX_CACHED = 16;
+
+/** Parses, validates and compiles a policy text (cached by hash); throws POLICY_INVALID. */
+export function compilePolicy(text: string): CompiledPolicy {
+  const hash = policyHash(text);
+  const hit = cache.get(hash);
+  if (hit) return hit;
+  const compiled = compileDoc(parsePolicy(text), text, hash);
+  if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!);
+  cache.set(hash, compiled);
+  return compiled;
+}
+
+/** The view a grant gives a field, and the policy key it came from (the field itself or "*"). */
+export function viewOf(g: FieldViews, field: string): View {
+  return g.views.get(field) ?? g.defaultView;
+}

@@ -1,0 +1,235 @@
+import { type Kysely, sql, type Transaction } from 'kysely';
+import type { ApprovalRow, ApprovalStatus, GrantUsageRow, PolicyVersionRow } from './policy.tables.js';
+
+/** Repositories take a Kysely instance or a transaction; services open transactions. */
+export type Db = Kysely<any>;
+export type Executor = Kysely<any> | Transaction<any>;
+
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+function policyRow(r: any): PolicyVersionRow {
+  return { ...r, seq: num(r.seq) };
+}
+
+export const policyVersions = {
+  async latest(db: Executor): Promise<PolicyVersionRow | undefined> {
+    const r = await db
+      .selectFrom('policy_versions')
+      .selectAll()
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return r ? policyRow(r) : undefined;
+  },
+  async latestHash(db: Executor): Promise<{ seq: number; hash: string } | undefined> {
+    const r = await db
+      .selectFrom('policy_versions')
+      .select(['seq', 'hash'])
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return r ? { seq: num(r.seq), hash: r.hash as string } : undefined;
+  },
+  async byVersion(db: Executor, version: string): Promise<PolicyVersionRow[]> {
+    const rows = await db.selectFrom('policy_versions').selectAll().where('version', '=', version).execute();
+    return rows.map(policyRow);
+  },
+  async list(db: Executor): Promise<Omit<PolicyVersionRow, 'body'>[]> {
+    const rows = await db
+      .selectFrom('policy_versions')
+      .select(['seq', 'version', 'name', 'hash', 'loaded_at', 'loaded_by'])
+      .orderBy('seq', 'asc')
+      .execute();
+    return rows.map((r: any) => ({ ...r, seq: num(r.seq) }));
+  },
+  async insert(db: Executor, row: PolicyVersionRow): Promise<void> {
+    await db.insertInto('policy_versions').values(row).execute();
+  },
+};
+
+export const quota = {
+  /** Whether the actor already read the subject for the purpose on that day, and the day's count. */
+  async state(
+    db: Executor,
+    k: { actorId: string; purpose: string; day: string; subjectId: string },
+  ): Promise<{ used: number; alreadyRead: boolean }> {
+    const [counter, usage] = await Promise.all([
+      db
+        .selectFrom('quota_counters')
+        .select('used')
+        .where('actor_id', '=', k.actorId)
+        .where('purpose', '=', k.purpose)
+        .where('day', '=', k.day)
+        .executeTakeFirst(),
+      db
+        .selectFrom('quota_usage')
+        .select('first_at')
+        .where('actor_id', '=', k.actorId)
+        .where('purpose', '=', k.purpose)
+        .where('day', '=', k.day)
+        .where('subject_id', '=', k.subjectId)
+        .executeTakeFirst(),
+    ]);
+    return { used: counter ? num(counter.used) : 0, alreadyRead: usage !== undefined };
+  },
+
+  /** Inserts the (actor, purpose, day, subject) row; false when it was already there. */
+  async markRead(
+    db: Executor,
+    k: { actorId: string; purpose: string; day: string; subjectId: string; at: string },
+  ): Promise<boolean> {
+    const r = await db
+      .insertInto('quota_usage')
+      .values({
+        actor_id: k.actorId,
+        purpose: k.purpose,
+        day: k.day,
+        subject_id: k.subjectId,
+        first_at: k.at,
+      })
+      .onConflict((oc) => oc.columns(['actor_id', 'purpose', 'day', 'subject_id']).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  },
+
+  /** Undoes markRead (recordUse leaves no trace when it refuses a read). */
+  async unmarkRead(
+    db: Executor,
+    k: { actorId: string; purpose: string; day: string; subjectId: string },
+  ): Promise<void> {
+    await db
+      .deleteFrom('quota_usage')
+      .where('actor_id', '=', k.actorId)
+      .where('purpose', '=', k.purpose)
+      .where('day', '=', k.day)
+      .where('subject_id', '=', k.subjectId)
+      .execute();
+  },
+
+  /**
+   * Counts one more distinct subject. With a limit, the increment happens only while the count is
+   * below it: one statement, atomic on both dialects (on PostgreSQL a concurrent increment waits for
+   * the row lock and then re-checks the condition), so two reads cannot both take the last slot.
+   * Returns false when the limit was reached.
+   */
+  async increment(
+    db: Executor,
+    k: { actorId: string; purpose: string; day: string },
+    limit: number | null,
+  ): Promise<boolean> {
+    if (limit !== null && limit < 1) return false;
+    const r = await db
+      .insertInto('quota_counters')
+      .values({ actor_id: k.actorId, purpose: k.purpose, day: k.day, used: 1 })
+      .onConflict((oc) => {
+        const upd = oc
+          .columns(['actor_id', 'purpose', 'day'])
+          .doUpdateSet({ used: sql`quota_counters.used + 1` });
+        return limit === null ? upd : upd.where('quota_counters.used', '<', limit);
+      })
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  },
+
+  async prune(db: Executor, beforeDay: string): Promise<number> {
+    const a = await db.deleteFrom('quota_usage').where('day', '<', beforeDay).executeTakeFirst();
+    await db.deleteFrom('quota_counters').where('day', '<', beforeDay).execute();
+    return Number(a.numDeletedRows ?? 0);
+  },
+};
+
+export const grantUsage = {
+  async record(db: Executor, rows: readonly GrantUsageRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await db
+      .insertInto('grant_usage')
+      .values([...rows])
+      .onConflict((oc) => oc.columns(['role', 'purpose', 'field', 'view', 'via', 'day']).doNothing())
+      .execute();
+  },
+  /** Per grant, the last day it was used on or after `since`. */
+  async since(db: Executor, since: string): Promise<(Omit<GrantUsageRow, 'day'> & { last_day: string })[]> {
+    const rows = await db
+      .selectFrom('grant_usage')
+      .select(['role', 'purpose', 'field', 'view', 'via', (eb) => eb.fn.max('day').as('last_day')])
+      .where('day', '>=', since)
+      .groupBy(['role', 'purpose', 'field', 'view', 'via'])
+      .execute();
+    return rows as any;
+  },
+};
+
+function approvalRow(r: any): ApprovalRow {
+  return {
+    ...r,
+    requested_subjects: numOrNull(r.requested_subjects),
+    requested_hours: numOrNull(r.requested_hours),
+    remaining: numOrNull(r.remaining),
+  };
+}
+
+export const approvals = {
+  async insert(db: Executor, row: ApprovalRow): Promise<void> {
+    await db.insertInto('approvals').values(row).execute();
+  },
+  async get(db: Executor, id: string): Promise<ApprovalRow | undefined> {
+    const r = await db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? approvalRow(r) : undefined;
+  },
+  async list(
+    db: Executor,
+    f: { status?: ApprovalStatus | undefined; requestedBy?: string | undefined; limit: number },
+  ): Promise<ApprovalRow[]> {
+    let q = db.selectFrom('approvals').selectAll();
+    if (f.status) q = q.where('status', '=', f.status);
+    if (f.requestedBy) q = q.where('requested_by', '=', f.requestedBy);
+    const rows = await q.orderBy('requested_at', 'desc').orderBy('id').limit(f.limit).execute();
+    return rows.map(approvalRow);
+  },
+  /** Decides a pending request; false when it was no longer pending (a concurrent decision). */
+  async decide(
+    db: Executor,
+    id: string,
+    d: Pick<ApprovalRow, 'status' | 'decided_by' | 'decided_at' | 'expires_at' | 'remaining'>,
+  ): Promise<boolean> {
+    const r = await db
+      .updateTable('approvals')
+      .set(d)
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  },
+  /** The approved, unexpired approval of an actor for a purpose that expires first. */
+  async active(
+    db: Executor,
+    k: { actorId: string; purpose: string; at: string; includeExhausted: boolean },
+  ): Promise<ApprovalRow | undefined> {
+    let q = db
+      .selectFrom('approvals')
+      .selectAll()
+      .where('requested_by', '=', k.actorId)
+      .where('purpose', '=', k.purpose)
+      .where('status', '=', 'approved')
+      .where('expires_at', '>', k.at);
+    if (!k.includeExhausted)
+      q = q.where((eb) => eb.or([eb('remaining', 'is', null), eb('remaining', '>', 0)]));
+    const r = await q.orderBy('expires_at', 'asc').orderBy('id').limit(1).executeTakeFirst();
+    return r ? approvalRow(r) : undefined;
+  },
+  /** Gives back a subject taken by consume() (recordUse undoing its own work). */
+  async refund(db: Executor, id: string): Promise<void> {
+    await db.updateTable('approvals').set({ remaining: sql`remaining + 1` }).where('id', '=', id).execute();
+  },
+  /** Takes one subject off a counted approval; false when none is left. */
+  async consume(db: Executor, id: string): Promise<boolean> {
+    const r = await db
+      .updateTable('approvals')
+      .set({ remaining: sql`remaining - 1` })
+      .where('id', '=', id)
+      .where('remaining', '>', 0)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  },
+};
