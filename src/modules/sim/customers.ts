@@ -1,0 +1,295 @@
+import {
+  address,
+  bankCardNumber,
+  type Company,
+  type CompanyProfile,
+  companyProfile,
+  email,
+  emailLocal,
+  ID_BANDS,
+  idNumberFromSlot,
+  type MobilePool,
+  mobileWithSuffix,
+  personName,
+  pickIdBand,
+  poolAt,
+  poolSize,
+  type Universe,
+  universe,
+  usccFor,
+  weightedPrefecture,
+} from './identity.js';
+import { Permutation, Rng, type StreamKey, streamKey } from './prng.js';
+import type { Prefecture } from './tables.js';
+
+/** One row of `custodian import subjects`: exactly its CSV columns, in order. */
+export interface CustomerRecord {
+  readonly external_id: string;
+  readonly name: string;
+  readonly mobile: string;
+  readonly email: string;
+  readonly company: string;
+  readonly id_number: string;
+  readonly address: string;
+}
+
+export const CUSTOMER_COLUMNS = [
+  'external_id',
+  'name',
+  'mobile',
+  'email',
+  'company',
+  'id_number',
+  'address',
+] as const;
+
+/**
+ * External ids are `C` + 8 digits and mobile suffixes are a permutation of [0, 10^8), so a seed
+ * yields at most 10^8 distinct customers.
+ */
+export const MAX_CUSTOMERS = 100_000_000;
+
+/**
+ * Companies customers work for: a fixed pool per seed (not scaled by the customer count, so that
+ * record i never depends on how many records are asked for), drawn with a square-law skew so that
+ * low-numbered companies are large employers and most are small.
+ */
+export const COMPANY_POOL = 2_000_000;
+
+export function externalId(index: number): string {
+  return `C${String(index).padStart(8, '0')}`;
+}
+
+/** Index of the customer with this external id, or undefined when it is not one of ours. */
+export function customerIndex(id: string): number | undefined {
+  return /^C\d{8}$/.test(id) ? Number(id.slice(1)) : undefined;
+}
+
+function companyAt(u: Universe, rng: Rng, k: number): CompanyProfile {
+  return companyProfile(rng.reseed(u.key('company'), k));
+}
+
+/** Company k of the seed's company pool (0 ≤ k < COMPANY_POOL), with its USCC. */
+export function generateCompany(opts: { seed: string; index: number }): Company {
+  checkIndex(opts.index, COMPANY_POOL);
+  const u = universe(opts.seed);
+  const profile = companyAt(u, new Rng(), opts.index);
+  return { ...profile, uscc: usccFor(new Rng(u.key('company-uscc'), opts.index), profile.districtCode) };
+}
+
+/** A standalone valid USCC: the n-th code of the seed's "uscc" stream (not tied to a company). */
+export function generateUscc(opts: { seed: string; index: number }): string {
+  const rng = new Rng(universe(opts.seed).key('uscc'), opts.index);
+  return usccFor(rng, rng.pick(weightedPrefecture(rng).districts).code);
+}
+
+/** The n-th bank card number of the seed: Luhn-valid under a real-looking BIN. */
+export function generateBankCard(opts: { seed: string; index: number }): string {
+  return bankCardNumber(new Rng(universe(opts.seed).key('bank-card'), opts.index));
+}
+
+function checkIndex(index: number, limit: number): void {
+  if (!Number.isSafeInteger(index) || index < 0 || index >= limit)
+    throw new RangeError(`index must be an integer in [0, ${limit})`);
+}
+
+interface Scratch {
+  readonly u: Universe;
+  readonly rng: Rng;
+  readonly companyRng: Rng;
+  readonly companyKey: StreamKey;
+  readonly customerKey: StreamKey;
+}
+
+/**
+ * Fills in everything but the identifiers that callers choose (external id, mobile, e-mail).
+ * Customers take slot `index` of their birth band's permutation and canaries slot `size − 1 − index`:
+ * every band holds more than MAX_CUSTOMERS + MAX_CANARIES slots, so the two never meet.
+ */
+function person(s: Scratch, key: StreamKey, index: number, canary: boolean) {
+  const { u, rng } = s;
+  rng.reseed(key, index);
+  const b = pickIdBand(rng);
+  const band = ID_BANDS[b]!;
+  const id = idNumberFromSlot(band.first + u.idBands[b]!.apply(canary ? band.size - 1 - index : index));
+  const name = personName(rng, id.male, id.birthYear);
+  // About one customer in ten registers as an individual, without a company.
+  const companyIndex = rng.chance(0.9) ? Math.floor(COMPANY_POOL * rng.float() ** 2) : null;
+  const employer =
+    companyIndex === null ? null : companyProfile(s.companyRng.reseed(s.companyKey, companyIndex));
+  // People mostly live where they work; otherwise where they were registered at birth, or anywhere.
+  const r = rng.float();
+  const home = employer && r < 0.7 ? employer.prefecture : r < 0.85 ? id.prefecture : weightedPrefecture(rng);
+  return { id, name, companyIndex, employer, home };
+}
+
+/** A customer record with the facts behind it that other generators need (not in the CSV). */
+export interface CustomerDetail {
+  readonly index: number;
+  readonly record: CustomerRecord;
+  /** Where the customer lives: decides the sales region that serves them. */
+  readonly home: Prefecture;
+  /** YYYYMMDD, as in the ID number. */
+  readonly birth: string;
+  readonly male: boolean;
+  /** Index of the employer in the company pool, or null for an individual. */
+  readonly companyIndex: number | null;
+}
+
+function customer(s: Scratch, index: number, reserve: readonly MobilePool[] | undefined): CustomerDetail {
+  const p = person(s, s.customerKey, index, false);
+  const { rng } = s;
+  const mobile = mobileWithSuffix(rng, s.u.mobileSuffixes.apply(index), reserve);
+  const record: CustomerRecord = {
+    external_id: externalId(index),
+    name: p.name.han,
+    mobile,
+    email: email(rng, p.name, p.id.male, p.id.birthYear),
+    company: p.employer?.name ?? '',
+    id_number: p.id.idNumber,
+    address: address(rng, p.home),
+  };
+  return { index, record, home: p.home, birth: p.id.birth, male: p.id.male, companyIndex: p.companyIndex };
+}
+
+/** Random access to one seed's customers, reusing its generator state between calls. */
+export function customerCursor(
+  seed: string,
+  reserve?: readonly MobilePool[],
+): (index: number) => CustomerDetail {
+  const s = scratch(seed);
+  return (index) => {
+    checkIndex(index, MAX_CUSTOMERS);
+    return customer(s, index, reserve);
+  };
+}
+
+function scratch(seed: string): Scratch {
+  const u = universe(seed);
+  return {
+    u,
+    rng: new Rng(),
+    companyRng: new Rng(),
+    companyKey: u.key('company'),
+    customerKey: u.key('customer'),
+  };
+}
+
+export interface CustomerOptions {
+  readonly seed: string;
+  readonly count: number;
+  /** First index to generate: record i is the same whatever `start`, so workers can split a run. */
+  readonly start?: number;
+  /**
+   * Monitored canary ranges that real customers must never hold. A customer whose number would
+   * fall in one takes another carrier segment (the 8-digit suffix, which makes it unique, stays).
+   */
+  readonly reserve?: readonly MobilePool[];
+}
+
+/** The customers with indexes [start, start + count) of the seed's organisation. */
+export function* generateCustomers(opts: CustomerOptions): Generator<CustomerRecord> {
+  const start = opts.start ?? 0;
+  const end = start + opts.count;
+  checkIndex(start, MAX_CUSTOMERS);
+  if (!Number.isSafeInteger(opts.count) || opts.count < 0 || end > MAX_CUSTOMERS)
+    throw new RangeError(`count must keep indexes below ${MAX_CUSTOMERS}`);
+  const s = scratch(opts.seed);
+  for (let i = start; i < end; i++) yield customer(s, i, opts.reserve).record;
+}
+
+/** Customer `index` alone (the same record `generateCustomers` yields at that position). */
+export function customerAt(opts: {
+  seed: string;
+  index: number;
+  reserve?: readonly MobilePool[];
+}): CustomerRecord {
+  checkIndex(opts.index, MAX_CUSTOMERS);
+  return customer(scratch(opts.seed), opts.index, opts.reserve).record;
+}
+
+// --- CSV --------------------------------------------------------------------------------------
+
+const NEEDS_QUOTES = /[",\r\n]/;
+
+/** One RFC 4180 field: quoted (with doubled quotes) only when it holds a comma, quote or newline. */
+export function csvField(v: string): string {
+  return NEEDS_QUOTES.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
+}
+
+export function csvLine(fields: readonly string[]): string {
+  let line = '';
+  for (let i = 0; i < fields.length; i++) line += (i === 0 ? '' : ',') + csvField(fields[i]!);
+  return `${line}\r\n`;
+}
+
+export function customerCsvLine(r: CustomerRecord): string {
+  // Unrolled (no array per row): this is the hot path of writing millions of rows.
+  const f = csvField;
+  return `${f(r.external_id)},${f(r.name)},${f(r.mobile)},${f(r.email)},${f(r.company)},${f(r.id_number)},${f(r.address)}\r\n`;
+}
+
+/**
+ * The header line and then one line per customer, each ending in CRLF (RFC 4180), ready to be
+ * written as they come: the file for `custodian import subjects`.
+ */
+export function* customersCsv(opts: CustomerOptions & { header?: boolean }): Generator<string> {
+  if (opts.header ?? true) yield csvLine(CUSTOMER_COLUMNS);
+  for (const r of generateCustomers(opts)) yield customerCsvLine(r);
+}
+
+// --- canaries ---------------------------------------------------------------------------------
+
+export interface CanaryOptions {
+  readonly seed: string;
+  /**
+   * The canary's identity within the seed: the person (name, ID number, company, address) and the
+   * e-mail tag depend on it alone, the pool only places the phone number. Give every canary of a
+   * seed its own index (a counter across all recipients and exports), and distinct canaries never
+   * share a number, an address or an ID number with each other or with a customer.
+   */
+  readonly index: number;
+  readonly mobilePool: MobilePool;
+  /** The monitored mail domain (mail to any address at it is a trip). */
+  readonly emailDomain: string;
+  /** Defaults to `C` + 8 digits counted down from the top of the id space, away from customers. */
+  readonly externalId?: string;
+}
+
+const DOMAIN_RE = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$/;
+/** Canaries per (seed, pool, domain): the span of the unique number in their e-mail addresses. */
+export const MAX_CANARIES = 900_000;
+if (ID_BANDS.some((b) => b.size < MAX_CUSTOMERS + MAX_CANARIES))
+  throw new Error('an ID birth band is too small');
+
+/**
+ * A synthetic customer that looks like any other (same name, company, ID and address generators)
+ * but whose mobile number lies in the monitored pool and whose e-mail is at the monitored domain.
+ * Placed in one actor's or recipient's view, a call or mail to it names that actor or recipient.
+ */
+export function canaryCustomer(opts: CanaryOptions): CustomerRecord {
+  const size = poolSize(opts.mobilePool);
+  checkIndex(opts.index, Math.min(size, MAX_CANARIES));
+  const domain = opts.emailDomain.toLowerCase();
+  if (!DOMAIN_RE.test(domain)) throw new RangeError('emailDomain is not a domain name');
+  const s = scratch(opts.seed);
+  const p = person(s, s.u.key('canary'), opts.index, true);
+  const { rng } = s;
+  const poolKey = streamKey(opts.seed, `canary-pool:${JSON.stringify(opts.mobilePool)}`);
+  const mobile = poolAt(opts.mobilePool, new Permutation(size, poolKey).apply(opts.index));
+  // A distinct number at the end of an ordinary-looking local part makes each address unique.
+  const tag =
+    100_000 + new Permutation(MAX_CANARIES, streamKey(opts.seed, `canary-mail:${domain}`)).apply(opts.index);
+  let local = emailLocal(rng, p.name, p.id.male, p.id.birthYear);
+  if (/^\d/.test(local)) local = p.name.surname + p.name.given;
+  local = local.replace(/\d+$/, '');
+  return {
+    external_id: opts.externalId ?? externalId(MAX_CUSTOMERS - 1 - opts.index),
+    name: p.name.han,
+    mobile,
+    email: `${local}${tag}@${domain}`,
+    company: p.employer?.name ?? '',
+    id_number: p.id.idNumber,
+    address: address(rng, p.home),
+  };
+}
