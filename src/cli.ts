@@ -3,15 +3,23 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { type App, createApp } from './app/app.js';
+import { formatDemo, loadDemo } from './app/demo.js';
 import { checkConfig } from './app/doctor.js';
 import { initialise, openInfra } from './app/infra.js';
 import { buildHttp, listen, VERSION } from './app/serve.js';
+import { registerSimulateCommands } from './app/simulate/index.js';
 import { suites } from './bench/index.js';
 import { runSuites } from './bench/runner.js';
 import { EXIT } from './cli/context.js';
 import { table } from './cli/output.js';
 import { addCommonOptions, configFrom, makeContext, reportError } from './cli/program.js';
 import type { Config } from './config.js';
+import { registerActorsCommands } from './modules/actors/index.js';
+import { registerConsentCommands } from './modules/consent/index.js';
+import { registerDisclosureCommands } from './modules/disclosure/index.js';
+import { registerLedgerCommands } from './modules/ledger/index.js';
+import { registerPolicyCommands } from './modules/policy/index.js';
+import { registerVaultCommands } from './modules/vault/index.js';
 
 async function openApp(config: Config): Promise<App> {
   return createApp(await openInfra(config));
@@ -54,10 +62,12 @@ export function buildProgram(): Command {
       const out = ctx.output(cmd);
       if (o.demo) await initialise(config);
       const app = await openApp(config);
+      const demo = o.demo ? await loadDemo(app) : undefined;
       const server = buildHttp(app);
       const url = await listen(app, server);
       app.startBackground();
       out.info(`custodian ${VERSION} listening on ${url} (${app.database.description})`);
+      if (demo) out.result(formatDemo(demo, url), demo);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
@@ -124,6 +134,14 @@ export function buildProgram(): Command {
       );
       out.result(table(rows, ['measurement', 'median', 'baseline', 'ratio', 'goal']), results);
     });
+
+  registerVaultCommands(program, ctx);
+  registerActorsCommands(program, ctx);
+  registerPolicyCommands(program, ctx);
+  registerLedgerCommands(program, ctx);
+  registerConsentCommands(program, ctx);
+  registerDisclosureCommands(program, ctx);
+  registerSimulateCommands(program, ctx);
 
   addCommonOptions(program);
   return program;

@@ -18,7 +18,14 @@ export const ENV = {
   ledgerOrigin: 'CUSTODIAN_LEDGER_ORIGIN',
   catalogFile: 'CUSTODIAN_CATALOG_FILE',
   policyFile: 'CUSTODIAN_POLICY_FILE',
+  canaryMobilePrefix: 'CUSTODIAN_CANARY_MOBILE_PREFIX',
+  canaryEmailDomain: 'CUSTODIAN_CANARY_EMAIL_DOMAIN',
+  jurisdiction: 'CUSTODIAN_JURISDICTION',
 } as const;
+
+/** Demo canary pools: a deployment configures ranges and a domain it actually monitors (doctor warns). */
+export const DEMO_CANARY_MOBILE_PREFIX = '1709000';
+export const DEMO_CANARY_EMAIL_DOMAIN = 'mail-cn.example';
 
 const ConfigSchema = z.object({
   dataDir: z.string().min(1),
@@ -37,6 +44,11 @@ const ConfigSchema = z.object({
   ledgerOrigin: z.string().regex(/^[A-Za-z0-9.\-_/:]+$/, 'must be a key name: letters, digits and . - _ / :'),
   catalogFile: z.string().min(1).optional(),
   policyFile: z.string().min(1).optional(),
+  canaryMobilePrefix: z.string().regex(/^1[3-9]\d{2,8}$/, 'must be a mainland mobile prefix of 4 to 10 digits'),
+  canaryEmailDomain: z
+    .string()
+    .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'must be a lower-case domain name'),
+  jurisdiction: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -73,6 +85,9 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     ledgerOrigin: pick('ledgerOrigin') ?? 'custodian.local/ledger',
     catalogFile: pick('catalogFile'),
     policyFile: pick('policyFile'),
+    canaryMobilePrefix: pick('canaryMobilePrefix') ?? DEMO_CANARY_MOBILE_PREFIX,
+    canaryEmailDomain: pick('canaryEmailDomain') ?? DEMO_CANARY_EMAIL_DOMAIN,
+    jurisdiction: pick('jurisdiction') ?? 'CN',
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {

@@ -1,4 +1,8 @@
+import { accessSuite } from './suites/access.js';
+import { disclosureSuite } from './suites/disclosure.js';
+import { ledgerSuite } from './suites/ledger.js';
+import { vaultSuite } from './suites/vault.js';
 import type { BenchSuite } from './types.js';
 
 /** Every suite `custodian bench` knows, in the order it runs them. */
-export const suites: BenchSuite[] = [];
+export const suites: BenchSuite[] = [vaultSuite, ledgerSuite, accessSuite, disclosureSuite];

@@ -8,3 +8,4 @@ export {
   toBuffer,
 } from './dialect.js';
 export { describeSchema, type Migration, MigrationError, migrate, migrationChecksum } from './migrator.js';
+export { type BatchCommit, type BatchStats, createBatchCommit, createGroupCommit, type GroupCommit } from './groupcommit.js';

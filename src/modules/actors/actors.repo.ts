@@ -183,6 +183,40 @@ export const assignmentsRepo = {
     return n;
   },
   /** One primary-key lookup. */
+  /**
+   * The live (not removed, not expired at `at`) assignments among these (actor, subject) pairs, as
+   * `actor\0subject` keys: one query per actor (IN list of subjects) instead of one per pair.
+   */
+  async liveAmong(
+    db: Executor,
+    pairs: readonly { actorId: string; subjectId: string }[],
+    at: string,
+  ): Promise<Set<string>> {
+    const byActor = new Map<string, Set<string>>();
+    for (const p of pairs) {
+      const s = byActor.get(p.actorId);
+      if (s) s.add(p.subjectId);
+      else byActor.set(p.actorId, new Set([p.subjectId]));
+    }
+    const out = new Set<string>();
+    for (const [actorId, subjects] of byActor) {
+      const all = [...subjects];
+      for (let i = 0; i < all.length; i += 5000) {
+        const rows = await db
+          .selectFrom('assignments')
+          .select(['subject_id', 'expires_at'])
+          .where('actor_id', '=', actorId)
+          .where('subject_id', 'in', all.slice(i, i + 5000))
+          .where('removed_at', 'is', null)
+          .execute();
+        for (const r of rows) {
+          if (r.expires_at === null || (r.expires_at as string) > at)
+            out.add(`${actorId}\0${r.subject_id as string}`);
+        }
+      }
+    }
+    return out;
+  },
   async isLive(db: Executor, actorId: string, subjectId: string, at: string): Promise<boolean> {
     const r = await db
       .selectFrom('assignments')

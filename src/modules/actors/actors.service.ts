@@ -447,6 +447,19 @@ export function createActors(deps: ActorsDeps) {
       return assignmentsRepo.isLive(executor ?? deps.db, actorId, subjectId, at.toISOString());
     },
 
+    /**
+     * isAssigned() for many pairs at once (the read path's batches): the `actor\0subject` keys of
+     * the pairs assigned at `at`.
+     */
+    async assignedAmong(
+      pairs: readonly { actorId: string; subjectId: string }[],
+      at: Date,
+      executor?: DbExecutor,
+    ): Promise<Set<string>> {
+      if (pairs.length === 0) return new Set();
+      return assignmentsRepo.liveAmong(executor ?? deps.db, pairs, at.toISOString());
+    },
+
     /** Live assignments, by actor and/or subject. */
     async assignments(
       f: { actor?: string | undefined; subjectId?: string | undefined; limit?: number | undefined } = {},

@@ -132,6 +132,114 @@ export const quota = {
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   },
 
+  /**
+   * state() for many reads at once (the read path's batches): one counter query for all, and one
+   * usage query per (actor, purpose, day) with the subjects as an IN list.
+   */
+  async stateMany(
+    db: Executor,
+    keys: readonly { actorId: string; purpose: string; day: string; subjectId: string }[],
+  ): Promise<{ used: number; alreadyRead: boolean }[]> {
+    const groups = new Map<
+      string,
+      { actorId: string; purpose: string; day: string; subjects: Set<string> }
+    >();
+    for (const k of keys) {
+      const g = `${k.actorId}\0${k.purpose}\0${k.day}`;
+      const e = groups.get(g);
+      if (e) e.subjects.add(k.subjectId);
+      else
+        groups.set(g, {
+          actorId: k.actorId,
+          purpose: k.purpose,
+          day: k.day,
+          subjects: new Set([k.subjectId]),
+        });
+    }
+    const list = [...groups.values()];
+    const used = new Map<string, number>();
+    const read = new Set<string>();
+    for (let i = 0; i < list.length; i += 1000) {
+      const part = list.slice(i, i + 1000);
+      const rows = await db
+        .selectFrom('quota_counters')
+        .select(['actor_id', 'purpose', 'day', 'used'])
+        .where('actor_id', 'in', [...new Set(part.map((g) => g.actorId))])
+        .where('purpose', 'in', [...new Set(part.map((g) => g.purpose))])
+        .where('day', 'in', [...new Set(part.map((g) => g.day))])
+        .execute();
+      for (const r of rows) used.set(`${r.actor_id}\0${r.purpose}\0${r.day}`, num(r.used));
+    }
+    for (const g of list) {
+      const subjects = [...g.subjects];
+      for (let i = 0; i < subjects.length; i += 5000) {
+        const rows = await db
+          .selectFrom('quota_usage')
+          .select('subject_id')
+          .where('actor_id', '=', g.actorId)
+          .where('purpose', '=', g.purpose)
+          .where('day', '=', g.day)
+          .where('subject_id', 'in', subjects.slice(i, i + 5000))
+          .execute();
+        for (const r of rows) read.add(`${g.actorId}\0${g.purpose}\0${g.day}\0${r.subject_id}`);
+      }
+    }
+    return keys.map((k) => ({
+      used: used.get(`${k.actorId}\0${k.purpose}\0${k.day}`) ?? 0,
+      alreadyRead: read.has(`${k.actorId}\0${k.purpose}\0${k.day}\0${k.subjectId}`),
+    }));
+  },
+
+  /**
+   * markRead() for many rows in one statement; returns the `actor\0purpose\0day\0subject` keys
+   * that were new (RETURNING gives only the rows actually inserted, on both dialects).
+   */
+  async markReadMany(
+    db: Executor,
+    rows: readonly { actorId: string; purpose: string; day: string; subjectId: string; at: string }[],
+  ): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < rows.length; i += 5000) {
+      const inserted = await db
+        .insertInto('quota_usage')
+        .values(
+          rows.slice(i, i + 5000).map((k) => ({
+            actor_id: k.actorId,
+            purpose: k.purpose,
+            day: k.day,
+            subject_id: k.subjectId,
+            first_at: k.at,
+          })),
+        )
+        .onConflict((oc) => oc.columns(['actor_id', 'purpose', 'day', 'subject_id']).doNothing())
+        .returning(['actor_id', 'purpose', 'day', 'subject_id'])
+        .execute();
+      for (const r of inserted) out.add(`${r.actor_id}\0${r.purpose}\0${r.day}\0${r.subject_id}`);
+    }
+    return out;
+  },
+
+  /** increment() by `n` at once: all n fit under the limit, or nothing changes (false). */
+  async incrementBy(
+    db: Executor,
+    k: { actorId: string; purpose: string; day: string },
+    n: number,
+    limit: number | null,
+  ): Promise<boolean> {
+    if (limit !== null && n > limit) return false;
+    const r = await db
+      .insertInto('quota_counters')
+      .values({ actor_id: k.actorId, purpose: k.purpose, day: k.day, used: n })
+      .onConflict((oc) => {
+        const upd = oc
+          .columns(['actor_id', 'purpose', 'day'])
+          .doUpdateSet({ used: sql`quota_counters.used + ${n}` });
+        return limit === null ? upd : upd.where(sql`quota_counters.used + ${n}`, '<=', limit);
+      })
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  },
+
   async prune(db: Executor, beforeDay: string): Promise<number> {
     const a = await db.deleteFrom('quota_usage').where('day', '<', beforeDay).executeTakeFirst();
     await db.deleteFrom('quota_counters').where('day', '<', beforeDay).execute();
@@ -217,6 +325,41 @@ export const approvals = {
       q = q.where((eb) => eb.or([eb('remaining', 'is', null), eb('remaining', '>', 0)]));
     const r = await q.orderBy('expires_at', 'asc').orderBy('id').limit(1).executeTakeFirst();
     return r ? approvalRow(r) : undefined;
+  },
+  /** The approved, unexpired approvals of these actors for these purposes (active() for a batch). */
+  async activeAmong(
+    db: Executor,
+    k: { actorIds: readonly string[]; purposes: readonly string[]; at: string },
+  ): Promise<ApprovalRow[]> {
+    if (k.actorIds.length === 0) return [];
+    const rows = await db
+      .selectFrom('approvals')
+      .selectAll()
+      .where('requested_by', 'in', [...k.actorIds])
+      .where('purpose', 'in', [...k.purposes])
+      .where('status', '=', 'approved')
+      .where('expires_at', '>', k.at)
+      .orderBy('expires_at', 'asc')
+      .orderBy('id')
+      .execute();
+    return rows.map(approvalRow);
+  },
+  /** consume() of `n` subjects at once: all n, or nothing (false). */
+  async consumeBy(db: Executor, id: string, n: number): Promise<boolean> {
+    const r = await db
+      .updateTable('approvals')
+      .set({ remaining: sql`remaining - ${n}` })
+      .where('id', '=', id)
+      .where('remaining', '>=', n)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  },
+  async refundBy(db: Executor, id: string, n: number): Promise<void> {
+    await db
+      .updateTable('approvals')
+      .set({ remaining: sql`remaining + ${n}` })
+      .where('id', '=', id)
+      .execute();
   },
   /** Gives back a subject taken by consume() (recordUse undoing its own work). */
   async refund(db: Executor, id: string): Promise<void> {

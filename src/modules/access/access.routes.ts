@@ -1,0 +1,267 @@
+import { z } from 'zod';
+import { type RouteDef, route } from '../../app/http/route.js';
+import { commonError } from '../../lib/errors.js';
+import type { Principal } from '../../lib/principal.js';
+import type { Vault } from '../vault/index.js';
+import { type Access, denialError, MAX_BATCH, type ReadResult } from './access.service.js';
+
+/**
+ * /v1 subject routes. Every PI read names a purpose and goes through the access service; values
+ * used to look a subject up travel in request bodies, never in URLs (which end up in logs).
+ */
+const WRITERS = ['admin', 'ingest'];
+const ERASERS = ['admin', 'privacy_officer'];
+const HISTORY = ['privacy_officer', 'auditor', 'admin'];
+
+const id = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/);
+const purpose = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/);
+const fieldName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/);
+const fieldsParam = z
+  .string()
+  .max(1024)
+  .transform((s) =>
+    s
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(fieldName).min(1).max(64));
+
+const FieldResult = z.object({
+  view: z.enum(['deny', 'masked', 'token', 'plain']),
+  value: z.string().optional(),
+});
+const ReadResponse = z.object({
+  subject: z.string(),
+  purpose: z.string(),
+  fields: z.record(z.string(), FieldResult),
+  reasons: z.array(z.string()),
+  evidence: z.string(),
+});
+const BatchResponse = z.object({
+  results: z.array(
+    z.object({
+      subject: z.string(),
+      allowed: z.boolean(),
+      /** For a subject not read: the same code a single read would have failed with. */
+      code: z.string().optional(),
+      fields: z.record(z.string(), FieldResult),
+      evidence: z.string(),
+    }),
+  ),
+});
+
+function requireRole(p: Principal, roles: readonly string[]): void {
+  if (!p.roles.some((r) => roles.includes(r))) throw commonError('FORBIDDEN');
+}
+
+function okOrThrow(r: ReadResult): ReadResult {
+  if (!r.allowed) throw denialError(r);
+  return r;
+}
+
+export interface AccessRoutesDeps {
+  access: Access;
+  vault: Vault;
+  /** The caller's live assignments (subject ids). */
+  myAssignments(actorId: string, limit: number): Promise<string[]>;
+}
+
+export function accessRoutes(deps: AccessRoutesDeps): RouteDef[] {
+  const { access, vault } = deps;
+  return [
+    route({
+      method: 'GET',
+      url: '/v1/subjects/:id',
+      summary: 'Read one subject for a purpose; each field comes back in the view the policy grants',
+      tags: ['subjects'],
+      auth: 'actor',
+      params: z.object({ id }),
+      query: z.object({ purpose, fields: fieldsParam }),
+      response: ReadResponse,
+      handler: async ({ principal, params, query, request }) =>
+        okOrThrow(
+          await access.read(principal, {
+            subjectId: params.id,
+            purpose: query.purpose,
+            fields: query.fields,
+            requestId: String(request.id),
+          }),
+        ),
+    }),
+    route({
+      method: 'POST',
+      url: '/v1/subjects/:id/break-glass',
+      summary: 'Emergency read with a mandatory reason; raises an alert',
+      tags: ['subjects'],
+      auth: 'actor',
+      params: z.object({ id }),
+      body: z.object({
+        purpose,
+        fields: z.array(fieldName).min(1).max(64),
+        reason: z.string().min(1).max(1000),
+      }),
+      response: ReadResponse,
+      handler: async ({ principal, params, body, request }) =>
+        okOrThrow(
+          await access.read(principal, {
+            subjectId: params.id,
+            purpose: body.purpose,
+            fields: body.fields,
+            breakGlassReason: body.reason,
+            requestId: String(request.id),
+          }),
+        ),
+    }),
+    route({
+      method: 'POST',
+      url: '/v1/subjects/read-batch',
+      summary: `Read up to ${MAX_BATCH} subjects for one purpose (no bulk listing)`,
+      tags: ['subjects'],
+      auth: 'actor',
+      body: z.object({
+        purpose,
+        fields: z.array(fieldName).min(1).max(64),
+        subjects: z.array(id).min(1).max(MAX_BATCH),
+      }),
+      response: BatchResponse,
+      bodyLimit: 256 * 1024,
+      handler: async ({ principal, body, request }) => ({
+        results: (
+          await access.readBatch(principal, {
+            subjectIds: body.subjects,
+            purpose: body.purpose,
+            fields: body.fields,
+            requestId: String(request.id),
+          })
+        ).map((r) => ({
+          subject: r.subject,
+          allowed: r.allowed,
+          ...(r.allowed ? {} : { code: denialError(r).code }),
+          fields: r.fields,
+          evidence: r.evidence,
+        })),
+      }),
+    }),
+    route({
+      method: 'POST',
+      url: '/v1/subjects/lookup',
+      summary: 'Find subjects by mobile, e-mail or ID number (blind index; only subjects you may read)',
+      tags: ['subjects'],
+      auth: 'actor',
+      body: z.object({ purpose, field: fieldName, value: z.string().min(1).max(256) }),
+      response: z.object({ subjects: z.array(z.string()), evidence: z.string() }),
+      handler: async ({ principal, body, request }) =>
+        access.lookup(principal, { ...body, requestId: String(request.id) }),
+    }),
+    route({
+      method: 'POST',
+      url: '/v1/subjects',
+      summary: 'Create a subject (fields validated and normalised per the field catalog)',
+      tags: ['subjects'],
+      auth: 'actor',
+      status: 201,
+      body: z.object({
+        externalId: z.string().min(1).max(128).optional(),
+        fields: z.record(fieldName, z.string().max(65_536)),
+      }),
+      response: z.object({ id: z.string() }),
+      handler: async ({ principal, body }) => {
+        requireRole(principal, WRITERS);
+        return vault.create({ externalId: body.externalId, fields: body.fields }, { by: principal.id });
+      },
+    }),
+    route({
+      method: 'PATCH',
+      url: '/v1/subjects/:id',
+      summary: 'Update fields of a subject',
+      tags: ['subjects'],
+      auth: 'actor',
+      params: z.object({ id }),
+      body: z.object({ fields: z.record(fieldName, z.string().max(65_536)) }),
+      response: z.object({ id: z.string(), updated: z.array(z.string()) }),
+      handler: async ({ principal, params, body }) => {
+        requireRole(principal, WRITERS);
+        await vault.update(params.id, body.fields, { by: principal.id });
+        return { id: params.id, updated: Object.keys(body.fields) };
+      },
+    }),
+    route({
+      method: 'DELETE',
+      url: '/v1/subjects/:id',
+      summary: 'Erase a subject by crypto-shredding its data key (the ledger keeps pseudonymous events)',
+      tags: ['subjects'],
+      auth: 'actor',
+      params: z.object({ id }),
+      response: z.object({ id: z.string(), erased: z.literal(true) }),
+      handler: async ({ principal, params }) => {
+        requireRole(principal, ERASERS);
+        await vault.erase(params.id, { by: principal.id });
+        return { id: params.id, erased: true as const };
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/v1/subjects/:id/access-history',
+      summary: "Who read this subject's record, when and for what, with ledger evidence",
+      tags: ['subjects'],
+      auth: 'actor',
+      params: z.object({ id }),
+      query: z.object({
+        limit: z.coerce.number().int().min(1).max(5000).optional(),
+        since: z.string().max(40).optional(),
+      }),
+      response: z.object({
+        events: z.array(
+          z.object({
+            at: z.string(),
+            actor: z.string(),
+            purpose: z.string(),
+            action: z.string(),
+            fields: z.array(z.string()),
+            views: z.record(z.string(), z.string()),
+            allowed: z.boolean(),
+            reasons: z.array(z.string()),
+            leafHash: z.string(),
+          }),
+        ),
+      }),
+      handler: async ({ principal, params, query }) => {
+        requireRole(principal, HISTORY);
+        return {
+          events: await access.history(params.id, {
+            ...(query.limit ? { limit: query.limit } : {}),
+            ...(query.since ? { since: query.since } : {}),
+          }),
+        };
+      },
+    }),
+    route({
+      method: 'POST',
+      url: '/v1/contact/resolve',
+      summary: 'Resolve a contact token at dial time (telephony or mail integration, purpose contact)',
+      tags: ['contact'],
+      auth: 'actor',
+      body: z.object({ token: z.string().min(1).max(512) }),
+      response: z.object({ value: z.string(), evidence: z.string() }),
+      handler: async ({ principal, body, request }) =>
+        access.resolveToken(principal, { token: body.token, requestId: String(request.id) }),
+    }),
+    route({
+      method: 'GET',
+      url: '/v1/me/assignments',
+      summary: 'The subjects assigned to the calling actor (its portfolio)',
+      tags: ['subjects'],
+      auth: 'actor',
+      query: z.object({ limit: z.coerce.number().int().min(1).max(10_000).optional() }),
+      response: z.object({ subjects: z.array(z.string()) }),
+      handler: async ({ principal, query }) => ({
+        subjects: await deps.myAssignments(principal.id, query.limit ?? 1000),
+      }),
+    }),
+  ];
+}

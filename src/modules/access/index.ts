@@ -1,0 +1,18 @@
+// The access module's only door: the read path (decide → decrypt → view → record).
+export { accessError } from './access.errors.js';
+export { type AccessRoutesDeps, accessRoutes } from './access.routes.js';
+export {
+  ACCESS_REASONS,
+  type Access,
+  type AccessDeps,
+  type AccessEvent,
+  CONTACT_PURPOSE,
+  createAccess,
+  denialError,
+  type FieldResult,
+  MAX_BATCH,
+  MAX_FIELDS,
+  type ReadRequest,
+  type ReadResult,
+} from './access.service.js';
+export { type ContactTokenClaims, createTokenSealer, TOKEN_PREFIX } from './tokens.js';

@@ -1,0 +1,423 @@
+import type { Kysely } from 'kysely';
+import type { DbExecutor, Recorder } from '../../lib/audit.js';
+import type { Clock } from '../../lib/clock.js';
+import { blindIndexer, deriveKey, type Keyring, sha256 } from '../../lib/crypto/index.js';
+import { type IdSource, randomId } from '../../lib/ids.js';
+import type { Detect } from '../detect/index.js';
+import {
+  type CustomerRecord,
+  canaryCustomer,
+  externalId,
+  MAX_CUSTOMERS,
+  type MobilePool,
+  poolSize,
+} from '../sim/index.js';
+import {
+  allCanaryIds,
+  canariesUniqueTo,
+  canaryByContactHash,
+  canaryIdsAmong,
+  countCanaries,
+  getCanary,
+  insertCanaries,
+  insertTrip,
+  noteTrip,
+  reserveSeq,
+} from './canary.repo.js';
+import { normaliseContact, normaliseEmail, normaliseMobile } from './contact.js';
+import { canaryError } from './disclosure.errors.js';
+import type { CanariesTable } from './disclosure.tables.js';
+
+/**
+ * Canaries: synthetic subjects that look like any customer (valid ID check digits, plausible names,
+ * real-looking companies and addresses, from the sim generators) but whose mobile number lies in a
+ * range the organisation monitors and whose e-mail is at a domain it monitors. Each is placed in
+ * exactly one view — one export to one recipient, or one actor's portfolio — so a call, message or
+ * mail to it names that export or actor. They are vault subjects like the rest (an export or a
+ * portfolio looks uniform), registered here with keyed hashes of their contact points only.
+ *
+ * Canaries are never counted as customers (`canaryIds`, `count`), never contacted by the
+ * organisation's own workflows (`isCanary`, which the access module calls when it resolves a
+ * contact token), and never given to two recipients (a fresh set per export).
+ */
+export interface CanaryConfig {
+  /** The monitored mobile range (a prefix or inclusive 11-digit ranges). */
+  mobilePool: MobilePool;
+  /** The monitored mail domain. */
+  emailDomain: string;
+  /** Canaries per export, drawn uniformly from [min, max]. Default 1–3. */
+  perExport?: { min: number; max: number };
+  /**
+   * The external id of canary `seq`. Default: sim's, counted down from the top of the `C` + 8
+   * digits range, away from customers' ids. A deployment whose staff see external ids should map
+   * them into its own format (unique, and not taken by a customer).
+   */
+  externalId?: (seq: number) => string;
+}
+
+/**
+ * What canaries need of the vault (its `Vault` satisfies it): subjects are created through it, in
+ * the caller's transaction, so they are encrypted and blind-indexed exactly like customers and
+ * exist if and only if the export or assignment that holds them commits.
+ */
+export interface CanaryVault {
+  readonly catalog: { readonly names: readonly string[] };
+  createMany(
+    inputs: readonly { externalId?: string; fields: Readonly<Record<string, string>> }[],
+    options: { trx: DbExecutor; actor?: string | null },
+  ): Promise<readonly { id: string }[]>;
+}
+
+export interface CanaryDeps {
+  db: Kysely<any>;
+  clock: Clock;
+  keyring: Pick<Keyring, 'indexKey'>;
+  ids?: IdSource;
+  record?: Recorder;
+  detect: Pick<Detect, 'raise'>;
+  vault: CanaryVault;
+  config?: CanaryConfig | undefined;
+}
+
+export type TripChannel = 'call' | 'sms' | 'email' | 'other';
+
+export interface TripInput {
+  channel: TripChannel;
+  /** The monitored number or address that was called, texted or mailed. */
+  contact: string;
+  /** When it happened (the gateway's time). */
+  at: string;
+  /** The caller's number or the sender's address: kept only as a keyed hash. */
+  from?: string | undefined;
+}
+
+export interface TripResult {
+  tripId: string;
+  matched: boolean;
+  alertId: string | null;
+  /** What the canary was unique to (for the privacy team; the gateway route does not return it). */
+  uniqueTo: { kind: 'disclosure' | 'actor'; id: string; recipientId: string | null } | null;
+}
+
+export interface Canary {
+  subjectId: string;
+  uniqueTo: { kind: 'disclosure' | 'actor'; id: string; recipientId: string | null };
+  createdAt: string;
+  tripCount: number;
+  lastTrippedAt: string | null;
+}
+
+function toCanary(r: CanariesTable): Canary {
+  return {
+    subjectId: r.subject_id,
+    uniqueTo: {
+      kind: r.unique_to_kind as 'disclosure' | 'actor',
+      id: r.unique_to_id,
+      recipientId: r.recipient_id,
+    },
+    createdAt: r.created_at,
+    tripCount: Number(r.trip_count),
+    lastTrippedAt: r.last_tripped_at,
+  };
+}
+
+export type Canaries = ReturnType<typeof createCanaries>;
+
+/** Sequence numbers taken from the database counter at a time. */
+const RESERVE_BLOCK = 64;
+
+export function createCanaries(deps: CanaryDeps) {
+  const ids = deps.ids ?? randomId;
+  const hash = blindIndexer(deps.keyring as Keyring);
+  // The generator seed comes from the key file, not the database or the code: someone holding the
+  // database or the source cannot regenerate the canaries and strip them from a leaked list.
+  const seed = deriveKey(deps.keyring as Keyring, 'canaries/seed/v1').toString('hex');
+  const cfg = deps.config;
+  const pool = cfg
+    ? sha256(Buffer.from(JSON.stringify([cfg.mobilePool, cfg.emailDomain.toLowerCase()]), 'utf8'))
+        .toString('hex')
+        .slice(0, 32)
+    : '';
+  const capacity = cfg ? Math.min(poolSize(cfg.mobilePool), 900_000) : 0;
+  const perExport = cfg?.perExport ?? { min: 1, max: 3 };
+  if (
+    !(
+      Number.isInteger(perExport.min) &&
+      perExport.min >= 1 &&
+      Number.isInteger(perExport.max) &&
+      perExport.max >= perExport.min
+    )
+  )
+    throw canaryError('CANARY_NOT_CONFIGURED', { details: { perExport: 'min ≥ 1 and max ≥ min' } });
+  const mobileHash = (m: string) => hash('canary.mobile', m);
+  const emailHash = (e: string) => hash('canary.email', e);
+
+  const externalIdOf = cfg?.externalId ?? ((seq: number) => externalId(MAX_CUSTOMERS - 1 - seq));
+
+  function recordOf(seq: number): CustomerRecord {
+    return canaryCustomer({
+      seed,
+      index: seq,
+      mobilePool: cfg!.mobilePool,
+      emailDomain: cfg!.emailDomain,
+      externalId: externalIdOf(seq),
+    });
+  }
+
+  /**
+   * Reserves `n` consecutive sequence numbers (which records of the pool to generate). Numbers are
+   * taken from the database counter in blocks, in a short transaction of its own, and handed out
+   * from memory (a hi-lo allocator): concurrent exports and processes never wait on each other or
+   * get the same numbers. A number reserved by an export that then fails is simply never used.
+   */
+  let block = { next: 0, end: 0 };
+  // One refill at a time: concurrent exports wait for it instead of each taking (and wasting) a block.
+  let refilling: Promise<void> | null = null;
+  async function reserve(n: number): Promise<number> {
+    if (!cfg) throw canaryError('CANARY_NOT_CONFIGURED');
+    for (;;) {
+      if (block.end - block.next >= n) {
+        const first = block.next;
+        block.next += n;
+        return first;
+      }
+      if (!refilling) {
+        refilling = (async () => {
+          const k = Math.max(n, RESERVE_BLOCK);
+          const first = await deps.db.transaction().execute((trx) => reserveSeq(trx, pool, k));
+          if (first + n > capacity) throw canaryError('CANARY_POOL_EXHAUSTED');
+          block = { next: first, end: Math.min(first + k, capacity) };
+        })().finally(() => {
+          refilling = null;
+        });
+      }
+      await refilling;
+    }
+  }
+
+  type Target = { kind: 'disclosure' | 'actor'; id: string; recipientId?: string | null };
+
+  /**
+   * Creates canaries `first ..` in the vault (one call for all groups) and registers each group as
+   * unique to its export or actor, all in the caller's transaction. Returns the subject ids per group.
+   */
+  async function plantGroups(
+    trx: DbExecutor,
+    groups: readonly { to: Target; n: number }[],
+    first: number,
+  ): Promise<string[][]> {
+    if (!cfg) throw canaryError('CANARY_NOT_CONFIGURED');
+    const total = groups.reduce((a, g) => a + Math.max(0, g.n), 0);
+    if (total === 0) return groups.map(() => []);
+    const records: CustomerRecord[] = [];
+    for (let k = 0; k < total; k++) records.push(recordOf(first + k));
+    const fields = new Set(deps.vault.catalog.names);
+    const created = await deps.vault.createMany(
+      records.map((r) => ({
+        externalId: r.external_id,
+        fields: Object.fromEntries(
+          Object.entries(r).filter(([k, v]) => k !== 'external_id' && v !== '' && fields.has(k)),
+        ),
+      })),
+      { trx },
+    );
+    const at = deps.clock.now().toISOString();
+    const rows: CanariesTable[] = [];
+    const out: string[][] = [];
+    let k = 0;
+    for (const g of groups) {
+      const ids: string[] = [];
+      for (let j = 0; j < g.n; j++, k++) {
+        const r = records[k]!;
+        rows.push({
+          subject_id: created[k]!.id,
+          seq: first + k,
+          pool,
+          unique_to_kind: g.to.kind,
+          unique_to_id: g.to.id,
+          recipient_id: g.to.recipientId ?? null,
+          mobile_hash: mobileHash(normaliseMobile(r.mobile)!),
+          email_hash: emailHash(normaliseEmail(r.email)!),
+          created_at: at,
+          trip_count: 0,
+          last_tripped_at: null,
+        });
+        ids.push(created[k]!.id);
+      }
+      out.push(ids);
+    }
+    await insertCanaries(trx, rows);
+    await deps.record?.(
+      trx,
+      groups
+        .filter((g) => g.n > 0)
+        .map((g) => ({
+          kind: 'canary.planted',
+          at,
+          actor: null,
+          attrs: {
+            unique_to_kind: g.to.kind,
+            unique_to_id: g.to.id,
+            recipient: g.to.recipientId ?? null,
+            count: g.n,
+          },
+        })),
+    );
+    return out;
+  }
+
+  async function plant(trx: DbExecutor, to: Target, first: number, n: number): Promise<string[]> {
+    return (await plantGroups(trx, [{ to, n }], first))[0]!;
+  }
+
+  return {
+    configured: Boolean(cfg),
+    perExport,
+
+    /** Reserves sequence numbers for `n` canaries (before the transaction that plants them). */
+    reserve,
+
+    /** Creates and registers canaries unique to an export or actor, in the caller's transaction. */
+    plant,
+
+    /**
+     * Plants `n` canaries for an actor's portfolio and returns their subject ids; the caller (the
+     * actors module, wired by the composition root) assigns them to the actor.
+     */
+    async plantPortfolioCanaries(actorId: string, n: number): Promise<string[]> {
+      const first = await reserve(n);
+      return deps.db.transaction().execute((trx) => plant(trx, { kind: 'actor', id: actorId }, first, n));
+    },
+
+    /** The batch form: many portfolios in one transaction. Returns actor id → canary subject ids. */
+    async plantPortfolioCanariesMany(
+      entries: readonly { actorId: string; n: number }[],
+    ): Promise<Map<string, string[]>> {
+      const total = entries.reduce((a, e) => a + Math.max(0, e.n), 0);
+      const first = await reserve(total);
+      const groups = entries.map((e) => ({
+        to: { kind: 'actor' as const, id: e.actorId },
+        n: Math.max(0, e.n),
+      }));
+      const planted = await deps.db.transaction().execute((trx) => plantGroups(trx, groups, first));
+      const out = new Map<string, string[]>();
+      entries.forEach((e, i) => {
+        out.set(e.actorId, [...(out.get(e.actorId) ?? []), ...planted[i]!]);
+      });
+      return out;
+    },
+
+    /** For the access module: a canary is never contacted by the organisation's own workflows. */
+    async isCanary(db: DbExecutor, subjectId: string): Promise<boolean> {
+      return (await getCanary(db, subjectId)) !== undefined;
+    },
+
+    /** The canaries among these subjects (so counts of customers can leave them out). */
+    async canaryIds(db: DbExecutor, subjectIds: readonly string[]): Promise<Set<string>> {
+      if (subjectIds.length === 0) return new Set();
+      // For a long list, reading every canary id (there are far fewer) beats probing each subject.
+      if (subjectIds.length > 10_000 && (await countCanaries(db)) < subjectIds.length) {
+        const all = await allCanaryIds(db);
+        return new Set(subjectIds.filter((s) => all.has(s)));
+      }
+      return canaryIdsAmong(db, subjectIds);
+    },
+
+    async count(db: DbExecutor = deps.db): Promise<number> {
+      return countCanaries(db);
+    },
+
+    async uniqueTo(kind: 'disclosure' | 'actor', id: string, db: DbExecutor = deps.db): Promise<Canary[]> {
+      return (await canariesUniqueTo(db, kind, id)).map(toCanary);
+    },
+
+    /**
+     * A monitored number or address was contacted. A match raises an alert naming the one export
+     * (disclosure and recipient) or actor the canary was unique to; an unknown contact point is
+     * recorded as a non-match. Only keyed hashes of the contact point and caller are stored.
+     */
+    async trip(input: TripInput, reportedBy: string): Promise<TripResult> {
+      const contact = normaliseContact(input.contact);
+      if (!contact) throw canaryError('CANARY_CONTACT_INVALID');
+      const h = contact.kind === 'mobile' ? mobileHash(contact.value) : emailHash(contact.value);
+      const from = input.from ? normaliseContact(input.from) : undefined;
+      const callerHash = input.from
+        ? hash('canary.caller', from ? from.value : input.from.trim().toLowerCase())
+        : null;
+      const occurredAt = new Date(input.at).toISOString();
+      return deps.db.transaction().execute(async (trx) => {
+        const receivedAt = deps.clock.now().toISOString();
+        const tripId = ids('trp');
+        const c = await canaryByContactHash(trx, contact.kind, h);
+        let alertId: string | null = null;
+        if (c) {
+          await noteTrip(trx, c.subject_id, receivedAt);
+          alertId = await deps.detect.raise(trx, {
+            kind: 'canary.tripped',
+            severity: 'critical',
+            actor: c.unique_to_kind === 'actor' ? c.unique_to_id : null,
+            subject: c.subject_id,
+            attrs: {
+              trip: tripId,
+              canary: c.subject_id,
+              unique_to_kind: c.unique_to_kind,
+              unique_to_id: c.unique_to_id,
+              disclosure: c.unique_to_kind === 'disclosure' ? c.unique_to_id : null,
+              recipient: c.recipient_id,
+              channel: input.channel,
+              occurred_at: occurredAt,
+            },
+          });
+        }
+        await insertTrip(trx, {
+          id: tripId,
+          occurred_at: occurredAt,
+          received_at: receivedAt,
+          channel: input.channel,
+          contact_kind: contact.kind,
+          contact_hash: h,
+          caller_hash: callerHash,
+          matched: c ? 1 : 0,
+          canary_subject_id: c?.subject_id ?? null,
+          alert_id: alertId,
+          reported_by: reportedBy,
+        });
+        await deps.record?.(trx, [
+          c
+            ? {
+                kind: 'canary.tripped',
+                at: receivedAt,
+                actor: reportedBy,
+                subject: c.subject_id,
+                attrs: {
+                  trip: tripId,
+                  alert: alertId,
+                  unique_to_kind: c.unique_to_kind,
+                  unique_to_id: c.unique_to_id,
+                  recipient: c.recipient_id,
+                  channel: input.channel,
+                },
+              }
+            : {
+                kind: 'canary.trip_unmatched',
+                at: receivedAt,
+                actor: reportedBy,
+                attrs: { trip: tripId, channel: input.channel, contact_kind: contact.kind },
+              },
+        ]);
+        return {
+          tripId,
+          matched: Boolean(c),
+          alertId,
+          uniqueTo: c
+            ? {
+                kind: c.unique_to_kind as 'disclosure' | 'actor',
+                id: c.unique_to_id,
+                recipientId: c.recipient_id,
+              }
+            : null,
+        };
+      });
+    },
+  };
+}

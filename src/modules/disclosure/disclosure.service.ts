@@ -1,0 +1,921 @@
+import type { Kysely, Transaction } from 'kysely';
+import { z } from 'zod';
+import type { DialectName } from '../../db/index.js';
+import type { AuditEvent, DbExecutor, Recorder } from '../../lib/audit.js';
+import type { Clock } from '../../lib/clock.js';
+import { blindIndexer, ed25519Sign, type Keyring, sha256 } from '../../lib/crypto/index.js';
+import { type AppError, isAppError } from '../../lib/errors.js';
+import { type IdSource, randomId } from '../../lib/ids.js';
+import { type Consent, type ConsentRecord, canonicalJson } from '../consent/index.js';
+import type { Detect } from '../detect/index.js';
+import { type CanaryConfig, type CanaryVault, createCanaries } from './canary.service.js';
+import { canaryError, disclosureError } from './disclosure.errors.js';
+import {
+  deletionNoticesFor,
+  deliveredTo,
+  disclosuresOfSubject,
+  getDeletionNotice,
+  getDisclosure,
+  getRecipient,
+  getRecipientByName,
+  insertDeletionNotices,
+  insertDisclosure,
+  insertItems,
+  insertRecipient,
+  itemsOf,
+  listDisclosures,
+  listRecipients,
+  markItemsDelivered,
+  pendingDeletionNotices,
+  recipientsOfActor,
+  subjectsSentTo,
+  updateDeletionNotice,
+  updateDisclosure,
+  updateRecipient,
+} from './disclosure.repo.js';
+import type {
+  DeletionNoticesTable,
+  DisclosureItemsTable,
+  DisclosuresTable,
+  RecipientsTable,
+} from './disclosure.tables.js';
+import { type ExportRow, placeCanaries, serialise } from './exportfile.js';
+import {
+  DEFAULT_TRANSFER_CAPS,
+  type Recipient,
+  type RecipientInput,
+  RecipientInputSchema,
+  type RecipientPatch,
+  RecipientPatchSchema,
+  type TransferMechanism,
+} from './recipients.js';
+
+/**
+ * Disclosure: provision of PI to a third party (PIPL art. 23), as a file export or an API
+ * delivery the partner pulls with its own key. Nothing leaves without a lawful basis: each
+ * subject's separate consent for that recipient and purpose is checked, and if any lacks it the
+ * whole request is refused, naming how many and which (pseudonymous ids), unless the caller asks
+ * explicitly for the consented subset. Every disclosed copy carries canaries unique to it.
+ *
+ * The reader is the access module's: it decides, decrypts, and records one access event per
+ * subject in the ledger. This module records one disclosure item per subject and a ledger entry per
+ * disclosure that commits (SHA-256) to the exact list of items.
+ */
+export type DisclosureReader = (
+  trx: Transaction<any>,
+  req: {
+    subjectIds: string[];
+    fields: string[];
+    purpose: string;
+    recipientId: string;
+    disclosureId: string;
+    actorId: string;
+  },
+) => Promise<Map<string, Record<string, string>>>;
+
+export interface DisclosureDeps {
+  db: Kysely<any>;
+  dialect: DialectName;
+  clock: Clock;
+  keyring: Pick<Keyring, 'indexKey' | 'signingKey' | 'publicKeyRaw'>;
+  ids?: IdSource;
+  record?: Recorder;
+  consent: Pick<Consent, 'consentedSubjects' | 'allConsentedSubjects' | 'onWithdrawal'>;
+  detect: Pick<Detect, 'raise'>;
+  read: DisclosureReader;
+  /** Creates canary subjects in the vault. */
+  vault: CanaryVault;
+  canaries?: CanaryConfig | undefined;
+  /** The organisation's jurisdiction (ISO 3166-1 alpha-2); recipients elsewhere are cross-border. */
+  jurisdiction?: string;
+  /** Fields that are sensitive PI (PIPL art. 28): disclosing one needs the sensitive separate flag. */
+  sensitiveFields?: readonly string[];
+  /** People a year per destination each transfer mechanism covers. */
+  transferCaps?: Partial<Record<TransferMechanism, number>>;
+  /** How many missing ids a refusal lists (the count is always exact). Default 1000. */
+  maxRefusalIds?: number;
+  /** Uniform in [0, 1): canary counts and positions. */
+  random?: () => number;
+}
+
+const ID = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/);
+export const MAX_DISCLOSURE_SUBJECTS = 5_000_000;
+
+export const DisclosureRequestSchema = z
+  .object({
+    recipientId: ID,
+    purpose: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/),
+    fields: z
+      .array(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/))
+      .min(1)
+      .max(100),
+    subjectIds: z.array(ID).max(MAX_DISCLOSURE_SUBJECTS).optional(),
+    allConsented: z.boolean().optional(),
+    /** Disclose only the consented subset instead of refusing the whole request. */
+    consentedOnly: z.boolean().optional(),
+    format: z.enum(['csv', 'json', 'api']),
+  })
+  .refine((r) => Boolean(r.subjectIds) !== Boolean(r.allConsented), 'give subjectIds or allConsented');
+
+export type DisclosureRequest = z.input<typeof DisclosureRequestSchema>;
+
+export interface Disclosure {
+  id: string;
+  recipientId: string;
+  purpose: string;
+  basis: string;
+  fields: string[];
+  format: string;
+  jurisdiction: string;
+  crossBorder: boolean;
+  requested: number;
+  /** Real subjects disclosed (canaries not counted). */
+  subjects: number;
+  /** Subjects left out for lack of consent (with consentedOnly). */
+  excluded: number;
+  /** Subjects the reader withheld, or whose consent was withdrawn before an API pick-up. */
+  withheld: number;
+  canaries: number;
+  status: 'delivered' | 'awaiting_pickup';
+  contentSha256: string | null;
+  createdAt: string;
+  createdBy: string;
+  deliveredAt: string | null;
+}
+
+export interface DisclosureResult {
+  disclosure: Disclosure;
+  /** The export file's content (CSV or JSON); absent for an API delivery until pick-up. */
+  content?: string;
+}
+
+export interface OutgoingDeletionNotice {
+  id: string;
+  recipientId: string;
+  webhookUrl: string | null;
+  /** Canonical JSON; the signature is over exactly these bytes (UTF-8). */
+  body: string;
+  /** Ed25519, base64. */
+  signature: string;
+  /** Raw Ed25519 public key, base64. */
+  publicKey: string;
+}
+
+export type DeletionNoticeSender = (n: OutgoingDeletionNotice) => Promise<void>;
+
+export interface DeletionNotice {
+  id: string;
+  recipientId: string;
+  reason: string;
+  payload: Record<string, unknown>;
+  signature: string;
+  status: string;
+  attempts: number;
+  createdAt: string;
+  deliveredAt: string | null;
+}
+
+export const DELETION_FORMAT = 'custodian-deletion-request/1';
+
+function toRecipient(r: RecipientsTable): Recipient {
+  return {
+    id: r.id,
+    name: r.name,
+    contact: r.contact,
+    jurisdiction: r.jurisdiction,
+    purposes: JSON.parse(r.purposes) as string[],
+    contractRef: r.contract_ref,
+    retentionDays: Number(r.retention_days),
+    piaRef: r.pia_ref,
+    piaAt: r.pia_at,
+    transfer: r.transfer_mechanism
+      ? {
+          mechanism: r.transfer_mechanism as TransferMechanism,
+          ref: r.transfer_ref ?? '',
+          validUntil: r.transfer_valid_until,
+        }
+      : null,
+    actorId: r.actor_id,
+    webhookUrl: r.webhook_url,
+    status: r.status as Recipient['status'],
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+    updatedAt: r.updated_at,
+  };
+}
+
+function toDisclosure(r: DisclosuresTable): Disclosure {
+  return {
+    id: r.id,
+    recipientId: r.recipient_id,
+    purpose: r.purpose,
+    basis: r.basis,
+    fields: JSON.parse(r.fields) as string[],
+    format: r.format,
+    jurisdiction: r.jurisdiction,
+    crossBorder: Number(r.cross_border) === 1,
+    requested: Number(r.requested_count),
+    subjects: Number(r.subject_count),
+    excluded: Number(r.excluded_count),
+    withheld: Number(r.withheld_count),
+    canaries: Number(r.canary_count),
+    status: r.status as Disclosure['status'],
+    contentSha256: r.content_sha256,
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+    deliveredAt: r.delivered_at,
+  };
+}
+
+function toDeletionNotice(r: DeletionNoticesTable): DeletionNotice {
+  return {
+    id: r.id,
+    recipientId: r.recipient_id,
+    reason: r.reason,
+    payload: JSON.parse(r.payload) as Record<string, unknown>,
+    signature: r.signature,
+    status: r.status,
+    attempts: Number(r.attempts),
+    createdAt: r.created_at,
+    deliveredAt: r.delivered_at,
+  };
+}
+
+/** SHA-256 over the sorted ids, one per line: what the ledger entry commits to. */
+function itemsDigest(subjectIds: readonly string[]): string {
+  const sorted = [...subjectIds].sort();
+  return sha256(Buffer.from(sorted.join('\n'), 'utf8')).toString('hex');
+}
+
+export type DisclosureService = ReturnType<typeof createDisclosure>;
+
+export function createDisclosure(deps: DisclosureDeps) {
+  const ids = deps.ids ?? randomId;
+  const random = deps.random ?? Math.random;
+  const home = deps.jurisdiction ?? 'CN';
+  const sensitive = new Set(deps.sensitiveFields ?? []);
+  const caps = { ...DEFAULT_TRANSFER_CAPS, ...(deps.transferCaps ?? {}) };
+  const maxIds = deps.maxRefusalIds ?? 1000;
+  const hash = blindIndexer(deps.keyring as Keyring);
+  const canaries = createCanaries({
+    db: deps.db,
+    clock: deps.clock,
+    keyring: deps.keyring,
+    ...(deps.ids ? { ids: deps.ids } : {}),
+    ...(deps.record ? { record: deps.record } : {}),
+    detect: deps.detect,
+    vault: deps.vault,
+    config: deps.canaries,
+  });
+
+  /**
+   * The recipient's pseudonym for a subject: stable for one recipient (it can match rows across
+   * its deliveries and act on deletion notices), unlinkable across recipients, and no use to
+   * anyone without the index key.
+   */
+  const refFor = (recipientId: string, subjectId: string) =>
+    `r${hash('disclosure.ref', `${recipientId}\u0000${subjectId}`).subarray(0, 15).toString('base64url')}`;
+
+  /** Everything about the recipient that must hold before any data leaves to it. */
+  async function checkRecipient(db: DbExecutor, recipientId: string, purpose: string, at: string) {
+    const row = await getRecipient(db, recipientId);
+    if (!row) throw disclosureError('DISCLOSURE_RECIPIENT_NOT_FOUND');
+    const r = toRecipient(row);
+    // PIPL art. 55: an impact assessment before provision to another processor.
+    if (!r.piaRef)
+      throw disclosureError('DISCLOSURE_IMPACT_ASSESSMENT_MISSING', { details: { recipient: r.id } });
+    if (r.status !== 'enabled')
+      throw disclosureError('DISCLOSURE_RECIPIENT_NOT_ENABLED', { details: { recipient: r.id } });
+    if (!r.purposes.includes(purpose))
+      throw disclosureError('DISCLOSURE_PURPOSE_NOT_ALLOWED', { details: { recipient: r.id, purpose } });
+    const crossBorder = r.jurisdiction !== home;
+    // PIPL art. 38–40: a transfer abroad needs a mechanism on file, still valid.
+    if (crossBorder && (!r.transfer || (r.transfer.validUntil !== null && r.transfer.validUntil <= at)))
+      throw disclosureError('DISCLOSURE_TRANSFER_ASSESSMENT_MISSING', {
+        details: { recipient: r.id, jurisdiction: r.jurisdiction },
+      });
+    return { recipient: r, crossBorder };
+  }
+
+  /** 2024 cross-border provisions: people per calendar year per destination, capped by mechanism. */
+  async function checkTransferVolume(
+    db: DbExecutor,
+    r: Recipient,
+    subjectIds: readonly string[],
+    at: string,
+  ): Promise<void> {
+    const cap = caps[r.transfer!.mechanism];
+    if (!Number.isFinite(cap)) return;
+    const since = `${at.slice(0, 4)}-01-01T00:00:00.000Z`;
+    const sent = await subjectsSentTo(db, r.jurisdiction, since);
+    let total = sent.size;
+    for (const s of subjectIds) if (!sent.has(s)) total++;
+    if (total > cap)
+      throw disclosureError('DISCLOSURE_TRANSFER_VOLUME_EXCEEDED', {
+        details: { jurisdiction: r.jurisdiction, mechanism: r.transfer!.mechanism, cap, wouldReach: total },
+      });
+  }
+
+  function checkOptions(fields: readonly string[], crossBorder: boolean) {
+    return { fields, crossBorder, sensitive: fields.some((f) => sensitive.has(f)) };
+  }
+
+  function canaryCount(): number {
+    const { min, max } = canaries.perExport;
+    return min + Math.floor(random() * (max - min + 1));
+  }
+
+  async function recordRefusal(e: AppError, r: z.output<typeof DisclosureRequestSchema>, actorId: string) {
+    const d = (e.details ?? {}) as Record<string, unknown>;
+    await deps.db.transaction().execute(async (trx) => {
+      await deps.record?.(trx, [
+        {
+          kind: 'disclosure.refused',
+          actor: actorId,
+          purpose: r.purpose,
+          attrs: {
+            recipient: r.recipientId,
+            code: e.code,
+            requested: typeof d.requested === 'number' ? d.requested : (r.subjectIds?.length ?? null),
+            missing: typeof d.missing === 'number' ? d.missing : null,
+          },
+        },
+      ]);
+    });
+  }
+
+  function exportRows(
+    recipientId: string,
+    order: readonly string[],
+    data: Map<string, Record<string, string>>,
+  ) {
+    const rows: ExportRow[] = [];
+    for (const s of order) {
+      const values = data.get(s);
+      if (values) rows.push({ ref: refFor(recipientId, s), values });
+    }
+    return rows;
+  }
+
+  // PIPL art. 15 and 47, GDPR art. 19: after a withdrawal, each recipient that received the
+  // subject under the withdrawn purpose is told to delete. Queued in the withdrawal's transaction.
+  deps.consent.onWithdrawal(async (trx, withdrawn: readonly ConsentRecord[]) => {
+    const groups = new Map<string, { purpose: string; recipientId: string | null; subjects: Set<string> }>();
+    for (const w of withdrawn) {
+      const k = `${w.purpose}\u0000${w.recipientId ?? ''}`;
+      let g = groups.get(k);
+      if (!g) {
+        g = { purpose: w.purpose, recipientId: w.recipientId, subjects: new Set() };
+        groups.set(k, g);
+      }
+      g.subjects.add(w.subjectId);
+    }
+    const byRecipient = new Map<string, { purposes: Set<string>; items: Map<string, Set<string>> }>();
+    const now = deps.clock.now();
+    for (const g of groups.values()) {
+      const delivered = await deliveredTo(trx, { ...g, subjectIds: [...g.subjects] });
+      // A recipient whose own separate consent from the subject still stands (only a general
+      // record was withdrawn) may keep what it received: no notice for that pair.
+      const still = new Map<string, Set<string>>();
+      for (const rid of new Set(delivered.map((d) => d.recipient_id)))
+        still.set(
+          rid,
+          await deps.consent.consentedSubjects(
+            trx,
+            [...new Set(delivered.filter((d) => d.recipient_id === rid).map((d) => d.subject_id))],
+            g.purpose,
+            rid,
+            now,
+          ),
+        );
+      for (const row of delivered) {
+        if (still.get(row.recipient_id)?.has(row.subject_id)) continue;
+        let r = byRecipient.get(row.recipient_id);
+        if (!r) {
+          r = { purposes: new Set(), items: new Map() };
+          byRecipient.set(row.recipient_id, r);
+        }
+        r.purposes.add(g.purpose);
+        const ds = r.items.get(row.subject_id) ?? new Set<string>();
+        r.items.set(row.subject_id, ds);
+        ds.add(row.disclosure_id);
+      }
+    }
+    if (byRecipient.size === 0) return;
+    const at = now.toISOString();
+    const rows: DeletionNoticesTable[] = [];
+    const events: AuditEvent[] = [];
+    for (const [recipientId, r] of byRecipient) {
+      const id = ids('dln');
+      const payload = {
+        format: DELETION_FORMAT,
+        notice: id,
+        recipient: recipientId,
+        reason: 'consent_withdrawn',
+        basis: 'PIPL art. 15, 47',
+        purposes: [...r.purposes].sort(),
+        records: [...r.items].map(([s, ds]) => ({
+          ref: refFor(recipientId, s),
+          disclosures: [...ds].sort(),
+        })),
+        issuedAt: at,
+      };
+      const body = canonicalJson(payload);
+      rows.push({
+        id,
+        recipient_id: recipientId,
+        reason: 'consent_withdrawn',
+        payload: body,
+        signature: ed25519Sign(deps.keyring.signingKey, Buffer.from(body, 'utf8')).toString('base64'),
+        status: 'pending',
+        attempts: 0,
+        created_at: at,
+        last_attempt_at: null,
+        delivered_at: null,
+        last_error: null,
+      });
+      for (const s of r.items.keys())
+        events.push({
+          kind: 'deletion_notice.queued',
+          at,
+          actor: null,
+          subject: s,
+          attrs: { notice: id, recipient: recipientId, reason: 'consent_withdrawn' },
+        });
+    }
+    await insertDeletionNotices(trx, rows);
+    await deps.record?.(trx, events);
+  });
+
+  return {
+    canaries,
+
+    // --- recipients ----------------------------------------------------------------------------
+
+    async addRecipient(input: RecipientInput, by: string | null): Promise<Recipient> {
+      const r = RecipientInputSchema.parse(input);
+      return deps.db.transaction().execute(async (trx) => {
+        if (await getRecipientByName(trx, r.name)) throw disclosureError('DISCLOSURE_RECIPIENT_EXISTS');
+        const at = deps.clock.now().toISOString();
+        const row: RecipientsTable = {
+          id: ids('rcp'),
+          name: r.name,
+          contact: r.contact,
+          jurisdiction: r.jurisdiction,
+          purposes: JSON.stringify([...new Set(r.purposes)].sort()),
+          contract_ref: r.contractRef,
+          retention_days: r.retentionDays,
+          pia_ref: r.piaRef ?? null,
+          pia_at: r.piaRef ? at : null,
+          transfer_mechanism: r.transfer?.mechanism ?? null,
+          transfer_ref: r.transfer?.ref ?? null,
+          transfer_valid_until: r.transfer?.validUntil ? new Date(r.transfer.validUntil).toISOString() : null,
+          actor_id: r.actorId ?? null,
+          webhook_url: r.webhookUrl ?? null,
+          // PIPL art. 55: not enabled without an impact assessment.
+          status: r.piaRef ? 'enabled' : 'pending',
+          created_at: at,
+          created_by: by,
+          updated_at: at,
+        };
+        await insertRecipient(trx, row);
+        await deps.record?.(trx, [
+          {
+            kind: 'recipient.created',
+            at,
+            actor: by,
+            attrs: {
+              recipient: row.id,
+              jurisdiction: row.jurisdiction,
+              purposes: r.purposes,
+              status: row.status,
+              pia: row.pia_ref !== null,
+              transfer: row.transfer_mechanism,
+            },
+          },
+        ]);
+        return toRecipient(row);
+      });
+    },
+
+    async updateRecipient(id: string, patch: RecipientPatch, by: string | null): Promise<Recipient> {
+      const p = RecipientPatchSchema.parse(patch);
+      return deps.db.transaction().execute(async (trx) => {
+        const row = await getRecipient(trx, id);
+        if (!row) throw disclosureError('DISCLOSURE_RECIPIENT_NOT_FOUND');
+        const at = deps.clock.now().toISOString();
+        const set: Partial<RecipientsTable> = { updated_at: at };
+        if (p.contact !== undefined) set.contact = p.contact;
+        if (p.purposes !== undefined) set.purposes = JSON.stringify([...new Set(p.purposes)].sort());
+        if (p.contractRef !== undefined) set.contract_ref = p.contractRef;
+        if (p.retentionDays !== undefined) set.retention_days = p.retentionDays;
+        if (p.piaRef !== undefined) {
+          set.pia_ref = p.piaRef;
+          set.pia_at = at;
+        }
+        if (p.transfer !== undefined) {
+          set.transfer_mechanism = p.transfer?.mechanism ?? null;
+          set.transfer_ref = p.transfer?.ref ?? null;
+          set.transfer_valid_until = p.transfer?.validUntil
+            ? new Date(p.transfer.validUntil).toISOString()
+            : null;
+        }
+        if (p.actorId !== undefined) set.actor_id = p.actorId;
+        if (p.webhookUrl !== undefined) set.webhook_url = p.webhookUrl;
+        if (p.status !== undefined) {
+          if (p.status === 'enabled' && !(set.pia_ref ?? row.pia_ref))
+            throw disclosureError('DISCLOSURE_IMPACT_ASSESSMENT_MISSING', { details: { recipient: id } });
+          set.status = p.status;
+        } else if (set.pia_ref && row.status === 'pending') set.status = 'enabled';
+        await updateRecipient(trx, id, set);
+        await deps.record?.(trx, [
+          {
+            kind: 'recipient.updated',
+            at,
+            actor: by,
+            attrs: {
+              recipient: id,
+              changed: Object.keys(p).filter((k) => (p as Record<string, unknown>)[k] !== undefined),
+            },
+          },
+        ]);
+        return toRecipient({ ...row, ...set });
+      });
+    },
+
+    async getRecipient(id: string): Promise<Recipient> {
+      const r = await getRecipient(deps.db, id);
+      if (!r) throw disclosureError('DISCLOSURE_RECIPIENT_NOT_FOUND');
+      return toRecipient(r);
+    },
+
+    async listRecipients(): Promise<Recipient[]> {
+      return (await listRecipients(deps.db)).map(toRecipient);
+    },
+
+    /** `executor`: the caller's transaction, when called inside one (SQLite has one connection). */
+    async recipientsOfActor(actorId: string, executor: DbExecutor = deps.db): Promise<Recipient[]> {
+      return (await recipientsOfActor(executor, actorId)).map(toRecipient);
+    },
+
+    // --- disclosures ---------------------------------------------------------------------------
+
+    /**
+     * Checks every subject's basis and, if all hold (or the caller asked for the consented subset),
+     * records the disclosure and one item per subject, plants fresh canaries at random positions,
+     * reads the fields through the access module and returns the export; all in one transaction.
+     */
+    async create(input: DisclosureRequest, actorId: string): Promise<DisclosureResult> {
+      const r = DisclosureRequestSchema.parse(input);
+      // DESIGN principle 4: every disclosed copy is marked. No canaries, no disclosure.
+      if (!canaries.configured) throw canaryError('CANARY_NOT_CONFIGURED');
+      const nCanaries = canaryCount();
+      const firstCanary = await canaries.reserve(nCanaries);
+      try {
+        return await deps.db.transaction().execute(async (trx) => {
+          const now = deps.clock.now();
+          const at = now.toISOString();
+          const { recipient, crossBorder } = await checkRecipient(trx, r.recipientId, r.purpose, at);
+          const fields = [...new Set(r.fields)];
+          const opts = checkOptions(fields, crossBorder);
+          let requested: string[];
+          let consented: Set<string>;
+          if (r.allConsented) {
+            requested = await deps.consent.allConsentedSubjects(trx, r.purpose, r.recipientId, now, opts);
+            consented = new Set(requested);
+          } else {
+            requested = [...new Set(r.subjectIds!)];
+            consented = await deps.consent.consentedSubjects(
+              trx,
+              requested,
+              r.purpose,
+              r.recipientId,
+              now,
+              opts,
+            );
+          }
+          const missing = requested.filter((s) => !consented.has(s));
+          if (missing.length > 0 && !r.consentedOnly)
+            throw disclosureError('DISCLOSURE_CONSENT_MISSING', {
+              details: {
+                requested: requested.length,
+                missing: missing.length,
+                subjectIds: missing.slice(0, maxIds),
+                truncated: missing.length > maxIds,
+              },
+            });
+          // A canary is never handed out twice: one in the list (from an actor's portfolio or an
+          // earlier export) stays out; the export gets canaries of its own below.
+          const planted = await canaries.canaryIds(trx, requested);
+          const subjects = requested.filter((s) => consented.has(s) && !planted.has(s));
+          if (subjects.length === 0)
+            throw disclosureError('DISCLOSURE_NOTHING_TO_DISCLOSE', {
+              details: { requested: requested.length, missing: missing.length },
+            });
+          if (crossBorder) await checkTransferVolume(trx, recipient, subjects, at);
+
+          const id = ids('dsc');
+          const canaryIds = await canaries.plant(
+            trx,
+            { kind: 'disclosure', id, recipientId: recipient.id },
+            firstCanary,
+            nCanaries,
+          );
+          const order = placeCanaries(subjects, canaryIds, random);
+
+          let content: string | undefined;
+          let contentSha256: string | null = null;
+          let delivered: Set<string> | null = null;
+          if (r.format !== 'api') {
+            const data = await deps.read(trx, {
+              subjectIds: order,
+              fields,
+              purpose: r.purpose,
+              recipientId: recipient.id,
+              disclosureId: id,
+              actorId,
+            });
+            delivered = new Set(order.filter((s) => data.has(s)));
+            content = serialise(
+              r.format,
+              { disclosure: id, recipient: recipient.id, purpose: r.purpose, fields, createdAt: at },
+              exportRows(recipient.id, order, data),
+            );
+            contentSha256 = sha256(Buffer.from(content, 'utf8')).toString('hex');
+          }
+          const withheld = delivered ? subjects.filter((s) => !delivered.has(s)).length : 0;
+          const row: DisclosuresTable = {
+            id,
+            recipient_id: recipient.id,
+            purpose: r.purpose,
+            basis: 'consent',
+            fields: JSON.stringify(fields),
+            format: r.format,
+            jurisdiction: recipient.jurisdiction,
+            cross_border: crossBorder ? 1 : 0,
+            requested_count: requested.length,
+            subject_count: subjects.length,
+            excluded_count: missing.length,
+            withheld_count: withheld,
+            canary_count: canaryIds.length,
+            status: r.format === 'api' ? 'awaiting_pickup' : 'delivered',
+            content_sha256: contentSha256,
+            created_at: at,
+            created_by: actorId,
+            delivered_at: r.format === 'api' ? null : at,
+          };
+          await insertDisclosure(trx, row);
+          await insertItems(trx, deps.dialect, id, order, (s) => (delivered?.has(s) ? at : null));
+          await deps.record?.(trx, [
+            {
+              kind: 'disclosure.created',
+              at,
+              actor: actorId,
+              purpose: r.purpose,
+              attrs: {
+                disclosure: id,
+                recipient: recipient.id,
+                format: r.format,
+                fields,
+                basis: 'consent',
+                cross_border: crossBorder,
+                jurisdiction: recipient.jurisdiction,
+                requested: requested.length,
+                subjects: subjects.length,
+                excluded: missing.length,
+                withheld,
+                canaries: canaryIds.length,
+                items_sha256: itemsDigest(order),
+                content_sha256: contentSha256,
+              },
+            },
+          ]);
+          return { disclosure: toDisclosure(row), ...(content !== undefined ? { content } : {}) };
+        });
+      } catch (e) {
+        if (isAppError(e) && e.code.startsWith('DISCLOSURE_')) await recordRefusal(e, r, actorId);
+        throw e;
+      }
+    },
+
+    /**
+     * An API delivery picked up by the recipient's own actor. The basis is checked again at
+     * pick-up: this is when the data leaves, so a subject who withdrew in between is left out.
+     */
+    async deliver(
+      disclosureId: string,
+      actorId: string,
+    ): Promise<{ disclosure: Disclosure; content: string }> {
+      return deps.db.transaction().execute(async (trx) => {
+        const d = await getDisclosure(trx, disclosureId);
+        const rcp = d ? await getRecipient(trx, d.recipient_id) : undefined;
+        // Someone else's delivery looks like no delivery at all.
+        if (!d || !rcp || rcp.actor_id !== actorId) throw disclosureError('DISCLOSURE_NOT_FOUND');
+        if (d.format !== 'api') throw disclosureError('DISCLOSURE_NOT_API_DELIVERY');
+        if (d.status !== 'awaiting_pickup') throw disclosureError('DISCLOSURE_ALREADY_DELIVERED');
+        const now = deps.clock.now();
+        const at = now.toISOString();
+        const { crossBorder } = await checkRecipient(trx, d.recipient_id, d.purpose, at);
+        const fields = JSON.parse(d.fields) as string[];
+        const items = (await itemsOf(trx, d.id)).map((i) => i.subject_id);
+        const canarySet = new Set((await canaries.uniqueTo('disclosure', d.id, trx)).map((c) => c.subjectId));
+        const real = items.filter((s) => !canarySet.has(s));
+        const consented = await deps.consent.consentedSubjects(
+          trx,
+          real,
+          d.purpose,
+          d.recipient_id,
+          now,
+          checkOptions(fields, crossBorder),
+        );
+        const order = placeCanaries(
+          real.filter((s) => consented.has(s)),
+          items.filter((s) => canarySet.has(s)),
+          random,
+        );
+        const data = await deps.read(trx, {
+          subjectIds: order,
+          fields,
+          purpose: d.purpose,
+          recipientId: d.recipient_id,
+          disclosureId: d.id,
+          actorId,
+        });
+        const delivered = order.filter((s) => data.has(s));
+        const content = serialise(
+          'json',
+          {
+            disclosure: d.id,
+            recipient: d.recipient_id,
+            purpose: d.purpose,
+            fields,
+            createdAt: d.created_at,
+          },
+          exportRows(d.recipient_id, order, data),
+        );
+        const contentSha256 = sha256(Buffer.from(content, 'utf8')).toString('hex');
+        const withheld = real.length - delivered.filter((s) => !canarySet.has(s)).length;
+        const n = await updateDisclosure(
+          trx,
+          d.id,
+          { status: 'delivered', delivered_at: at, withheld_count: withheld, content_sha256: contentSha256 },
+          'awaiting_pickup',
+        );
+        if (n === 0) throw disclosureError('DISCLOSURE_ALREADY_DELIVERED');
+        await markItemsDelivered(trx, d.id, delivered, at);
+        await deps.record?.(trx, [
+          {
+            kind: 'disclosure.delivered',
+            at,
+            actor: actorId,
+            purpose: d.purpose,
+            attrs: {
+              disclosure: d.id,
+              recipient: d.recipient_id,
+              delivered: delivered.length,
+              withheld,
+              items_sha256: itemsDigest(delivered),
+              content_sha256: contentSha256,
+            },
+          },
+        ]);
+        return {
+          disclosure: toDisclosure({
+            ...d,
+            status: 'delivered',
+            delivered_at: at,
+            withheld_count: withheld,
+            content_sha256: contentSha256,
+          }),
+          content,
+        };
+      });
+    },
+
+    async get(id: string): Promise<Disclosure> {
+      const r = await getDisclosure(deps.db, id);
+      if (!r) throw disclosureError('DISCLOSURE_NOT_FOUND');
+      return toDisclosure(r);
+    },
+
+    async list(q: { recipientId?: string; limit?: number } = {}): Promise<Disclosure[]> {
+      return (await listDisclosures(deps.db, { ...q, limit: Math.min(q.limit ?? 100, 1000) })).map(
+        toDisclosure,
+      );
+    },
+
+    /** Subject ids of a disclosure's items (canaries included; use canaries.canaryIds to tell). */
+    async items(id: string, db: DbExecutor = deps.db): Promise<DisclosureItemsTable[]> {
+      return itemsOf(db, id);
+    },
+
+    /** Disclosures that delivered this subject: for the portal's "who received my data". */
+    async receivedBy(subjectId: string): Promise<Disclosure[]> {
+      return (await disclosuresOfSubject(deps.db, subjectId)).map(toDisclosure);
+    },
+
+    /** The recipient's pseudonym for a subject, as it appears in exports and deletion notices. */
+    refFor,
+
+    // --- deletion notices ----------------------------------------------------------------------
+
+    async deletionNotices(
+      q: { recipientId?: string; status?: string; limit?: number } = {},
+    ): Promise<DeletionNotice[]> {
+      return (await deletionNoticesFor(deps.db, { ...q, limit: Math.min(q.limit ?? 100, 1000) })).map(
+        toDeletionNotice,
+      );
+    },
+
+    /** Deletion notices waiting for the recipients whose partner actor this is (the pull model). */
+    async deletionNoticesForActor(actorId: string, limit = 100): Promise<DeletionNotice[]> {
+      const out: DeletionNotice[] = [];
+      for (const r of await recipientsOfActor(deps.db, actorId))
+        for (const n of await deletionNoticesFor(deps.db, { recipientId: r.id, status: 'pending', limit }))
+          out.push(toDeletionNotice(n));
+      return out.slice(0, limit);
+    },
+
+    /** The recipient's actor acknowledges a notice it pulled: delivered. */
+    async acknowledgeDeletionNotice(id: string, actorId: string): Promise<void> {
+      await deps.db.transaction().execute(async (trx) => {
+        const n = await getDeletionNotice(trx, id);
+        const rcp = n ? await getRecipient(trx, n.recipient_id) : undefined;
+        if (!n || !rcp || rcp.actor_id !== actorId) throw disclosureError('DISCLOSURE_NOT_FOUND');
+        if (n.status === 'delivered') return;
+        const at = deps.clock.now().toISOString();
+        await updateDeletionNotice(trx, id, {
+          status: 'delivered',
+          attempts: Number(n.attempts) + 1,
+          last_attempt_at: at,
+          delivered_at: at,
+        });
+        await deps.record?.(trx, [
+          {
+            kind: 'deletion_notice.delivered',
+            at,
+            actor: actorId,
+            attrs: { notice: id, recipient: n.recipient_id, via: 'pull' },
+          },
+        ]);
+      });
+    },
+
+    /**
+     * Hands pending deletion notices to `send` (a webhook poster, a file writer; an outside system)
+     * and marks each delivered when it returns. A failure is counted and retried on the next run;
+     * its error is kept as a name, never a message (which could echo data).
+     */
+    async deliverDeletionNotices(
+      send: DeletionNoticeSender,
+      opts: { limit?: number } = {},
+    ): Promise<{ delivered: number; failed: number }> {
+      const pending = await pendingDeletionNotices(deps.db, opts.limit ?? 100);
+      let delivered = 0;
+      let failed = 0;
+      const publicKey = deps.keyring.publicKeyRaw.toString('base64');
+      for (const n of pending) {
+        const rcp = await getRecipient(deps.db, n.recipient_id);
+        const at = () => deps.clock.now().toISOString();
+        try {
+          await send({
+            id: n.id,
+            recipientId: n.recipient_id,
+            webhookUrl: rcp?.webhook_url ?? null,
+            body: n.payload,
+            signature: n.signature,
+            publicKey,
+          });
+        } catch (e) {
+          failed++;
+          await updateDeletionNotice(deps.db, n.id, {
+            attempts: Number(n.attempts) + 1,
+            last_attempt_at: at(),
+            last_error: isAppError(e) ? e.code : ((e as Error)?.name ?? 'Error').slice(0, 64),
+          });
+          continue;
+        }
+        await deps.db.transaction().execute(async (trx) => {
+          const t = at();
+          await updateDeletionNotice(trx, n.id, {
+            status: 'delivered',
+            attempts: Number(n.attempts) + 1,
+            last_attempt_at: t,
+            delivered_at: t,
+            last_error: null,
+          });
+          await deps.record?.(trx, [
+            {
+              kind: 'deletion_notice.delivered',
+              at: t,
+              actor: null,
+              attrs: { notice: n.id, recipient: n.recipient_id },
+            },
+          ]);
+        });
+        delivered++;
+      }
+      return { delivered, failed };
+    },
+  };
+}

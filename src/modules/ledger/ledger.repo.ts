@@ -1,0 +1,359 @@
+import { CompiledQuery } from 'kysely';
+import { type DialectName, MAX_BIND_PARAMS, toBuffer } from '../../db/index.js';
+import type { DbExecutor } from '../../lib/audit.js';
+import type {
+  LedgerCheckpointRow,
+  LedgerEntryRow,
+  LedgerLeafIndexRow,
+  LedgerPendingRow,
+  LedgerStateRow,
+  LedgerTileRow,
+} from './ledger.tables.js';
+
+/**
+ * All SQL of the ledger. The hot paths (entries, tiles, pending) are multi-row INSERTs written as
+ * raw compiled queries: building a Kysely AST for thousands of rows costs more than the insert
+ * itself on SQLite. The SQL text of each shape is built once and reused. Nothing here updates or
+ * deletes an entry, a tile or a checkpoint: the only UPDATE is the compare-and-swap of the single
+ * state row, and the only DELETE empties integrated rows out of the pending queue.
+ */
+export interface LedgerRepo {
+  ensureState(db: DbExecutor, emptyRoot: Buffer, at: string): Promise<void>;
+  readState(db: DbExecutor): Promise<{ size: number; root: Buffer } | undefined>;
+  /** UPDATE … WHERE size = old; false when another sequencer moved the state first. */
+  casState(db: DbExecutor, oldSize: number, size: number, root: Buffer, at: string): Promise<boolean>;
+  insertEntries(db: DbExecutor, first: number, entries: readonly Buffer[]): Promise<void>;
+  /** Copies pending rows (by seq, in seq order) into entries from index `first`; returns rows copied. */
+  moveFromPending(db: DbExecutor, first: number, seqs: readonly number[]): Promise<number>;
+  insertTiles(db: DbExecutor, tiles: readonly LedgerTileRow[]): Promise<void>;
+  insertPending(db: DbExecutor, leafHashes: readonly Buffer[], entries: readonly Buffer[]): Promise<void>;
+  readPendingHashes(db: DbExecutor, limit: number): Promise<{ seq: number; leafHash: Buffer }[]>;
+  readPending(db: DbExecutor, afterSeq: number, limit: number): Promise<LedgerPendingRow[]>;
+  deletePending(db: DbExecutor, seqs: readonly number[]): Promise<number>;
+  countPending(db: DbExecutor): Promise<number>;
+  pendingHasLeaf(db: DbExecutor, leafHash: Buffer): Promise<boolean>;
+  /** The widest row of a tile. */
+  loadTile(db: DbExecutor, level: number, idx: number): Promise<LedgerTileRow | undefined>;
+  /** Full (width 256) rows of a level with fromIdx ≤ idx < toIdx, in order. */
+  readFullTiles(db: DbExecutor, level: number, fromIdx: number, toIdx: number): Promise<LedgerTileRow[]>;
+  readEntries(db: DbExecutor, from: number, to: number, limit: number): Promise<LedgerEntryRow[]>;
+  /** The smallest entry index ≥ `from`, if any. */
+  firstEntryFrom(db: DbExecutor, from: number): Promise<number | undefined>;
+  insertLeafIndex(db: DbExecutor, rows: readonly LedgerLeafIndexRow[]): Promise<void>;
+  /** One bucket's rows of every epoch, by epoch. */
+  readLeafBucket(db: DbExecutor, bucket: number): Promise<{ epoch: number; data: Buffer }[]>;
+  /** One epoch's rows, by bucket. */
+  readLeafEpoch(db: DbExecutor, epoch: number): Promise<{ bucket: number; data: Buffer }[]>;
+  maxLeafEpoch(db: DbExecutor): Promise<number | undefined>;
+  /** Largest tile index stored at a level. */
+  maxTileIndex(db: DbExecutor, level: number): Promise<number | undefined>;
+  insertCheckpoint(db: DbExecutor, row: LedgerCheckpointRow): Promise<void>;
+  latestCheckpoint(db: DbExecutor): Promise<LedgerCheckpointRow | undefined>;
+  checkpointAt(db: DbExecutor, size: number): Promise<LedgerCheckpointRow | undefined>;
+  listCheckpoints(db: DbExecutor): Promise<LedgerCheckpointRow[]>;
+}
+
+async function run(db: DbExecutor, sqlText: string, params: readonly unknown[]) {
+  return db.executeQuery(CompiledQuery.raw(sqlText, params as unknown[]));
+}
+
+async function rows<R>(db: DbExecutor, sqlText: string, params: readonly unknown[]): Promise<R[]> {
+  return (await run(db, sqlText, params)).rows as R[];
+}
+
+const num = (v: unknown): number => Number(v);
+
+function tileRow(r: Record<string, unknown>): LedgerTileRow {
+  return { level: num(r.level), idx: num(r.idx), width: num(r.width), hashes: toBuffer(r.hashes) };
+}
+
+function checkpointRow(r: Record<string, unknown>): LedgerCheckpointRow {
+  return {
+    size: num(r.size),
+    root: toBuffer(r.root),
+    note: String(r.note),
+    created_at: String(r.created_at),
+  };
+}
+
+export function createLedgerRepo(dialect: DialectName): LedgerRepo {
+  // Placeholders are the one SQL difference the raw statements have: ? on SQLite, $n on PostgreSQL.
+  const p = dialect === 'sqlite' ? (_i: number) => '?' : (i: number) => `$${i}`;
+  const shapes = new Map<string, string>();
+
+  /** `INSERT INTO table (cols) VALUES (…), (…)` for `count` rows, cached per shape. */
+  function insertSql(table: string, cols: readonly string[], count: number): string {
+    const key = `${table}:${count}`;
+    let s = shapes.get(key);
+    if (!s) {
+      // Batches come in few sizes; a bound keeps odd sizes from piling up.
+      if (shapes.size >= 64) shapes.clear();
+      const tuples: string[] = [];
+      let i = 1;
+      for (let r = 0; r < count; r++) {
+        const t: string[] = [];
+        for (let c = 0; c < cols.length; c++) t.push(p(i++));
+        tuples.push(`(${t.join(',')})`);
+      }
+      s = `INSERT INTO ${table} (${cols.join(',')}) VALUES ${tuples.join(',')}`;
+      shapes.set(key, s);
+    }
+    return s;
+  }
+
+  function inList(count: number, start = 1): string {
+    const t: string[] = [];
+    for (let i = 0; i < count; i++) t.push(p(start + i));
+    return t.join(',');
+  }
+
+  async function multiInsert(db: DbExecutor, table: string, cols: readonly string[], values: unknown[][]) {
+    const perStatement = Math.floor(MAX_BIND_PARAMS / cols.length);
+    for (let at = 0; at < values.length; at += perStatement) {
+      const chunk = values.slice(at, at + perStatement);
+      await run(db, insertSql(table, cols, chunk.length), chunk.flat());
+    }
+  }
+
+  return {
+    async ensureState(db, emptyRoot, at) {
+      await run(
+        db,
+        `INSERT INTO ledger_state (id, size, root, updated_at) VALUES (1, 0, ${p(1)}, ${p(2)}) ON CONFLICT (id) DO NOTHING`,
+        [emptyRoot, at],
+      );
+    },
+
+    async readState(db) {
+      const r = (await rows<LedgerStateRow>(db, 'SELECT size, root FROM ledger_state WHERE id = 1', []))[0];
+      return r ? { size: num(r.size), root: toBuffer(r.root) } : undefined;
+    },
+
+    async casState(db, oldSize, size, root, at) {
+      const res = await run(
+        db,
+        `UPDATE ledger_state SET size = ${p(1)}, root = ${p(2)}, updated_at = ${p(3)} WHERE id = 1 AND size = ${p(4)}`,
+        [size, root, at, oldSize],
+      );
+      return res.numAffectedRows === 1n;
+    },
+
+    async insertEntries(db, first, entries) {
+      // The hot path: parameters are laid out directly, two per row, without per-row arrays.
+      const per = Math.floor(MAX_BIND_PARAMS / 2);
+      for (let at = 0; at < entries.length; at += per) {
+        const count = Math.min(per, entries.length - at);
+        const params: unknown[] = new Array(count * 2);
+        for (let i = 0; i < count; i++) {
+          params[2 * i] = first + at + i;
+          params[2 * i + 1] = entries[at + i];
+        }
+        await run(db, insertSql('ledger_entries', ['idx', 'entry'], count), params);
+      }
+    },
+
+    async moveFromPending(db, first, seqs) {
+      let moved = 0;
+      const per = MAX_BIND_PARAMS - 1;
+      for (let at = 0; at < seqs.length; at += per) {
+        const chunk = seqs.slice(at, at + per);
+        // Indexes follow seq order, the same order the caller hashed the leaves in.
+        const res = await run(
+          db,
+          `INSERT INTO ledger_entries (idx, entry) ` +
+            `SELECT CAST(${p(1)} AS bigint) + ROW_NUMBER() OVER (ORDER BY seq) - 1, entry ` +
+            `FROM ledger_pending WHERE seq IN (${inList(chunk.length, 2)})`,
+          [first + at, ...chunk],
+        );
+        moved += Number(res.numAffectedRows ?? 0n);
+      }
+      return moved;
+    },
+
+    async insertTiles(db, tiles) {
+      if (tiles.length === 0) return;
+      await multiInsert(
+        db,
+        'ledger_tiles',
+        ['level', 'idx', 'width', 'hashes'],
+        tiles.map((t) => [t.level, t.idx, t.width, t.hashes]),
+      );
+    },
+
+    async insertPending(db, leafHashes, entries) {
+      await multiInsert(
+        db,
+        'ledger_pending',
+        ['leaf_hash', 'entry'],
+        entries.map((e, i) => [leafHashes[i], e]),
+      );
+    },
+
+    async readPendingHashes(db, limit) {
+      const rs = await rows<Record<string, unknown>>(
+        db,
+        `SELECT seq, leaf_hash FROM ledger_pending ORDER BY seq LIMIT ${p(1)}`,
+        [limit],
+      );
+      return rs.map((r) => ({ seq: num(r.seq), leafHash: toBuffer(r.leaf_hash) }));
+    },
+
+    async readPending(db, afterSeq, limit) {
+      const rs = await rows<Record<string, unknown>>(
+        db,
+        `SELECT seq, leaf_hash, entry FROM ledger_pending WHERE seq > ${p(1)} ORDER BY seq LIMIT ${p(2)}`,
+        [afterSeq, limit],
+      );
+      return rs.map((r) => ({ seq: num(r.seq), leaf_hash: toBuffer(r.leaf_hash), entry: toBuffer(r.entry) }));
+    },
+
+    async deletePending(db, seqs) {
+      let deleted = 0;
+      for (let at = 0; at < seqs.length; at += MAX_BIND_PARAMS) {
+        const chunk = seqs.slice(at, at + MAX_BIND_PARAMS);
+        const res = await run(db, `DELETE FROM ledger_pending WHERE seq IN (${inList(chunk.length)})`, chunk);
+        deleted += Number(res.numAffectedRows ?? 0n);
+      }
+      return deleted;
+    },
+
+    async countPending(db) {
+      const r = (await rows<Record<string, unknown>>(db, 'SELECT COUNT(*) AS n FROM ledger_pending', []))[0];
+      return num(r?.n ?? 0);
+    },
+
+    async pendingHasLeaf(db, leafHash) {
+      const rs = await rows(db, `SELECT 1 AS x FROM ledger_pending WHERE leaf_hash = ${p(1)} LIMIT 1`, [
+        leafHash,
+      ]);
+      return rs.length > 0;
+    },
+
+    async loadTile(db, level, idx) {
+      const r = (
+        await rows<Record<string, unknown>>(
+          db,
+          `SELECT level, idx, width, hashes FROM ledger_tiles WHERE level = ${p(1)} AND idx = ${p(2)} ` +
+            `ORDER BY width DESC LIMIT 1`,
+          [level, idx],
+        )
+      )[0];
+      return r ? tileRow(r) : undefined;
+    },
+
+    async readFullTiles(db, level, fromIdx, toIdx) {
+      const rs = await rows<Record<string, unknown>>(
+        db,
+        `SELECT level, idx, width, hashes FROM ledger_tiles WHERE level = ${p(1)} AND idx >= ${p(2)} AND idx < ${p(3)} ` +
+          `AND width = 256 ORDER BY idx`,
+        [level, fromIdx, toIdx],
+      );
+      return rs.map(tileRow);
+    },
+
+    async readEntries(db, from, to, limit) {
+      const rs = await rows<Record<string, unknown>>(
+        db,
+        `SELECT idx, entry FROM ledger_entries WHERE idx >= ${p(1)} AND idx < ${p(2)} ORDER BY idx LIMIT ${p(3)}`,
+        [from, to, limit],
+      );
+      return rs.map((r) => ({ idx: num(r.idx), entry: toBuffer(r.entry) }));
+    },
+
+    async firstEntryFrom(db, from) {
+      const r = (
+        await rows<Record<string, unknown>>(
+          db,
+          `SELECT idx FROM ledger_entries WHERE idx >= ${p(1)} ORDER BY idx LIMIT 1`,
+          [from],
+        )
+      )[0];
+      return r ? num(r.idx) : undefined;
+    },
+
+    async insertLeafIndex(db, rowsIn) {
+      if (rowsIn.length === 0) return;
+      await multiInsert(
+        db,
+        'ledger_leaf_index',
+        ['bucket', 'epoch', 'data'],
+        rowsIn.map((r) => [r.bucket, r.epoch, r.data]),
+      );
+    },
+
+    async readLeafBucket(db, bucket) {
+      const rs = await rows<Record<string, unknown>>(
+        db,
+        `SELECT epoch, data FROM ledger_leaf_index WHERE bucket = ${p(1)} ORDER BY epoch`,
+        [bucket],
+      );
+      return rs.map((r) => ({ epoch: num(r.epoch), data: toBuffer(r.data) }));
+    },
+
+    async readLeafEpoch(db, epoch) {
+      const rs = await rows<Record<string, unknown>>(
+        db,
+        `SELECT bucket, data FROM ledger_leaf_index WHERE epoch = ${p(1)} ORDER BY bucket`,
+        [epoch],
+      );
+      return rs.map((r) => ({ bucket: num(r.bucket), data: toBuffer(r.data) }));
+    },
+
+    async maxLeafEpoch(db) {
+      const r = (
+        await rows<Record<string, unknown>>(db, 'SELECT MAX(epoch) AS m FROM ledger_leaf_index', [])
+      )[0];
+      return r && r.m !== null && r.m !== undefined ? num(r.m) : undefined;
+    },
+
+    async maxTileIndex(db, level) {
+      const r = (
+        await rows<Record<string, unknown>>(
+          db,
+          `SELECT MAX(idx) AS m FROM ledger_tiles WHERE level = ${p(1)}`,
+          [level],
+        )
+      )[0];
+      return r && r.m !== null && r.m !== undefined ? num(r.m) : undefined;
+    },
+
+    async insertCheckpoint(db, row) {
+      await run(
+        db,
+        `INSERT INTO ledger_checkpoints (size, root, note, created_at) VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)})`,
+        [row.size, row.root, row.note, row.created_at],
+      );
+    },
+
+    async latestCheckpoint(db) {
+      const r = (
+        await rows<Record<string, unknown>>(
+          db,
+          'SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size DESC LIMIT 1',
+          [],
+        )
+      )[0];
+      return r ? checkpointRow(r) : undefined;
+    },
+
+    async checkpointAt(db, size) {
+      const r = (
+        await rows<Record<string, unknown>>(
+          db,
+          `SELECT size, root, note, created_at FROM ledger_checkpoints WHERE size = ${p(1)}`,
+          [size],
+        )
+      )[0];
+      return r ? checkpointRow(r) : undefined;
+    },
+
+    async listCheckpoints(db) {
+      const rs = await rows<Record<string, unknown>>(
+        db,
+        'SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size',
+        [],
+      );
+      return rs.map(checkpointRow);
+    },
+  };
+}

@@ -1,0 +1,696 @@
+import type { Kysely } from 'kysely';
+import type { DialectName } from '../../db/index.js';
+import type { DbExecutor } from '../../lib/audit.js';
+import { decodeEntry } from './entry.js';
+import { BUCKETS, buildEpochIndex, EPOCH } from './leafindex.js';
+import { type HashedRun, hashEntries } from './hashpool.js';
+import type { LedgerRepo } from './ledger.repo.js';
+import type { LedgerEntryRow } from './ledger.tables.js';
+import { findLeaf } from './lookup.js';
+import { CompactRange, EMPTY_ROOT, HASH_SIZE, leafHash, verifyConsistency } from './merkle.js';
+import { formatVkey, type ParsedCheckpoint, parseVkey, verifyCheckpoint } from './note.js';
+import { storedCount, TILE_HEIGHT, TILE_WIDTH, TileHashes, tileWidthAt } from './tiles.js';
+import { TreeReader } from './treereader.js';
+
+/**
+ * The full verifier: recomputes every leaf hash from the entry bytes and the whole tree from them,
+ * and checks it against every stored tile, the state row, every stored signed checkpoint and,
+ * optionally, an external checkpoint (one a witness or a regulator kept). It reads inside one
+ * snapshot, so a sequencer running meanwhile does not disturb it.
+ *
+ * Which side is wrong when an entry and a tile disagree is decided by the signatures: where a signed
+ * checkpoint reproduced from the entries covers the index, the entries are authentic and the tile
+ * was altered; otherwise the entry is named, with the most specific explanation the neighbouring
+ * hashes support (reordered, inserted, missing, changed).
+ */
+export type ProblemKind =
+  | 'changed'
+  | 'missing'
+  | 'inserted'
+  | 'reordered'
+  | 'tile_mismatch'
+  | 'tile_missing'
+  | 'checkpoint_mismatch'
+  | 'checkpoint_signature'
+  | 'truncated'
+  | 'state_mismatch'
+  | 'leaf_index_mismatch'
+  | 'entry_malformed'
+  | 'pending_invalid';
+
+export interface VerifyProblem {
+  kind: ProblemKind;
+  /** First leaf index concerned; null when the problem is not tied to one (a bad signature). */
+  index: number | null;
+  detail: string;
+  level?: number;
+  tile?: number;
+}
+
+export interface VerifyOptions {
+  /** A signed checkpoint kept outside the database (witness, regulator), as note text. */
+  checkpoint?: string;
+  /** Also decode every entry and require its canonical encoding (slower). */
+  checkEncoding?: boolean;
+  /** Most problems listed (default 100); `problemCount` has the total. */
+  maxProblems?: number;
+  onProgress?(done: number, total: number): void;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  origin: string;
+  /** Integrated size per the state row. */
+  size: number;
+  /** Root recomputed from the entries, hex. */
+  root: string;
+  entriesChecked: number;
+  tilesChecked: number;
+  pending: number;
+  checkpointsChecked: number;
+  latestCheckpoint: { size: number; ok: boolean } | null;
+  external: { size: number; ok: boolean } | null;
+  firstBadIndex: number | null;
+  problemCount: number;
+  problems: VerifyProblem[];
+  durationMs: number;
+}
+
+export interface VerifyContext {
+  db: Kysely<any>;
+  dialect: DialectName;
+  repo: LedgerRepo;
+  origin: string;
+  publicKeyRaw: Buffer;
+}
+
+const CHUNK = 8192;
+const IN_FLIGHT = 3;
+const PREFETCH_TILES = 32;
+
+/** Sequential reader of one tile level: the widest row of each tile, fetched in runs of full tiles. */
+class LevelReader {
+  private readonly full = new Map<number, Buffer>();
+  private fetchedTo = 0;
+  private current: { tile: number; bytes: Buffer | undefined } = { tile: -1, bytes: undefined };
+  tilesRead = 0;
+
+  constructor(
+    private readonly trx: DbExecutor,
+    private readonly repo: LedgerRepo,
+    private readonly level: number,
+    private readonly size: number,
+  ) {}
+
+  /** Loads the tile holding `pos` (call when `pos` crosses into a new tile). */
+  async ensure(pos: number): Promise<void> {
+    const tile = Math.floor(pos / TILE_WIDTH);
+    if (this.current.tile === tile) return;
+    const expected = tileWidthAt(this.level, tile, this.size);
+    let bytes: Buffer | undefined;
+    if (expected === TILE_WIDTH) {
+      if (tile >= this.fetchedTo) {
+        this.full.clear();
+        const to = tile + PREFETCH_TILES;
+        for (const r of await this.repo.readFullTiles(this.trx, this.level, tile, to))
+          this.full.set(r.idx, r.hashes);
+        this.fetchedTo = to;
+      }
+      bytes = this.full.get(tile);
+    }
+    // The right-edge tile, or a full row that is missing: take the widest row there is.
+    bytes ??= (await this.repo.loadTile(this.trx, this.level, tile))?.hashes;
+    this.current = { tile, bytes };
+    this.tilesRead += 1;
+  }
+
+  /** Whether the tile holding `pos` is the one loaded. */
+  ready(pos: number): boolean {
+    return this.current.tile === Math.floor(pos / TILE_WIDTH);
+  }
+
+  /** Byte offset of the stored hash at `pos` in the loaded tile (after ensure), or -1 when absent. */
+  offset(pos: number): number {
+    const off = (pos % TILE_WIDTH) * HASH_SIZE;
+    const b = this.current.bytes;
+    return b && off + HASH_SIZE <= b.length ? off : -1;
+  }
+
+  /** Whether the loaded tile is full and holds exactly these 256 hashes. */
+  tileEquals(hashes: Buffer): boolean {
+    const b = this.current.bytes;
+    const size = TILE_WIDTH * HASH_SIZE;
+    return !!b && b.length >= size && b.compare(hashes, 0, size, 0, size) === 0;
+  }
+
+  equals(pos: number, hash: Buffer): boolean {
+    const off = this.offset(pos);
+    return off >= 0 && (this.current.bytes as Buffer).compare(hash, 0, HASH_SIZE, off, off + HASH_SIZE) === 0;
+  }
+
+  hash(pos: number): Buffer | undefined {
+    const off = this.offset(pos);
+    return off >= 0 ? Buffer.from((this.current.bytes as Buffer).subarray(off, off + HASH_SIZE)) : undefined;
+  }
+}
+
+interface Signed {
+  size: number;
+  root: Buffer;
+  source: 'stored' | 'external';
+}
+
+interface Level0Mismatch {
+  index: number;
+  e: Buffer;
+}
+
+export async function verifyLedger(ctx: VerifyContext, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const started = Date.now();
+  const { db, repo, origin } = ctx;
+  const verifier = parseVkey(formatVkey(origin, ctx.publicKeyRaw));
+  const maxProblems = options.maxProblems ?? 100;
+
+  const run = async (trx: DbExecutor): Promise<VerifyReport> => {
+    const problems: VerifyProblem[] = [];
+    const state = (await repo.readState(trx)) ?? { size: 0, root: EMPTY_ROOT };
+    const n = state.size;
+
+    // --- signed checkpoints: signature first; only a valid one is evidence -----------------------
+    const signed: Signed[] = [];
+    const stored = await repo.listCheckpoints(trx);
+    for (const row of stored) {
+      let cp: ParsedCheckpoint | undefined;
+      try {
+        cp = verifyCheckpoint(row.note, verifier, origin);
+      } catch {
+        cp = undefined;
+      }
+      if (!cp || cp.size !== row.size || !cp.root.equals(row.root)) {
+        problems.push({
+          kind: 'checkpoint_signature',
+          index: null,
+          detail: `stored checkpoint of size ${row.size} does not carry a valid signature of this log over its size and root`,
+        });
+        continue;
+      }
+      signed.push({ size: cp.size, root: cp.root, source: 'stored' });
+    }
+    let external: Signed | undefined;
+    let externalBad = false;
+    if (options.checkpoint !== undefined) {
+      try {
+        const cp = verifyCheckpoint(options.checkpoint, verifier, origin);
+        external = { size: cp.size, root: cp.root, source: 'external' };
+        signed.push(external);
+      } catch {
+        externalBad = true;
+        problems.push({
+          kind: 'checkpoint_signature',
+          index: null,
+          detail: 'the external checkpoint is not a valid signed checkpoint of this log',
+        });
+      }
+    }
+    const captureSizes = [...new Set([...signed.map((s) => s.size).filter((s) => s <= n), n])].sort(
+      (a, b) => a - b,
+    );
+    const roots = new Map<number, Buffer>();
+    let capture = 0;
+    while (captureSizes[capture] === 0) {
+      roots.set(0, EMPTY_ROOT);
+      capture += 1;
+    }
+
+    // --- stream the entries, rebuild the tree, compare every stored hash -------------------------
+    const levels: LevelReader[] = [];
+    const levelAt = (l: number) => {
+      let r = levels[l];
+      if (!r) {
+        r = new LevelReader(trx, repo, l, n);
+        levels[l] = r;
+      }
+      return r;
+    };
+    const range = new CompactRange();
+    const upperQueue: { level: number; pos: number; hash: Buffer }[] = [];
+    const upperCounts: number[] = [];
+    const onNode = (height: number, hash: Buffer) => {
+      if (height % TILE_HEIGHT !== 0) return;
+      const level = height / TILE_HEIGHT;
+      const pos = upperCounts[level] ?? 0;
+      upperCounts[level] = pos + 1;
+      upperQueue.push({ level, pos, hash });
+    };
+    const level0 = levelAt(0);
+    const mismatches0: Level0Mismatch[] = [];
+    const entryProblems: VerifyProblem[] = [];
+    const tileMissing: VerifyProblem[] = [];
+    const upperMismatch: { level: number; pos: number }[] = [];
+    const missingRuns: [number, number][] = [];
+    let entriesChecked = 0;
+    // The leaf index of each completed epoch is rebuilt from the recomputed leaf hashes and compared.
+    const epochBuf = Buffer.alloc(EPOCH * HASH_SIZE);
+    const leafIndexBad: number[] = [];
+    const checkEpoch = async (epoch: number) => {
+      const expectedRows = buildEpochIndex(epochBuf);
+      const storedRows = new Map((await repo.readLeafEpoch(trx, epoch)).map((r) => [r.bucket, r.data]));
+      if (expectedRows.some((d, b) => !storedRows.get(b)?.equals(d)) || storedRows.size !== BUCKETS) {
+        leafIndexBad.push(epoch);
+      }
+    };
+
+    /** Adds a leaf to the rebuilt tree; true when it completes an epoch, whose index is then checked. */
+    const push = (leaf: Buffer): boolean => {
+      leaf.copy(epochBuf, (range.size % EPOCH) * HASH_SIZE);
+      range.append(leaf, onNode);
+      while (captureSizes[capture] === range.size) {
+        roots.set(range.size, range.root());
+        capture += 1;
+      }
+      return range.size % EPOCH === 0;
+    };
+    const noteTileMissing = (level: number, pos: number) => {
+      const tile = Math.floor(pos / TILE_WIDTH);
+      const last = tileMissing[tileMissing.length - 1];
+      if (last && last.level === level && last.tile === tile) return;
+      tileMissing.push({
+        kind: 'tile_missing',
+        index: pos * TILE_WIDTH ** level,
+        level,
+        tile,
+        detail: `tile ${level}/${tile} has no stored hash at position ${pos % TILE_WIDTH}`,
+      });
+    };
+    const drainUpper = async () => {
+      for (const u of upperQueue) {
+        const r = levelAt(u.level);
+        if (!r.ready(u.pos)) await r.ensure(u.pos);
+        if (r.offset(u.pos) < 0) noteTileMissing(u.level, u.pos);
+        else if (!r.equals(u.pos, u.hash)) upperMismatch.push({ level: u.level, pos: u.pos });
+      }
+      upperQueue.length = 0;
+    };
+    /** An index with no entry row: carry on with the tile's hash so the rest is still checked. */
+    const missingAt = async (i: number) => {
+      const last = missingRuns[missingRuns.length - 1];
+      if (last && last[1] === i) last[1] = i + 1;
+      else missingRuns.push([i, i + 1]);
+      if (!level0.ready(i)) await level0.ensure(i);
+      if (push(level0.hash(i) ?? Buffer.alloc(HASH_SIZE))) await checkEpoch(range.size / EPOCH - 1);
+    };
+
+    // Chunks of entries are read ahead and hashed on worker threads (leaf hashes and the roots of
+    // the full tiles), a few at a time, while this thread compares the chunk before.
+    interface Chunk {
+      rows: LedgerEntryRow[];
+      hashed: Promise<HashedRun> | undefined;
+    }
+    const inFlight: Chunk[] = [];
+    let readFrom = 0;
+    let exhausted = false;
+    const fill = async () => {
+      while (!exhausted && inFlight.length < IN_FLIGHT) {
+        const rows = await repo.readEntries(trx, readFrom, n, CHUNK);
+        const firstRow = rows[0];
+        const lastRow = rows[rows.length - 1];
+        if (!firstRow || !lastRow) {
+          exhausted = true;
+          break;
+        }
+        readFrom = lastRow.idx + 1;
+        // A chunk with a gap in it (rows deleted) is hashed here, entry by entry.
+        const contiguous = lastRow.idx - firstRow.idx === rows.length - 1;
+        const hashed = contiguous && !options.checkEncoding ? hashEntries(rows.map((r) => r.entry), firstRow.idx) : undefined;
+        hashed?.catch(() => undefined);
+        inFlight.push({ rows, hashed });
+      }
+    };
+
+    let expected = 0;
+    for (;;) {
+      await fill();
+      const chunk = inFlight.shift();
+      if (!chunk) break;
+      const hashed = chunk.hashed ? await chunk.hashed : undefined;
+      const rows = chunk.rows;
+      for (let k = 0; k < rows.length; k++) {
+        const row = rows[k] as LedgerEntryRow;
+        while (expected < row.idx) await missingAt(expected++);
+        const i = expected;
+        if (!level0.ready(i)) await level0.ensure(i);
+        // Fast path: a whole full tile, hashed by a worker, that the stored tile matches byte for
+        // byte and that no checkpoint size falls inside: add its root, not its 256 leaves.
+        const t = hashed ? (k - hashed.skip) / TILE_WIDTH : -1;
+        if (
+          hashed &&
+          t >= 0 &&
+          Number.isInteger(t) &&
+          t < hashed.roots.length / HASH_SIZE &&
+          range.size === i &&
+          !((captureSizes[capture] ?? Number.POSITIVE_INFINITY) < i + TILE_WIDTH)
+        ) {
+          const leaves = hashed.leaves.subarray(k * HASH_SIZE, (k + TILE_WIDTH) * HASH_SIZE);
+          if (level0.tileEquals(leaves)) {
+            leaves.copy(epochBuf, (i % EPOCH) * HASH_SIZE);
+            range.appendSubtree(TILE_HEIGHT, hashed.roots.subarray(t * HASH_SIZE, (t + 1) * HASH_SIZE), onNode);
+            while (captureSizes[capture] === range.size) {
+              roots.set(range.size, range.root());
+              capture += 1;
+            }
+            if (range.size % EPOCH === 0) await checkEpoch(range.size / EPOCH - 1);
+            expected += TILE_WIDTH;
+            entriesChecked += TILE_WIDTH;
+            k += TILE_WIDTH - 1;
+            continue;
+          }
+        }
+        const e = hashed ? hashed.leaves.subarray(k * HASH_SIZE, (k + 1) * HASH_SIZE) : leafHash(row.entry);
+        if (level0.offset(i) < 0) noteTileMissing(0, i);
+        if (level0.offset(i) >= 0 && !level0.equals(i, e) && mismatches0.length < maxProblems) {
+          mismatches0.push({ index: i, e });
+        }
+        if (options.checkEncoding) {
+          try {
+            decodeEntry(row.entry);
+          } catch {
+            entryProblems.push({
+              kind: 'entry_malformed',
+              index: i,
+              detail: 'the entry is not a canonical encoding',
+            });
+          }
+        }
+        if (push(e)) await checkEpoch(range.size / EPOCH - 1);
+        expected += 1;
+        entriesChecked += 1;
+      }
+      await drainUpper();
+      options.onProgress?.(expected, n);
+    }
+    while (expected < n) await missingAt(expected++);
+    await drainUpper();
+    const rootE = roots.get(n) ?? EMPTY_ROOT;
+
+    // --- rows beyond the tree: entries or tiles the state does not account for -------------------
+    const beyond = await repo.firstEntryFrom(trx, n);
+    if (beyond !== undefined) {
+      entryProblems.push({
+        kind: 'inserted',
+        index: beyond,
+        detail: `entry rows exist at index ${beyond} and beyond, outside the tree of size ${n}`,
+      });
+    }
+    let tilesBeyond = false;
+    for (let level = 0; level <= levels.length; level++) {
+      const count = storedCount(level, n);
+      const lastTile = count === 0 ? -1 : Math.floor((count - 1) / TILE_WIDTH);
+      const maxIdx = await repo.maxTileIndex(trx, level);
+      if (maxIdx === undefined) continue;
+      if (maxIdx > lastTile) tilesBeyond = true;
+      else if (lastTile >= 0) {
+        const row = await repo.loadTile(trx, level, lastTile);
+        if (row && row.width > tileWidthAt(level, lastTile, n)) tilesBeyond = true;
+      }
+    }
+    const maxEpoch = await repo.maxLeafEpoch(trx);
+    if (maxEpoch !== undefined && maxEpoch >= Math.floor(n / EPOCH)) tilesBeyond = true;
+    if (tilesBeyond) {
+      problems.push({
+        kind: 'truncated',
+        index: n,
+        detail: `tiles or the leaf index hold hashes of entries at index ${n} and beyond: the log once held more than ${n} entries`,
+      });
+    }
+
+    // --- signed checkpoints against the recomputed tree ------------------------------------------
+    let lastGood = 0;
+    let firstBad: Signed | undefined;
+    for (const s of [...signed].sort((a, b) => a.size - b.size)) {
+      if (s.size > n) {
+        problems.push({
+          kind: 'truncated',
+          index: n,
+          detail: `a ${s.source} checkpoint signed a tree of ${s.size} entries; the log now holds ${n}`,
+        });
+        firstBad ??= s;
+        continue;
+      }
+      const r = roots.get(s.size) as Buffer;
+      if (r.equals(s.root)) {
+        if (!firstBad) lastGood = Math.max(lastGood, s.size);
+      } else firstBad ??= s;
+    }
+    const sigOk = (s: Signed | undefined) =>
+      !!s && s.size <= n && (roots.get(s.size) as Buffer).equals(s.root);
+
+    // --- name the first bad index ----------------------------------------------------------------
+    const level0Tile = async (i: number): Promise<Buffer | undefined> => {
+      const row = await repo.loadTile(trx, 0, Math.floor(i / TILE_WIDTH));
+      const off = (i % TILE_WIDTH) * HASH_SIZE;
+      return row && off + HASH_SIZE <= row.hashes.length
+        ? row.hashes.subarray(off, off + HASH_SIZE)
+        : undefined;
+    };
+    const entryHash = async (i: number): Promise<Buffer | undefined> => {
+      const r = (await repo.readEntries(trx, i, i + 1, 1))[0];
+      return r ? leafHash(r.entry) : undefined;
+    };
+    const eq = (a: Buffer | undefined, b: Buffer | undefined) => !!a && !!b && a.equals(b);
+    let tilesGiveState: boolean | undefined;
+    /**
+     * Outside the signed part of the log, whether the tile or the entry was altered is decided by
+     * the stored tree above it: a full level-0 tile must hash to its level-1 hash, the tiles at the
+     * right edge must give the state root. Undefined when there is nothing to decide by.
+     */
+    const tileAgreesAbove = async (i: number): Promise<boolean | undefined> => {
+      const tile = Math.floor(i / TILE_WIDTH);
+      if (tileWidthAt(0, tile, n) === TILE_WIDTH) {
+        const row0 = await repo.loadTile(trx, 0, tile);
+        const row1 = await repo.loadTile(trx, 1, Math.floor(tile / TILE_WIDTH));
+        const pos = tile % TILE_WIDTH;
+        if (!row0 || row0.width < TILE_WIDTH || !row1 || row1.width <= pos) return undefined;
+        const above = row1.hashes.subarray(pos * HASH_SIZE, (pos + 1) * HASH_SIZE);
+        return new TileHashes(row0.hashes.subarray(0, TILE_WIDTH * HASH_SIZE))
+          .subtree(TILE_HEIGHT, 0)
+          .equals(above);
+      }
+      if (tilesGiveState === undefined) {
+        try {
+          const reader = new TreeReader(
+            async (level, idx) => (await repo.loadTile(trx, level, idx))?.hashes,
+            64,
+          );
+          tilesGiveState = (await reader.rootAt(n)).equals(state.root);
+        } catch {
+          tilesGiveState = false;
+        }
+      }
+      return tilesGiveState;
+    };
+    // The neighbourhood analysis costs a few queries per mismatch: done for the first few, which
+    // name the first bad index; later ones are reported as plain mismatches.
+    const ANALYSED = 10;
+    for (const [k, m] of mismatches0.entries()) {
+      const i = m.index;
+      if (k >= ANALYSED) {
+        problems.push({
+          kind: 'changed',
+          index: i,
+          detail: `entry ${i} does not give the leaf hash its tile holds`,
+        });
+        continue;
+      }
+      const t = (await level0Tile(i)) as Buffer;
+      const covered = i < lastGood;
+      const unsigned = !firstBad || i >= firstBad.size;
+      if (covered || (unsigned && (await tileAgreesAbove(i)) === false)) {
+        problems.push({
+          kind: 'tile_mismatch',
+          index: i,
+          level: 0,
+          tile: Math.floor(i / TILE_WIDTH),
+          detail: `tile 0/${Math.floor(i / TILE_WIDTH)} holds a different hash for entry ${i} than its bytes give${
+            covered ? ' (the entry is covered by a valid signed checkpoint)' : ''
+          }`,
+        });
+        continue;
+      }
+      const [eNext, tNext] = await Promise.all([entryHash(i + 1), level0Tile(i + 1)]);
+      let kind: ProblemKind;
+      let detail: string;
+      if (eq(m.e, tNext) && eq(eNext, t)) {
+        kind = 'reordered';
+        detail = `entries ${i} and ${i + 1} are swapped`;
+      } else if (eq(eNext, t)) {
+        kind = 'inserted';
+        detail = `an entry that the tree does not hold was inserted at index ${i}`;
+      } else if (eq(m.e, tNext)) {
+        kind = 'missing';
+        detail = `the entry at index ${i} was removed and the following ones moved down`;
+      } else {
+        const elsewhere = (await findLeaf(repo, trx, m.e, n, i)) ?? (await findLeaf(repo, trx, t, n, i));
+        if (elsewhere !== undefined) {
+          kind = 'reordered';
+          detail = `the entry at index ${i} belongs at index ${elsewhere} (entries ${i} and ${elsewhere} were swapped)`;
+        } else {
+          kind = 'changed';
+          detail = `the bytes of the entry at index ${i} were altered: the tree holds a different leaf hash`;
+        }
+      }
+      problems.push({ kind, index: i, detail });
+    }
+    for (const [a, b] of missingRuns) {
+      problems.push({
+        kind: 'missing',
+        index: a,
+        detail:
+          b - a === 1
+            ? `the entry at index ${a} is missing`
+            : `the entries at indexes ${a}–${b - 1} are missing`,
+      });
+    }
+    problems.push(...entryProblems, ...tileMissing);
+    // A stored hash above level 0 that differs only matters when nothing below already explains it.
+    const explained = new Set(problems.filter((p) => p.index !== null).map((p) => p.index as number));
+    const lowIdx = [...explained].sort((a, b) => a - b);
+    for (const u of upperMismatch) {
+      const span = TILE_WIDTH ** u.level;
+      const lo = u.pos * span;
+      const hi = lo + span;
+      if (lowIdx.some((i) => i >= lo && i < hi)) continue;
+      problems.push({
+        kind: 'tile_mismatch',
+        index: lo,
+        level: u.level,
+        tile: Math.floor(u.pos / TILE_WIDTH),
+        detail: `tile ${u.level}/${Math.floor(u.pos / TILE_WIDTH)} holds a different hash for entries ${lo}–${hi - 1} than they give`,
+      });
+    }
+    for (const epoch of leafIndexBad) {
+      const lo = epoch * EPOCH;
+      if (lowIdx.some((i) => i >= lo && i < lo + EPOCH)) continue;
+      problems.push({
+        kind: 'leaf_index_mismatch',
+        index: lo,
+        detail: `the leaf index of entries ${lo}–${lo + EPOCH - 1} does not match their leaf hashes`,
+      });
+    }
+    const located = problems.filter((p) => p.index !== null && p.kind !== 'truncated');
+    if (firstBad && firstBad.size <= n && !located.some((p) => (p.index as number) < firstBad.size)) {
+      // Entries and tiles agree with each other but not with the signature: the log was rewritten
+      // consistently (truncated and re-appended). The signatures bound where.
+      problems.push({
+        kind: 'checkpoint_mismatch',
+        index: lastGood,
+        detail: `the entries do not reproduce the ${firstBad.source} signed checkpoint of size ${firstBad.size}; ${
+          lastGood > 0 ? `a valid checkpoint covers entries below ${lastGood}, so ` : ''
+        }the log was rewritten between index ${lastGood} and ${firstBad.size - 1}`,
+      });
+    }
+    if (!rootE.equals(state.root) && problems.every((p) => p.kind === 'checkpoint_signature')) {
+      problems.push({
+        kind: 'state_mismatch',
+        index: null,
+        detail: 'the state row holds a root the entries do not give',
+      });
+    }
+    // An external checkpoint the tree reproduces must also be provable from the tiles, as a witness
+    // would check it.
+    if (external && sigOk(external) && external.size > 0 && external.size < n && problems.length === 0) {
+      const reader = new TreeReader(async (level, idx) => (await repo.loadTile(trx, level, idx))?.hashes, 64);
+      const ok = verifyConsistency({
+        size1: external.size,
+        size2: n,
+        root1: external.root,
+        root2: rootE,
+        proof: await reader.consistencyProof(external.size, n),
+      });
+      if (!ok) {
+        problems.push({
+          kind: 'checkpoint_mismatch',
+          index: external.size,
+          detail: 'the consistency proof from the tiles does not verify against the external checkpoint',
+        });
+      }
+    }
+
+    // --- pending entries -------------------------------------------------------------------------
+    let pending = 0;
+    let afterSeq = 0;
+    for (;;) {
+      const rows = await repo.readPending(trx, afterSeq, CHUNK);
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        pending += 1;
+        afterSeq = r.seq;
+        let bad = !leafHash(r.entry).equals(r.leaf_hash);
+        if (!bad && options.checkEncoding) {
+          try {
+            decodeEntry(r.entry);
+          } catch {
+            bad = true;
+          }
+        }
+        if (bad) {
+          problems.push({
+            kind: 'pending_invalid',
+            index: null,
+            detail: `pending entry (queue position ${r.seq}) does not match its leaf hash or encoding`,
+          });
+        }
+      }
+    }
+
+    const order: Record<ProblemKind, number> = {
+      missing: 0,
+      reordered: 1,
+      inserted: 2,
+      changed: 3,
+      entry_malformed: 4,
+      tile_mismatch: 5,
+      tile_missing: 6,
+      leaf_index_mismatch: 7,
+      checkpoint_mismatch: 7,
+      truncated: 8,
+      state_mismatch: 9,
+      checkpoint_signature: 10,
+      pending_invalid: 11,
+    };
+    problems.sort((a, b) => {
+      const ai = a.index ?? Number.MAX_SAFE_INTEGER;
+      const bi = b.index ?? Number.MAX_SAFE_INTEGER;
+      return ai !== bi ? ai - bi : order[a.kind] - order[b.kind];
+    });
+    const latest = stored[stored.length - 1];
+    const firstIndexed = problems.find((p) => p.index !== null);
+    return {
+      ok: problems.length === 0,
+      origin,
+      size: n,
+      root: rootE.toString('hex'),
+      entriesChecked,
+      tilesChecked: levels.reduce((a, l) => a + (l?.tilesRead ?? 0), 0),
+      pending,
+      checkpointsChecked: stored.length + (options.checkpoint !== undefined ? 1 : 0),
+      latestCheckpoint: latest
+        ? {
+            size: latest.size,
+            ok: sigOk(signed.find((s) => s.source === 'stored' && s.size === latest.size)),
+          }
+        : null,
+      external:
+        options.checkpoint !== undefined
+          ? { size: external?.size ?? 0, ok: !externalBad && sigOk(external) }
+          : null,
+      firstBadIndex: firstIndexed ? (firstIndexed.index as number) : null,
+      problemCount: problems.length,
+      problems: problems.slice(0, maxProblems),
+      durationMs: Date.now() - started,
+    };
+  };
+
+  // One snapshot for the whole check: REPEATABLE READ on PostgreSQL; a read transaction on SQLite.
+  const tx = db.transaction();
+  return (ctx.dialect === 'postgres' ? tx.setIsolationLevel('repeatable read') : tx).execute(run);
+}

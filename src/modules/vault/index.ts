@@ -1,0 +1,81 @@
+/**
+ * The vault module's only door: subjects, the field catalog, encryption at rest, blind indexes,
+ * masking, CSV import and key rotation.
+ *
+ * INTERNAL — access module only: `openSubjectFields` and `openSubjectsFields` decrypt. The access
+ * module is the single place that decides, decrypts and records a read (DESIGN principle 2); an
+ * architecture test forbids every other module from importing them.
+ */
+import type { DbExecutor } from '../../lib/audit.js';
+import type { Catalog } from './catalog.js';
+import { vaultError } from './vault.errors.js';
+import { coreOf, type OpenedSubjects, openMany, openOneSubject, type Vault } from './vault.service.js';
+
+export {
+  type Catalog,
+  createCatalog,
+  DEFAULT_FIELDS,
+  defaultCatalog,
+  type Field,
+  type FieldDef,
+  type FieldSpec,
+  loadCatalog,
+  type MaskSpec,
+  parseCatalogFile,
+} from './catalog.js';
+export { type Category, FIELD_TYPES, type FieldTypeName, type Sensitivity } from './fieldtypes.js';
+export {
+  type ImportOptions,
+  type ImportProgress,
+  type ImportResult,
+  importSubjects,
+  type RowProblem,
+} from './import.js';
+export { keyVersionCounts, type RotateOptions, type RotateResult, rotateKeys } from './rotate.js';
+export { registerVaultCommands } from './vault.commands.js';
+export { VAULT_ERRORS, type VaultErrorCode, vaultError } from './vault.errors.js';
+export {
+  type CreateOptions,
+  createVault,
+  type MutationOptions,
+  type OpenedSubjects,
+  type SubjectInput,
+  type SubjectMeta,
+  type Vault,
+  type VaultDeps,
+} from './vault.service.js';
+
+/**
+ * INTERNAL — access module only. Decrypts `fields` of one subject inside the caller's transaction
+ * (so the ledger entry for the read commits with it). Fields without a value are absent from the
+ * result. Throws VAULT_SUBJECT_NOT_FOUND, VAULT_SUBJECT_ERASED (crypto-shredded) or
+ * VAULT_FIELD_UNKNOWN.
+ */
+export function openSubjectFields(
+  vault: Vault,
+  trx: DbExecutor,
+  subjectId: string,
+  fields: readonly string[],
+): Promise<Record<string, string>> {
+  return openOneSubject(coreOf(vault), trx, subjectId, fields);
+}
+
+/**
+ * INTERNAL — access module only. The bulk form for exports: one query per table for many subjects;
+ * erased and unknown ids are listed instead of failing the whole call.
+ */
+export function openSubjectsFields(
+  vault: Vault,
+  trx: DbExecutor,
+  subjectIds: readonly string[],
+  fields: readonly string[],
+): Promise<OpenedSubjects> {
+  return openMany(coreOf(vault), trx, subjectIds, fields);
+}
+
+/** The field's mask over a normalised value (what openSubjectFields returns), for masked views. */
+export function maskValue(catalog: Catalog, field: string, value: string): string {
+  const f = catalog.field(field);
+  if (!f) throw vaultError('VAULT_FIELD_UNKNOWN', { details: { field } });
+  return f.maskValue(value);
+}
