@@ -44,10 +44,10 @@ const ConfigSchema = z.object({
   ledgerOrigin: z.string().regex(/^[A-Za-z0-9.\-_/:]+$/, 'must be a key name: letters, digits and . - _ / :'),
   catalogFile: z.string().min(1).optional(),
   policyFile: z.string().min(1).optional(),
-  canaryMobilePrefix: z.string().regex(/^1[3-9]\d{2,8}$/, 'must be a mainland mobile prefix of 4 to 10 digits'),
-  canaryEmailDomain: z
+  canaryMobilePrefix: z
     .string()
-    .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'must be a lower-case domain name'),
+    .regex(/^1[3-9]\d{2,8}$/, 'must be a mainland mobile prefix of 4 to 10 digits'),
+  canaryEmailDomain: z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'must be a lower-case domain name'),
   jurisdiction: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code'),
 });
 

@@ -76,11 +76,13 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     hasConsent: async (subjectId, purpose, recipient, ex) => {
       const executor = ex ?? db;
       const at = clock.now();
-      const check = (recipientId: string | null) => consent.hasConsent(executor, { subjectId, purpose, recipientId, at });
+      const check = (recipientId: string | null) =>
+        consent.hasConsent(executor, { subjectId, purpose, recipientId, at });
       if (!recipient) return check(null);
       if (await check(recipient)) return true;
       // A partner reading with its own API key: consent names the recipient the partner actor is.
-      for (const r of await disclosureRef!.recipientsOfActor(recipient, executor)) if (await check(r.id)) return true;
+      for (const r of await disclosureRef!.recipientsOfActor(recipient, executor))
+        if (await check(r.id)) return true;
       return false;
     },
     // Batch forms for the read path's group-committed batches (one query per batch, not per read).

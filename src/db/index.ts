@@ -7,5 +7,11 @@ export {
   MAX_BIND_PARAMS,
   toBuffer,
 } from './dialect.js';
+export {
+  type BatchCommit,
+  type BatchStats,
+  createBatchCommit,
+  createGroupCommit,
+  type GroupCommit,
+} from './groupcommit.js';
 export { describeSchema, type Migration, MigrationError, migrate, migrationChecksum } from './migrator.js';
-export { type BatchCommit, type BatchStats, createBatchCommit, createGroupCommit, type GroupCommit } from './groupcommit.js';

@@ -125,7 +125,12 @@ export async function migrate(
 
 /** Table → column → canonical type family; used to compare the schema across dialects. */
 export async function describeSchema(database: Database): Promise<Record<string, Record<string, string>>> {
-  const tables = await database.db.introspection.getTables();
+  // PostgreSQL's introspector lists every schema's tables: keep the one this connection uses.
+  const current =
+    database.dialect === 'postgres'
+      ? ((await sql<{ s: string }>`select current_schema() as s`.execute(database.db)).rows[0]?.s ?? 'public')
+      : undefined;
+  const tables = (await database.db.introspection.getTables()).filter((t) => !current || t.schema === current);
   const out: Record<string, Record<string, string>> = {};
   const family = (t: string): string => {
     const x = t.toLowerCase();

@@ -38,11 +38,16 @@ describe('config', () => {
  * sits on a remote server without TLS. doctor must name each unsafe setting. */
 describe('doctor', () => {
   it('reports a non-loopback bind without TLS and a remote database without TLS as unsafe', () => {
-    const c = loadConfig({ dataDir: '/tmp/custodian-doc', host: '0.0.0.0' }, { DATABASE_URL: 'postgres://u:pw@db.example:5432/x' });
+    const c = loadConfig(
+      { dataDir: '/tmp/custodian-doc', host: '0.0.0.0' },
+      { DATABASE_URL: 'postgres://u:pw@db.example:5432/x' },
+    );
     const codes = checkConfig(c)
       .filter((f) => f.level === 'unsafe')
       .map((f) => f.code);
-    expect(codes).toEqual(expect.arrayContaining(['BIND_WITHOUT_TLS', 'DATABASE_WITHOUT_TLS', 'KEY_FILE_MISSING']));
+    expect(codes).toEqual(
+      expect.arrayContaining(['BIND_WITHOUT_TLS', 'DATABASE_WITHOUT_TLS', 'KEY_FILE_MISSING']),
+    );
     expect(checkConfig(c).map((f) => f.code)).toContain('DATABASE_PASSWORD_IN_URL');
     // The password itself never appears in a finding.
     expect(JSON.stringify(checkConfig(c))).not.toContain(':pw@');

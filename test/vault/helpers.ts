@@ -18,8 +18,9 @@ import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
 
 /**
  * A vault over a fresh test database, with a real key file in a temporary directory and a
- * recorder that appends to a scratch table inside the caller's transaction (so a test can see that
- * an event commits or rolls back with the change it records).
+ * recorder that keeps events in memory and refuses to be called outside a transaction (events
+ * must commit or roll back with the change they record; the tests where the recorder fails show
+ * the change rolling back with it). No extra table: schema-parity checks introspect every schema.
  */
 export interface VaultFixture {
   db: TestDatabase;
@@ -44,14 +45,10 @@ export async function vaultFixture(
   const keyFile = join(dir, 'keys.json');
   writeKeyFile(keyFile, generateKeyFile());
   const keyring = loadKeyring(keyFile);
-  await sql`create table test_events (seq integer not null, body text not null)`.execute(db.db);
-  let seq = 0;
+  const recorded: AuditEvent[] = [];
   const record: Recorder = async (trx: DbExecutor, events: readonly AuditEvent[]) => {
-    for (const e of events)
-      await trx
-        .insertInto('test_events')
-        .values({ seq: seq++, body: JSON.stringify(e) })
-        .execute();
+    if (!trx.isTransaction) throw new Error('events must be recorded inside the transaction of the change');
+    recorded.push(...structuredClone(events));
     return events.map(() => '00');
   };
   const clock = fixedClock('2024-06-01T08:00:00.000Z');
@@ -71,8 +68,7 @@ export async function vaultFixture(
     dir,
     clock,
     async events() {
-      const rows = await db.db.selectFrom('test_events').select('body').orderBy('seq').execute();
-      return rows.map((r) => JSON.parse(r.body as string) as AuditEvent);
+      return recorded;
     },
     async counts() {
       const out: Record<string, number> = {};

@@ -24,7 +24,15 @@ export async function up(db: Kysely<any>, dialect: DialectName): Promise<void> {
     .addColumn('request_id', 'text')
     .addColumn('leaf_hash', 'text', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('access_events_by_subject').on('access_events').columns(['subject_id', 'at']).execute();
-  await db.schema.createIndex('access_events_by_actor').on('access_events').columns(['actor_id', 'at']).execute();
+  await db.schema
+    .createIndex('access_events_by_subject')
+    .on('access_events')
+    .columns(['subject_id', 'at'])
+    .execute();
+  await db.schema
+    .createIndex('access_events_by_actor')
+    .on('access_events')
+    .columns(['actor_id', 'at'])
+    .execute();
   await createAppendOnlyTriggers(db, dialect, 'access_events');
 }

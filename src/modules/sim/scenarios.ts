@@ -94,7 +94,7 @@ export function telemarketerLeak(opts: TelemarketerLeakOptions): TelemarketerLea
   const tm = opts.telemarketer
     ? org.employee(opts.telemarketer)
     : telemarketers[rng.int(telemarketers.length)];
-  if (!tm || tm.role !== 'telemarketing')
+  if (tm?.role !== 'telemarketing')
     throw new RangeError('telemarketer must be a telemarketing employee');
   const distributors = org.partners.filter((p) => p.kind === 'distributor');
   const dist = opts.distributor ? org.partner(opts.distributor) : distributors[rng.int(distributors.length)];

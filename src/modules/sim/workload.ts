@@ -211,7 +211,7 @@ function* supportAgent(ctx: Ctx, e: Employee, agents: number): Stream {
       const reads = rng.range(1, 3);
       for (let r = 0; r < reads; r++) {
         tr += 20_000 + rng.int(15 * 60_000);
-        const fields = SUPPORT_FIELDS.filter((f, j) => j < 2 || rng.chance(0.4));
+        const fields = SUPPORT_FIELDS.filter((_f, j) => j < 2 || rng.chance(0.4));
         pending.add({
           t: tr,
           ev: {
