@@ -87,8 +87,18 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     },
     // Batch forms for the read path's group-committed batches (one query per batch, not per read).
     assignedAmong: (pairs, at, ex) => actors.assignedAmong(pairs, at, ex),
-    consentedAmong: (subjectIds, purpose, recipient, at, ex) =>
-      consent.consentedSubjects(ex ?? db, subjectIds, purpose, recipient ?? null, at),
+    consentedAmong: async (subjectIds, purpose, recipient, at, ex) => {
+      const executor = ex ?? db;
+      const ok = await consent.consentedSubjects(executor, subjectIds, purpose, recipient ?? null, at);
+      if (!recipient) return ok;
+      // As in hasConsent: a partner actor's consent names the recipient the partner actor is.
+      for (const r of await disclosureRef!.recipientsOfActor(recipient, executor)) {
+        const rest = subjectIds.filter((s) => !ok.has(s));
+        if (rest.length === 0) break;
+        for (const s of await consent.consentedSubjects(executor, rest, purpose, r.id, at)) ok.add(s);
+      }
+      return ok;
+    },
   });
   await policy.init();
   const detect = createDetect({ db, clock, record });

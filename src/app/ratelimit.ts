@@ -27,7 +27,8 @@ export function createRateLimiter(clock: Clock, limits: RateLimits = DEFAULT_RAT
     const { rate, burst } = limits[principal.kind];
     const now = clock.now().getTime();
     const b = buckets.get(principal.id) ?? { tokens: burst, at: now };
-    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * rate);
+    // A clock that steps backwards must not lock the actor out.
+    b.tokens = Math.min(burst, b.tokens + (Math.max(0, now - b.at) / 1000) * rate);
     b.at = now;
     if (b.tokens < 1) {
       buckets.set(principal.id, b);

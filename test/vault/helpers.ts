@@ -14,7 +14,7 @@ import {
   registerVaultCommands,
   type Vault,
 } from '../../src/modules/vault/index.js';
-import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 /**
  * A vault over a fresh test database, with a real key file in a temporary directory and a

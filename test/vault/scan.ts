@@ -111,6 +111,31 @@ export function scan(buf: Buffer, needles: Needles, limit = 20): Found[] {
   return found;
 }
 
+function hexRunEnd(dump: Buffer, from: number): number {
+  let j = from;
+  while (
+    j < dump.length &&
+    ((dump[j]! >= 0x30 && dump[j]! <= 0x39) || (dump[j]! >= 0x61 && dump[j]! <= 0x66))
+  )
+    j++;
+  return j;
+}
+
+/**
+ * A pg_dump with its bytea values (`\\x` + hex) blanked out. Hex text is mostly digits: across
+ * a 100 MB dump, some 11-digit window would match one of 100,000 mobile numbers by chance. The
+ * bytea values are searched decoded instead (decodeByteaHex), where a leak would be plain bytes.
+ */
+export function blankByteaHex(dump: Buffer): Buffer {
+  const out = Buffer.from(dump);
+  for (let i = out.indexOf('\\\\x'); i >= 0; i = out.indexOf('\\\\x', i + 3)) {
+    const end = hexRunEnd(out, i + 3);
+    out.fill(0x2e, i + 3, end);
+    i = end - 3;
+  }
+  return out;
+}
+
 /**
  * The bytea values of a plain-format pg_dump (`\\x` followed by hex in COPY text), decoded, so a
  * value stored as bytes rather than text is searched too.

@@ -17,8 +17,9 @@ import { RecipientInputSchema, RecipientPatchSchema, TRANSFER_MECHANISMS } from 
  * A refusal is a plain 403 that names no rule.
  */
 export const RECIPIENT_MANAGERS = ['privacy_officer', 'admin'] as const;
-export const DISCLOSERS = ['privacy_officer', 'partner_manager', 'admin'] as const;
-export const DISCLOSURE_READERS = [...DISCLOSERS, 'auditor'] as const;
+// Principle 3: administrators read no PI, and an export file is PI; they may see disclosure records.
+export const DISCLOSERS = ['privacy_officer', 'partner_manager'] as const;
+export const DISCLOSURE_READERS = [...DISCLOSERS, 'auditor', 'admin'] as const;
 export const TRIP_REPORTERS = ['canary_gateway', 'contact_service'] as const;
 
 function requireRole(p: Principal, roles: readonly string[]): void {

@@ -158,8 +158,8 @@ function pool(): PoolWorker[] | undefined {
   if (disabled) return undefined;
   if (!workers) {
     try {
-      // One worker per core beyond the main thread's, at least one, at most four.
-      const n = Math.max(1, Math.min(4, availableParallelism() - 1));
+      // Two workers even on two cores: the main thread mostly waits on I/O or on the hashes.
+      const n = Math.max(2, Math.min(4, availableParallelism()));
       workers = Array.from({ length: n }, () => new PoolWorker());
     } catch {
       disabled = true;
@@ -169,28 +169,53 @@ function pool(): PoolWorker[] | undefined {
   return workers;
 }
 
-/**
- * Leaf hashes and full-tile roots of `entries`, which are the leaves `first`, `first + 1`, …
- * Large runs go to the least busy worker; the bytes are copied, so the caller keeps its buffers.
- */
-export async function hashEntries(entries: readonly Uint8Array[], first: number): Promise<HashedRun> {
-  const ws = entries.length >= MIN_SHIPPED ? pool() : undefined;
-  if (!ws) return hashInline(entries, first);
+function ship(w: PoolWorker, entries: readonly Uint8Array[], first: number): Promise<HashedRun> {
   const ends = new Uint32Array(entries.length);
   let total = 0;
   for (let i = 0; i < entries.length; i++) {
     total += (entries[i] as Uint8Array).length;
     ends[i] = total;
   }
+  // Not from the shared pool: the buffer's memory is transferred to the worker.
   const data = Buffer.allocUnsafeSlow(total);
   let at = 0;
   for (const e of entries) {
     data.set(e, at);
     at += e.length;
   }
-  const w = ws.reduce((a, b) => (b.pending < a.pending ? b : a));
+  return w.run(data, ends, first);
+}
+
+/**
+ * Leaf hashes and full-tile roots of `entries`, which are the leaves `first`, `first + 1`, …
+ * A large run is split at tile boundaries across the workers; the bytes are copied, so the caller
+ * keeps its buffers.
+ */
+export async function hashEntries(entries: readonly Uint8Array[], first: number): Promise<HashedRun> {
+  const ws = entries.length >= MIN_SHIPPED ? pool() : undefined;
+  if (!ws) return hashInline(entries, first);
+  const skip = (TILE_WIDTH - (first % TILE_WIDTH)) % TILE_WIDTH;
+  const parts = Math.max(1, Math.min(ws.length, Math.floor(entries.length / MIN_SHIPPED)));
+  // Cut points on tile boundaries, so each part's full tiles are exactly the run's, in order.
+  const cuts = [0];
+  for (let k = 1; k < parts; k++) {
+    const target = Math.floor((k * entries.length) / parts);
+    const aligned = skip + Math.round((target - skip) / TILE_WIDTH) * TILE_WIDTH;
+    if (aligned > (cuts[cuts.length - 1] as number) && aligned < entries.length) cuts.push(aligned);
+  }
+  cuts.push(entries.length);
+  const idle = [...ws].sort((a, b) => a.pending - b.pending);
   try {
-    return await w.run(data, ends, first);
+    const runs = await Promise.all(
+      cuts.slice(0, -1).map((from, k) =>
+        ship(idle[k % idle.length] as PoolWorker, entries.slice(from, cuts[k + 1]), first + from),
+      ),
+    );
+    return {
+      leaves: Buffer.concat(runs.map((r) => r.leaves)),
+      roots: Buffer.concat(runs.map((r) => r.roots)),
+      skip: (runs[0] as HashedRun).skip,
+    };
   } catch {
     // A worker that failed is not trusted again; the hashes are computed here instead.
     disabled = true;

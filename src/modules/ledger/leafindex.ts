@@ -21,19 +21,41 @@ export function buildEpochIndex(leafHashes: Buffer): Buffer[] {
   if (n !== EPOCH) throw new Error('an epoch index covers exactly 65536 leaves');
   const hi = new Uint32Array(n);
   const lo = new Uint32Array(n);
-  const byBucket: number[][] = Array.from({ length: BUCKETS }, () => []);
+  const counts = new Uint32Array(BUCKETS);
   for (let i = 0; i < n; i++) {
     const off = i * HASH_SIZE;
     hi[i] = leafHashes.readUInt32BE(off + 1);
     lo[i] = leafHashes.readUInt32BE(off + 5);
-    (byBucket[leafHashes[off] as number] as number[]).push(i);
+    counts[leafHashes[off] as number] = (counts[leafHashes[off] as number] as number) + 1;
   }
-  return byBucket.map((members) => {
-    members.sort(
-      (a, b) => (hi[a] as number) - (hi[b] as number) || (lo[a] as number) - (lo[b] as number) || a - b,
-    );
-    const out = Buffer.allocUnsafe(members.length * RECORD);
-    members.forEach((i, k) => {
+  // Sort each bucket on a number that packs 37 bits of the key above the 16-bit offset (53 bits,
+  // exact in a double), with the typed array's native sort; a pass of insertion sort then orders
+  // the rare neighbours that tie on those 37 bits by the full 64-bit key.
+  const keys = Array.from({ length: BUCKETS }, (_, b) => new Float64Array(counts[b] as number));
+  const fill = new Uint32Array(BUCKETS);
+  for (let i = 0; i < n; i++) {
+    const b = leafHashes[i * HASH_SIZE] as number;
+    const k = fill[b] as number;
+    (keys[b] as Float64Array)[k] = ((hi[i] as number) * 32 + ((lo[i] as number) >>> 27)) * EPOCH + i;
+    fill[b] = k + 1;
+  }
+  const before = (a: number, b: number) =>
+    (hi[a] as number) < (hi[b] as number) ||
+    (hi[a] === hi[b] && ((lo[a] as number) < (lo[b] as number) || (lo[a] === lo[b] && a < b)));
+  return keys.map((ks) => {
+    ks.sort();
+    const order = Array.from(ks, (k) => k % EPOCH);
+    for (let j = 1; j < order.length; j++) {
+      const cur = order[j] as number;
+      let m = j - 1;
+      while (m >= 0 && before(cur, order[m] as number)) {
+        order[m + 1] = order[m] as number;
+        m--;
+      }
+      order[m + 1] = cur;
+    }
+    const out = Buffer.allocUnsafe(order.length * RECORD);
+    order.forEach((i, k) => {
       leafHashes.copy(out, k * RECORD, i * HASH_SIZE + 1, i * HASH_SIZE + 1 + KEY);
       out.writeUInt16BE(i, k * RECORD + KEY);
     });

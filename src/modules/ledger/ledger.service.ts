@@ -319,6 +319,14 @@ export function createLedger(deps: LedgerDeps): Ledger {
     return leaves.map(hex);
   };
 
+  // The latest checkpoint, re-read at most once a second: proofs default to its size, and every
+  // size it names has its tiles stored for good, so a slightly old one is still a valid answer.
+  let cpCache: { row: LedgerCheckpointRow | undefined; at: number } | undefined;
+  async function latestCheckpointCached(): Promise<LedgerCheckpointRow | undefined> {
+    if (!cpCache || Date.now() - cpCache.at > 1000) cpCache = { row: await repo.latestCheckpoint(db), at: Date.now() };
+    return cpCache.row;
+  }
+
   async function checkpointNow(): Promise<Checkpoint> {
     return exclusive(async () => {
       // The previous checkpoint is read before the state: the state only grows, so it must be at
@@ -358,6 +366,7 @@ export function createLedger(deps: LedgerDeps): Ledger {
       const row = { size: state.size, root, note, created_at: now() };
       try {
         await repo.insertCheckpoint(db, row);
+        cpCache = { row, at: Date.now() };
       } catch (e) {
         if (!isUniqueViolation(e)) throw e;
         // Another process signed this size first; Ed25519 is deterministic, so it is the same note.
@@ -377,11 +386,17 @@ export function createLedger(deps: LedgerDeps): Ledger {
   }): Promise<InclusionProof> {
     if ((query.index === undefined) === (query.leafHash === undefined))
       throw ledgerError('LEDGER_QUERY_INVALID');
-    const state = await readState();
     let index: number;
+    let size = query.size;
+    let latest: LedgerCheckpointRow | undefined;
+    let current: number | undefined;
+    const currentSize = async () => {
+      current ??= (await readState()).size;
+      return current;
+    };
     if (query.leafHash !== undefined) {
       const h = parseHash(query.leafHash);
-      const found = await findLeaf(repo, db, h, state.size);
+      const found = await findLeaf(repo, db, h, await currentSize());
       if (found === undefined) {
         if (await repo.pendingHasLeaf(db, h)) throw ledgerError('LEDGER_LEAF_PENDING');
         throw ledgerError('LEDGER_LEAF_NOT_FOUND');
@@ -391,17 +406,16 @@ export function createLedger(deps: LedgerDeps): Ledger {
       index = query.index as number;
       if (!Number.isSafeInteger(index) || index < 0) throw ledgerError('LEDGER_INDEX_OUT_OF_RANGE');
     }
-    let size = query.size;
-    let latest: LedgerCheckpointRow | undefined;
     if (size === undefined) {
       // By default prove against the latest signed checkpoint, so the answer can be checked
-      // against a signature; entries newer than it are proved against the current tree.
-      latest = await repo.latestCheckpoint(db);
-      size = latest && index < latest.size && latest.size <= state.size ? latest.size : state.size;
+      // against a signature; entries newer than it are proved against the current tree. A signed
+      // size never exceeds the state (it only grows), so that common case needs no state read.
+      latest = await latestCheckpointCached();
+      size = latest && index < latest.size ? latest.size : await currentSize();
+    } else if (!Number.isSafeInteger(size) || size < 1 || size > (await currentSize())) {
+      throw ledgerError('LEDGER_SIZE_OUT_OF_RANGE', { details: { size: await currentSize() } });
     }
-    if (!Number.isSafeInteger(size) || size < 1 || size > state.size) {
-      throw ledgerError('LEDGER_SIZE_OUT_OF_RANGE', { details: { size: state.size } });
-    }
+    if (size < 1) throw ledgerError('LEDGER_INDEX_OUT_OF_RANGE', { details: { size } });
     if (index >= size) throw ledgerError('LEDGER_INDEX_OUT_OF_RANGE', { details: { size } });
     // Leaf, path and root in one pass over the tiles they need.
     const hashes = await reader.rangeHashes([[index, index + 1], ...inclusionRanges(index, size), [0, size]]);
