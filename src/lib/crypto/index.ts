@@ -8,6 +8,7 @@ export {
   newDataKey,
   openField,
   sealField,
+  sealNewSubject,
   unwrapDataKey,
   type WrappedKey,
   wrapDataKey,

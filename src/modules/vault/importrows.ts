@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type CsvError, type Options as CsvOptions, type InfoRecord, parse } from 'csv-parse';
-import { sealNewSubject } from '../../lib/crypto/envelope.js';
 import type { Keyring } from '../../lib/crypto/index.js';
+import { sealNewSubject } from '../../lib/crypto/index.js';
 import type { Catalog, Field } from './catalog.js';
 import { type CheckContext, Invalid } from './fieldtypes.js';
 import { RecordSizeGuard, TOO_LARGE_SENTINEL } from './guard.js';

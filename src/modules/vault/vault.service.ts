@@ -3,8 +3,14 @@ import { type DialectName, isUniqueViolation } from '../../db/dialect.js';
 import type { AuditEvent, DbExecutor, Recorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
 // Bulk form of newDataKey + wrapDataKey + sealField (same layouts), added to src/lib/crypto for import.
-import { sealNewSubject } from '../../lib/crypto/envelope.js';
-import { blindIndexer, type Keyring, openField, sealField, unwrapDataKey } from '../../lib/crypto/index.js';
+import {
+  blindIndexer,
+  type Keyring,
+  openField,
+  sealField,
+  sealNewSubject,
+  unwrapDataKey,
+} from '../../lib/crypto/index.js';
 import { isAppError } from '../../lib/errors.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
 import type { Catalog } from './catalog.js';
@@ -170,8 +176,22 @@ export function fingerprintOf(core: VaultCore, values: ReadonlyMap<string, strin
   return core.hash(FINGERPRINT_FIELD, canonicalRecord(values));
 }
 
+/** The ledger caps an attribute array at 1,024 values: larger id lists go out as several events. */
+const MAX_IDS_PER_EVENT = 1000;
+
+function splitIds(e: AuditEvent): AuditEvent[] {
+  const ids = e.attrs?.subjects;
+  if (!Array.isArray(ids) || ids.length <= MAX_IDS_PER_EVENT) return [e];
+  const out: AuditEvent[] = [];
+  for (let i = 0; i < ids.length; i += MAX_IDS_PER_EVENT) {
+    const part = ids.slice(i, i + MAX_IDS_PER_EVENT);
+    out.push({ ...e, attrs: { ...e.attrs, count: part.length, subjects: part } });
+  }
+  return out;
+}
+
 export async function recordEvents(trx: DbExecutor, core: VaultCore, events: AuditEvent[]): Promise<void> {
-  if (core.record && events.length > 0) await core.record(trx, events);
+  if (core.record && events.length > 0) await core.record(trx, events.flatMap(splitIds));
 }
 
 // --- reading (the access module's door: see openSubjectFields in index.ts) -------------------------
