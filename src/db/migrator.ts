@@ -130,7 +130,9 @@ export async function describeSchema(database: Database): Promise<Record<string,
     database.dialect === 'postgres'
       ? ((await sql<{ s: string }>`select current_schema() as s`.execute(database.db)).rows[0]?.s ?? 'public')
       : undefined;
-  const tables = (await database.db.introspection.getTables()).filter((t) => !current || t.schema === current);
+  const tables = (await database.db.introspection.getTables()).filter(
+    (t) => !current || t.schema === current,
+  );
   const out: Record<string, Record<string, string>> = {};
   const family = (t: string): string => {
     const x = t.toLowerCase();

@@ -94,8 +94,7 @@ export function telemarketerLeak(opts: TelemarketerLeakOptions): TelemarketerLea
   const tm = opts.telemarketer
     ? org.employee(opts.telemarketer)
     : telemarketers[rng.int(telemarketers.length)];
-  if (tm?.role !== 'telemarketing')
-    throw new RangeError('telemarketer must be a telemarketing employee');
+  if (tm?.role !== 'telemarketing') throw new RangeError('telemarketer must be a telemarketing employee');
   const distributors = org.partners.filter((p) => p.kind === 'distributor');
   const dist = opts.distributor ? org.partner(opts.distributor) : distributors[rng.int(distributors.length)];
   if (!dist) throw new RangeError('distributor must be a partner');
