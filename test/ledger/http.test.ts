@@ -17,9 +17,11 @@ import { describeEachDialect } from '../helpers/db.js';
 import { createTestLedger, events, hexToBuf, ORIGIN, type TestLedger } from './helpers.js';
 
 /**
- * The ledger over HTTP, as an outside verifier uses it: the checkpoint and key are public, proofs and
- * tiles need any valid API key, and everything served checks out with the pure verifier functions
- * and nothing else. `authenticate` is a fake of the actors module (an outside system here).
+ * The ledger over HTTP, as an outside verifier uses it: everything served checks out with the pure
+ * verifier functions and nothing else. Threat guarded: an anonymous client reading proofs, tiles or
+ * entry bundles would learn who accessed which pseudonymous subject and when; only the signed
+ * checkpoint and the public key are public, everything else needs a valid API key. `authenticate`
+ * is a fake of the actors module (an outside system here).
  */
 const TOKEN = 'ctk_test_token';
 const principal: Principal = { id: 'act_auditor', kind: 'employee', roles: ['auditor'], attributes: {} };

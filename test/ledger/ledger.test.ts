@@ -247,8 +247,9 @@ describeEachDialect('ledger', (dialect) => {
     expect((await t.ledger.latestCheckpoint())!.size).toBe(before + 9);
   });
 
-  // Append-only storage: the 66k-entry log above has entries, tiles of three levels, a leaf-index
-  // epoch and checkpoints for the triggers to guard.
+  // Append-only storage. Threat: an operator, a script or a bug rewrites history with UPDATE,
+  // DELETE or TRUNCATE instead of going through the ledger. The 66k-entry log above has entries,
+  // tiles of three levels, a leaf-index epoch and checkpoints for the triggers to guard.
   const statements = [
     'UPDATE ledger_entries SET entry = entry WHERE idx = 1',
     'DELETE FROM ledger_entries WHERE idx = 1',

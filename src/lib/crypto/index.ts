@@ -26,4 +26,4 @@ export {
   readKeyFile,
   writeKeyFile,
 } from './keyring.js';
-export { ed25519PublicKeyFromRaw, ed25519Sign, ed25519Verify, sha256 } from './sign.js';
+export { ed25519PublicKeyFromRaw, ed25519Sign, ed25519Verify, sha256, sha256Digest } from './sign.js';

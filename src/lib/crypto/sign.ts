@@ -1,3 +1,4 @@
+import * as nodeCrypto from 'node:crypto';
 import { createHash, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 
 /** Ed25519 over raw messages (pure EdDSA, no prehash), as C2SP signed-note requires. */
@@ -25,3 +26,14 @@ export function sha256(...parts: Uint8Array[]): Buffer {
   for (const p of parts) h.update(p);
   return h.digest();
 }
+
+type OneShot = (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer;
+const oneShot = (nodeCrypto as unknown as { hash?: OneShot }).hash;
+
+/**
+ * SHA-256 of one buffer, for hot paths (the ledger hashes every entry twice): the one-shot
+ * `crypto.hash` (Node ≥ 20.12) skips the Hash object; `createHash` is the fallback.
+ */
+export const sha256Digest: (data: Uint8Array) => Buffer = oneShot
+  ? (data) => oneShot('sha256', data, 'buffer')
+  : (data) => createHash('sha256').update(data).digest();

@@ -125,7 +125,16 @@ export class Frontier {
     for (let i = 0; i < count; i++) {
       const t = (i - skip) / TILE_WIDTH;
       if (i >= skip && Number.isInteger(t) && t < tiles && this.range.size % TILE_WIDTH === 0) {
-        for (let k = 0; k < TILE_WIDTH; k++) store(0, leaves.subarray((i + k) * HASH_SIZE, (i + k + 1) * HASH_SIZE));
+        // A whole tile: its row is a copy of the run's slice; the level-0 partial tile is empty.
+        const count0 = (this.counts[0] ?? 0) + TILE_WIDTH;
+        this.counts[0] = count0;
+        writes.push({
+          level: 0,
+          index: count0 / TILE_WIDTH - 1,
+          width: TILE_WIDTH,
+          hashes: Buffer.from(leaves.subarray(i * HASH_SIZE, (i + TILE_WIDTH) * HASH_SIZE)),
+        });
+        touched.add(0);
         this.range.appendSubtree(TILE_HEIGHT, tileRoots.subarray(t * HASH_SIZE, (t + 1) * HASH_SIZE), onNode);
         i += TILE_WIDTH - 1;
         continue;

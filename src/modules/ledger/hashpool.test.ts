@@ -3,7 +3,9 @@ import { Frontier } from './frontier.js';
 import { hashEntries, hashInline } from './hashpool.js';
 import { CompactRange, leafHash, rootFromLeafHashes } from './merkle.js';
 
-const entries = Array.from({ length: 1500 }, (_, i) => Buffer.from(`entry number ${i} ${'x'.repeat(i % 40)}`));
+const entries = Array.from({ length: 1500 }, (_, i) =>
+  Buffer.from(`entry number ${i} ${'x'.repeat(i % 40)}`),
+);
 
 describe('hash pool', () => {
   it('gives the leaf hashes and full-tile roots of a run, wherever it starts', async () => {

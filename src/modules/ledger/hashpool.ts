@@ -91,7 +91,6 @@ class PoolWorker {
 
   constructor() {
     this.worker = new Worker(WORKER_SOURCE, { eval: true });
-    this.worker.unref();
     this.worker.on('message', (m: { id: number; error?: string } & HashedRun) => {
       const job = this.jobs.get(m.id);
       if (!job) return;
@@ -108,6 +107,8 @@ class PoolWorker {
       for (const j of this.jobs.values()) j.reject(e);
       this.jobs.clear();
     });
+    // After the listeners: attaching a 'message' listener refs the worker's port again.
+    this.worker.unref();
   }
 
   get pending(): number {
@@ -142,7 +143,8 @@ export function hashInline(entries: readonly Uint8Array[], first: number): Hashe
     }
     while (level.length > 1) {
       const next: Buffer[] = [];
-      for (let k = 0; k < level.length; k += 2) next.push(nodeHash(level[k] as Buffer, level[k + 1] as Buffer));
+      for (let k = 0; k < level.length; k += 2)
+        next.push(nodeHash(level[k] as Buffer, level[k + 1] as Buffer));
       level = next;
     }
     (level[0] as Buffer).copy(roots, t * HASH_SIZE);
@@ -189,13 +191,18 @@ function ship(w: PoolWorker, entries: readonly Uint8Array[], first: number): Pro
 /**
  * Leaf hashes and full-tile roots of `entries`, which are the leaves `first`, `first + 1`, …
  * A large run is split at tile boundaries across the workers; the bytes are copied, so the caller
- * keeps its buffers.
+ * keeps its buffers. Small runs are hashed inline unless `ship` (the caller has other work to do
+ * meanwhile).
  */
-export async function hashEntries(entries: readonly Uint8Array[], first: number): Promise<HashedRun> {
-  const ws = entries.length >= MIN_SHIPPED ? pool() : undefined;
+export async function hashEntries(
+  entries: readonly Uint8Array[],
+  first: number,
+  options: { ship?: boolean } = {},
+): Promise<HashedRun> {
+  const ws = entries.length >= MIN_SHIPPED || (options.ship && entries.length > 0) ? pool() : undefined;
   if (!ws) return hashInline(entries, first);
   const skip = (TILE_WIDTH - (first % TILE_WIDTH)) % TILE_WIDTH;
-  const parts = Math.max(1, Math.min(ws.length, Math.floor(entries.length / MIN_SHIPPED)));
+  const parts = Math.max(1, Math.min(ws.length, Math.floor(entries.length / TILE_WIDTH)));
   // Cut points on tile boundaries, so each part's full tiles are exactly the run's, in order.
   const cuts = [0];
   for (let k = 1; k < parts; k++) {
@@ -207,9 +214,11 @@ export async function hashEntries(entries: readonly Uint8Array[], first: number)
   const idle = [...ws].sort((a, b) => a.pending - b.pending);
   try {
     const runs = await Promise.all(
-      cuts.slice(0, -1).map((from, k) =>
-        ship(idle[k % idle.length] as PoolWorker, entries.slice(from, cuts[k + 1]), first + from),
-      ),
+      cuts
+        .slice(0, -1)
+        .map((from, k) =>
+          ship(idle[k % idle.length] as PoolWorker, entries.slice(from, cuts[k + 1]), first + from),
+        ),
     );
     return {
       leaves: Buffer.concat(runs.map((r) => r.leaves)),

@@ -126,6 +126,9 @@ function isRace(e: unknown): boolean {
   return code.startsWith('SQLITE_BUSY') || code === '40001' || code === '40P01';
 }
 
+/** Entries per run shipped to a hashing worker while the rest of a batch is encoded. */
+const HASH_RUN = 512;
+
 const hex = (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b)).toString('hex');
 
 function parseHash(h: string): Buffer {
@@ -270,7 +273,11 @@ export function createLedger(deps: LedgerDeps): Ledger {
           if ((await repo.deletePending(t, seqs)) !== n) throw new RaceLost();
         },
         // The leaf hashes were computed when the entries were appended.
-        hash: async () => ({ leaves: Buffer.concat(pending.map((p) => p.leafHash)), roots: Buffer.alloc(0), skip: n }),
+        hash: async () => ({
+          leaves: Buffer.concat(pending.map((p) => p.leafHash)),
+          roots: Buffer.alloc(0),
+          skip: n,
+        }),
       };
     });
     return res.count;
@@ -292,17 +299,46 @@ export function createLedger(deps: LedgerDeps): Ledger {
   }
 
   async function appendBatch(events: readonly AuditEvent[]): Promise<AppendResult> {
-    const at = now();
-    const entries = events.map((e) => encodeEntry(e, at));
-    if (entries.length === 0) {
+    if (events.length === 0) {
       const size = (await readState()).size;
       return { first: size, size, leafHashes: [] };
     }
+    const at = now();
+    // Hashing starts while the rest is still being encoded: each run of encoded entries goes to a
+    // worker as soon as it ends on a tile boundary of the index the batch will probably get (the
+    // current size). If another writer moved the size meanwhile, the tile roots are not used.
+    const guess = frontier?.size ?? (await readState()).size;
+    const entries: Buffer[] = new Array(events.length);
+    const runs: Promise<HashedRun>[] = [];
+    let runStart = 0;
+    for (let i = 0; i < events.length; i++) {
+      entries[i] = encodeEntry(events[i] as AuditEvent, at);
+      const end = i + 1;
+      if ((end - runStart >= HASH_RUN && (guess + end) % TILE_WIDTH === 0) || end === events.length) {
+        const run = hashEntries(entries.slice(runStart, end), guess + runStart, {
+          ship: events.length >= TILE_WIDTH,
+        });
+        run.catch(() => undefined);
+        runs.push(run);
+        runStart = end;
+      }
+    }
+    const hashedRuns = Promise.all(runs);
+    hashedRuns.catch(() => undefined);
     const res = await exclusive(() =>
       extend(async () => ({
         count: entries.length,
         writeEntries: (trx, first) => repo.insertEntries(trx, first, entries),
-        hash: (first) => hashEntries(entries, first),
+        hash: async (first) => {
+          const done = await hashedRuns;
+          const leaves = Buffer.concat(done.map((r) => r.leaves));
+          if (first !== guess) return { leaves, roots: Buffer.alloc(0), skip: entries.length };
+          return {
+            leaves,
+            roots: Buffer.concat(done.map((r) => r.roots)),
+            skip: (done[0] as HashedRun).skip,
+          };
+        },
       })),
     );
     const leafHashes: string[] = new Array(res.count);
@@ -323,7 +359,8 @@ export function createLedger(deps: LedgerDeps): Ledger {
   // size it names has its tiles stored for good, so a slightly old one is still a valid answer.
   let cpCache: { row: LedgerCheckpointRow | undefined; at: number } | undefined;
   async function latestCheckpointCached(): Promise<LedgerCheckpointRow | undefined> {
-    if (!cpCache || Date.now() - cpCache.at > 1000) cpCache = { row: await repo.latestCheckpoint(db), at: Date.now() };
+    if (!cpCache || Date.now() - cpCache.at > 1000)
+      cpCache = { row: await repo.latestCheckpoint(db), at: Date.now() };
     return cpCache.row;
   }
 

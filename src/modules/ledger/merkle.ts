@@ -1,4 +1,4 @@
-import * as nodeCrypto from 'node:crypto';
+import { sha256Digest as digest } from '../../lib/crypto/index.js';
 
 /**
  * RFC 9162 (RFC 6962) Merkle tree hashing and proofs. Everything here is pure: the verifier
@@ -8,18 +8,10 @@ import * as nodeCrypto from 'node:crypto';
  *   node hash  = SHA-256(0x01 ‖ left ‖ right)
  *   empty tree = SHA-256("")
  *
- * Hashing is the ledger's hot path (two SHA-256 per entry on append and on verify), so it calls
- * node:crypto directly with a reused scratch buffer instead of going through the variadic
- * `sha256()` of src/lib/crypto; the one-shot `crypto.hash` (Node ≥ 20.12) saves the Hash object
- * per call, with `createHash` as the fallback on older runtimes.
+ * Hashing is the ledger's hot path (two SHA-256 per entry on append and on verify), so it uses
+ * the one-shot `sha256Digest` of src/lib/crypto with a reused scratch buffer.
  */
 export const HASH_SIZE = 32;
-
-type OneShot = (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer;
-const oneShot = (nodeCrypto as unknown as { hash?: OneShot }).hash;
-const digest: (data: Uint8Array) => Buffer = oneShot
-  ? (data) => oneShot('sha256', data, 'buffer')
-  : (data) => nodeCrypto.createHash('sha256').update(data).digest();
 
 export const EMPTY_ROOT: Buffer = digest(new Uint8Array(0));
 

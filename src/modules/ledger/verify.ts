@@ -2,8 +2,8 @@ import type { Kysely } from 'kysely';
 import type { DialectName } from '../../db/index.js';
 import type { DbExecutor } from '../../lib/audit.js';
 import { decodeEntry } from './entry.js';
-import { BUCKETS, buildEpochIndex, EPOCH } from './leafindex.js';
 import { type HashedRun, hashEntries } from './hashpool.js';
+import { BUCKETS, buildEpochIndex, EPOCH } from './leafindex.js';
 import type { LedgerRepo } from './ledger.repo.js';
 import type { LedgerEntryRow } from './ledger.tables.js';
 import { findLeaf } from './lookup.js';
@@ -321,7 +321,13 @@ export async function verifyLedger(ctx: VerifyContext, options: VerifyOptions = 
         readFrom = lastRow.idx + 1;
         // A chunk with a gap in it (rows deleted) is hashed here, entry by entry.
         const contiguous = lastRow.idx - firstRow.idx === rows.length - 1;
-        const hashed = contiguous && !options.checkEncoding ? hashEntries(rows.map((r) => r.entry), firstRow.idx) : undefined;
+        const hashed =
+          contiguous && !options.checkEncoding
+            ? hashEntries(
+                rows.map((r) => r.entry),
+                firstRow.idx,
+              )
+            : undefined;
         hashed?.catch(() => undefined);
         inFlight.push({ rows, hashed });
       }
@@ -353,7 +359,11 @@ export async function verifyLedger(ctx: VerifyContext, options: VerifyOptions = 
           const leaves = hashed.leaves.subarray(k * HASH_SIZE, (k + TILE_WIDTH) * HASH_SIZE);
           if (level0.tileEquals(leaves)) {
             leaves.copy(epochBuf, (i % EPOCH) * HASH_SIZE);
-            range.appendSubtree(TILE_HEIGHT, hashed.roots.subarray(t * HASH_SIZE, (t + 1) * HASH_SIZE), onNode);
+            range.appendSubtree(
+              TILE_HEIGHT,
+              hashed.roots.subarray(t * HASH_SIZE, (t + 1) * HASH_SIZE),
+              onNode,
+            );
             while (captureSizes[capture] === range.size) {
               roots.set(range.size, range.root());
               capture += 1;
