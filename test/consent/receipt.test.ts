@@ -54,13 +54,37 @@ describeEachDialect('signed consent receipts', (dialect) => {
       f(copy.receipt);
       return s.consent.verifyReceipt(copy);
     };
-    expect(alter((r) => (r.purpose = 'marketing'))).toBe(false);
-    expect(alter((r) => (r.recipientId = 'rcp_other'))).toBe(false);
+    expect(
+      alter((r) => {
+        r.purpose = 'marketing';
+      }),
+    ).toBe(false);
+    expect(
+      alter((r) => {
+        r.recipientId = 'rcp_other';
+      }),
+    ).toBe(false);
     expect(alter((r) => r.fields.push('id_number'))).toBe(false);
-    expect(alter((r) => (r.notice.sha256 = '0'.repeat(64)))).toBe(false);
-    expect(alter((r) => (r.separate.crossBorder = true))).toBe(false);
-    expect(alter((r) => (r.givenAt = '2020-01-01T00:00:00.000Z'))).toBe(false);
-    expect(alter((r) => (r.withdrawnAt = '2025-01-01T00:00:00.000Z'))).toBe(false);
+    expect(
+      alter((r) => {
+        r.notice.sha256 = '0'.repeat(64);
+      }),
+    ).toBe(false);
+    expect(
+      alter((r) => {
+        r.separate.crossBorder = true;
+      }),
+    ).toBe(false);
+    expect(
+      alter((r) => {
+        r.givenAt = '2020-01-01T00:00:00.000Z';
+      }),
+    ).toBe(false);
+    expect(
+      alter((r) => {
+        r.withdrawnAt = '2025-01-01T00:00:00.000Z';
+      }),
+    ).toBe(false);
     const sig = Buffer.from(signed.signature, 'base64');
     sig[0]! ^= 1;
     expect(s.consent.verifyReceipt({ ...signed, signature: sig.toString('base64') })).toBe(false);

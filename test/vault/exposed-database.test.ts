@@ -67,55 +67,59 @@ describe('the byte scanner', () => {
 });
 
 describeEachDialect('exposed database', (dialect) => {
-  it(`a copy of the database holds none of ${COUNT} subjects' PI and none of the keys`, {
-    timeout: 600_000,
-  }, async () => {
-    const f = await vaultFixture(dialect, { poolSize: 2 });
-    try {
-      const r = await importSubjects(f.vault, chunks(customersCsvBytes(SEED, COUNT), 256 * 1024), {
-        batchSize: 1000,
-        worker: true,
-      });
-      expect(r.aborted).toBeUndefined();
-      // The generator draws a few numbers from blocks libphonenumber does not list as mobile;
-      // those rows are rejected. Everything else is stored.
-      expect(r.imported).toBeGreaterThan(COUNT * 0.99);
-      expect(r.imported + r.rejectedRows).toBe(COUNT);
+  it(
+    `a copy of the database holds none of ${COUNT} subjects' PI and none of the keys`,
+    {
+      timeout: 600_000,
+    },
+    async () => {
+      const f = await vaultFixture(dialect, { poolSize: 2 });
+      try {
+        const r = await importSubjects(f.vault, chunks(customersCsvBytes(SEED, COUNT), 256 * 1024), {
+          batchSize: 1000,
+          worker: true,
+        });
+        expect(r.aborted).toBeUndefined();
+        // The generator draws a few numbers from blocks libphonenumber does not list as mobile;
+        // those rows are rejected. Everything else is stored.
+        expect(r.imported).toBeGreaterThan(COUNT * 0.99);
+        expect(r.imported + r.rejectedRows).toBe(COUNT);
 
-      const keys = [
-        ...f.keyring.kekVersions().map((v) => f.keyring.kek(v)),
-        f.keyring.indexKey,
-        Buffer.from(f.keyring.signingKey.export({ format: 'der', type: 'pkcs8' })),
-      ];
-      const needles = needlesFor(COUNT, keys);
-      // Sanity: the sets hold what was imported (a typo above would make the scan vacuous).
-      expect(needles.mobiles.size).toBe(COUNT);
-      expect(needles.names.size).toBeGreaterThan(COUNT / 10);
+        const keys = [
+          ...f.keyring.kekVersions().map((v) => f.keyring.kek(v)),
+          f.keyring.indexKey,
+          Buffer.from(f.keyring.signingKey.export({ format: 'der', type: 'pkcs8' })),
+        ];
+        const needles = needlesFor(COUNT, keys);
+        // Sanity: the sets hold what was imported (a typo above would make the scan vacuous).
+        expect(needles.mobiles.size).toBe(COUNT);
+        expect(needles.names.size).toBeGreaterThan(COUNT / 10);
 
-      if (dialect === 'sqlite') {
-        const file = f.db.file!;
-        const copy = () =>
-          Buffer.concat(
-            [file, `${file}-wal`, `${file}-shm`].filter((p) => existsSync(p)).map((p) => readFileSync(p)),
-          );
-        const live = copy();
-        expect(live.length).toBeGreaterThan(COUNT * 100);
-        expect(leaks(live, needles)).toEqual([]);
-        await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(f.db.db);
-        const checkpointed = readFileSync(file);
-        expect(leaks(checkpointed, needles)).toEqual([]);
-      } else {
-        const out = join(f.dir, 'dump.sql');
-        execFileSync('/usr/bin/pg_dump', ['--no-owner', '-n', f.db.schema!, '-f', out, f.db.url]);
-        const dump = readFileSync(out);
-        rmSync(out);
-        expect(dump.includes('COPY')).toBe(true);
-        expect(dump.length).toBeGreaterThan(COUNT * 100);
-        expect(leaks(blankByteaHex(dump), needles)).toEqual([]);
-        expect(leaks(decodeByteaHex(dump), needles)).toEqual([]);
+        if (dialect === 'sqlite') {
+          const file = f.db.file!;
+          const copy = () =>
+            Buffer.concat(
+              [file, `${file}-wal`, `${file}-shm`].filter((p) => existsSync(p)).map((p) => readFileSync(p)),
+            );
+          const live = copy();
+          expect(live.length).toBeGreaterThan(COUNT * 100);
+          expect(leaks(live, needles)).toEqual([]);
+          await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(f.db.db);
+          const checkpointed = readFileSync(file);
+          expect(leaks(checkpointed, needles)).toEqual([]);
+        } else {
+          const out = join(f.dir, 'dump.sql');
+          execFileSync('/usr/bin/pg_dump', ['--no-owner', '-n', f.db.schema!, '-f', out, f.db.url]);
+          const dump = readFileSync(out);
+          rmSync(out);
+          expect(dump.includes('COPY')).toBe(true);
+          expect(dump.length).toBeGreaterThan(COUNT * 100);
+          expect(leaks(blankByteaHex(dump), needles)).toEqual([]);
+          expect(leaks(decodeByteaHex(dump), needles)).toEqual([]);
+        }
+      } finally {
+        await f.destroy();
       }
-    } finally {
-      await f.destroy();
-    }
-  });
+    },
+  );
 });

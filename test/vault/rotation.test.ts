@@ -46,82 +46,86 @@ describe.runIf(enabledDialects().includes('sqlite'))(
       await f.destroy();
     });
 
-    it('rewraps every data key with zero failed reads in the other process', {
-      timeout: 240_000,
-    }, async () => {
-      const count = Number(process.env.VAULT_ROTATION_COUNT ?? 10_000);
-      const subjects = await importCustomers(f, 'rotation', count);
-      const expectedFile = join(f.dir, 'expected.json');
-      writeFileSync(expectedFile, JSON.stringify(subjects.filter((_, i) => i % 37 === 0)));
+    it(
+      'rewraps every data key with zero failed reads in the other process',
+      {
+        timeout: 240_000,
+      },
+      async () => {
+        const count = Number(process.env.VAULT_ROTATION_COUNT ?? 10_000);
+        const subjects = await importCustomers(f, 'rotation', count);
+        const expectedFile = join(f.dir, 'expected.json');
+        writeFileSync(expectedFile, JSON.stringify(subjects.filter((_, i) => i % 37 === 0)));
 
-      const child: ChildProcessWithoutNullStreams = spawn(
-        process.execPath,
-        ['--import', 'tsx', READER, f.db.file!, f.keyFile, expectedFile],
-        { cwd: ROOT, stdio: 'pipe' },
-      );
-      let stderr = '';
-      child.stderr.on('data', (d) => {
-        stderr += String(d);
-      });
-      let reads = 0;
-      const timeline: [reads: number, at: number][] = [];
-      let final: { reads: number; failures: number; codes: Record<string, number> } | undefined;
-      const waiters: { n: number; resolve: () => void }[] = [];
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        if (line.startsWith('reads ')) {
-          const [, n, at] = line.split(' ');
-          reads = Number(n);
-          timeline.push([reads, Number(at)]);
-        } else if (line.startsWith('{')) final = JSON.parse(line);
-        for (const w of waiters.splice(0)) {
-          if (reads >= w.n) w.resolve();
-          else waiters.push(w);
-        }
-      });
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      const readsReach = (n: number) =>
-        new Promise<void>((resolve, reject) => {
-          waiters.push({ n, resolve });
-          void exited.then(() => reject(new Error(`reader exited early: ${stderr}`)));
+        const child: ChildProcessWithoutNullStreams = spawn(
+          process.execPath,
+          ['--import', 'tsx', READER, f.db.file!, f.keyFile, expectedFile],
+          { cwd: ROOT, stdio: 'pipe' },
+        );
+        let stderr = '';
+        child.stderr.on('data', (d) => {
+          stderr += String(d);
         });
+        let reads = 0;
+        const timeline: [reads: number, at: number][] = [];
+        let final: { reads: number; failures: number; codes: Record<string, number> } | undefined;
+        const waiters: { n: number; resolve: () => void }[] = [];
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          if (line.startsWith('reads ')) {
+            const [, n, at] = line.split(' ');
+            reads = Number(n);
+            timeline.push([reads, Number(at)]);
+          } else if (line.startsWith('{')) final = JSON.parse(line);
+          for (const w of waiters.splice(0)) {
+            if (reads >= w.n) w.resolve();
+            else waiters.push(w);
+          }
+        });
+        const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+        const readsReach = (n: number) =>
+          new Promise<void>((resolve, reject) => {
+            waiters.push({ n, resolve });
+            void exited.then(() => reject(new Error(`reader exited early: ${stderr}`)));
+          });
 
-      await readsReach(100);
-      const cli = cliHarness(f.vault, f.dir);
-      // SQLite runs synchronously in this process, so the child's lines are read after the fact:
-      // compare the times it stamped with the rotation's start and end.
-      const startedAt = Date.now();
-      const { exitCode, printed } = await cli.run(['keys', 'rotate', '--batch-size', '100', '--json']);
-      const endedAt = Date.now();
-      await readsReach(reads + 200);
-      child.stdin.end();
-      expect(await exited).toBe(0);
+        await readsReach(100);
+        const cli = cliHarness(f.vault, f.dir);
+        // SQLite runs synchronously in this process, so the child's lines are read after the fact:
+        // compare the times it stamped with the rotation's start and end.
+        const startedAt = Date.now();
+        const { exitCode, printed } = await cli.run(['keys', 'rotate', '--batch-size', '100', '--json']);
+        const endedAt = Date.now();
+        await readsReach(reads + 200);
+        child.stdin.end();
+        expect(await exited).toBe(0);
 
-      expect(exitCode).toBe(0);
-      expect(printed[0]!.data).toEqual({ from: [1], to: 2, rewrapped: subjects.length, retired: [1] });
-      expect(final).toBeDefined();
-      expect(final!.codes).toEqual({});
-      expect(final!.failures).toBe(0);
-      // Reads went on during the rotation, not only before and after it.
-      const during = timeline.filter(([, at]) => at > startedAt && at < endedAt);
-      expect(during.length).toBeGreaterThan(1);
-      expect(timeline.some(([, at]) => at > endedAt)).toBe(true);
+        expect(exitCode).toBe(0);
+        expect(printed[0]!.data).toEqual({ from: [1], to: 2, rewrapped: subjects.length, retired: [1] });
+        expect(final).toBeDefined();
+        expect(final!.codes).toEqual({});
+        expect(final!.failures).toBe(0);
+        // Reads went on during the rotation, not only before and after it.
+        const during = timeline.filter(([, at]) => at > startedAt && at < endedAt);
+        expect(during.length).toBeGreaterThan(1);
+        expect(timeline.some(([, at]) => at > endedAt)).toBe(true);
 
-      expect(await keyVersionCounts(f.vault)).toEqual(new Map([[2, subjects.length]]));
-      const file = readKeyFile(f.keyFile);
-      expect(file.kek.current).toBe(2);
-      expect(Object.keys(file.kek.versions)).toEqual(['2']);
-      // A process started after the rotation, knowing only the new KEK, reads everything.
-      const fresh = createVault({
-        db: f.db.db,
-        dialect: 'sqlite',
-        keyring: loadKeyring(f.keyFile),
-        catalog: loadCatalog(),
-        clock: f.clock,
-      });
-      for (const s of subjects.slice(0, 50)) {
-        expect(await openSubjectFields(fresh, f.db.db, s.id, ['mobile'])).toEqual({ mobile: s.mobile });
-      }
-    });
+        expect(await keyVersionCounts(f.vault)).toEqual(new Map([[2, subjects.length]]));
+        const file = readKeyFile(f.keyFile);
+        expect(file.kek.current).toBe(2);
+        expect(Object.keys(file.kek.versions)).toEqual(['2']);
+        // A process started after the rotation, knowing only the new KEK, reads everything.
+        const fresh = createVault({
+          db: f.db.db,
+          dialect: 'sqlite',
+          keyring: loadKeyring(f.keyFile),
+          catalog: loadCatalog(),
+          clock: f.clock,
+        });
+        for (const s of subjects.slice(0, 50)) {
+          expect(await openSubjectFields(fresh, f.db.db, s.id, ['mobile'])).toEqual({ mobile: s.mobile });
+        }
+      },
+    );
   },
 );
 

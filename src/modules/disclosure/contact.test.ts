@@ -11,8 +11,7 @@ describe('contact normalisation', () => {
   ])('mobile %s → %s', (raw, want) => expect(normaliseMobile(raw)).toBe(want));
 
   it.each(['1380013800', '23800138000', '+1 415 555 0100', 'abc'])('rejects %s', (raw) =>
-    expect(normaliseMobile(raw)).toBeUndefined(),
-  );
+    expect(normaliseMobile(raw)).toBeUndefined());
 
   it('lower-cases and trims e-mail, rejects non-addresses', () => {
     expect(normaliseEmail('  Li.Ming123@Example.COM ')).toBe('li.ming123@example.com');

@@ -308,17 +308,16 @@ export async function verifyLedger(ctx: VerifyContext, options: VerifyOptions = 
     }
     const inFlight: Chunk[] = [];
     let readFrom = 0;
-    let exhausted = false;
     const fill = async () => {
-      while (!exhausted && inFlight.length < IN_FLIGHT) {
-        const rows = await repo.readEntries(trx, readFrom, n, CHUNK);
+      while (readFrom < n && inFlight.length < IN_FLIGHT) {
+        // A bounded index range, not ORDER BY … LIMIT from an open range: with the statistics of a
+        // freshly loaded table PostgreSQL would sort the whole rest of the table for every chunk.
+        const to = Math.min(n, readFrom + CHUNK);
+        const rows = await repo.readEntries(trx, readFrom, to, CHUNK);
+        readFrom = to;
         const firstRow = rows[0];
         const lastRow = rows[rows.length - 1];
-        if (!firstRow || !lastRow) {
-          exhausted = true;
-          break;
-        }
-        readFrom = lastRow.idx + 1;
+        if (!firstRow || !lastRow) continue;
         // A chunk with a gap in it (rows deleted) is hashed here, entry by entry.
         const contiguous = lastRow.idx - firstRow.idx === rows.length - 1;
         const hashed =

@@ -27,13 +27,17 @@ function digest(org: Organisation): string {
 }
 
 describe('organisation: determinism', () => {
-  it('the same seed gives the same organisation, consents and assignments; another seed differs', {
-    timeout: 120_000,
-  }, () => {
-    const a = digest(org);
-    expect(digest(generateOrganisation({ seed: 'org-seed', customers: N }))).toBe(a);
-    expect(digest(generateOrganisation({ seed: 'org-seed-2', customers: N }))).not.toBe(a);
-  });
+  it(
+    'the same seed gives the same organisation, consents and assignments; another seed differs',
+    {
+      timeout: 120_000,
+    },
+    () => {
+      const a = digest(org);
+      expect(digest(generateOrganisation({ seed: 'org-seed', customers: N }))).toBe(a);
+      expect(digest(generateOrganisation({ seed: 'org-seed-2', customers: N }))).not.toBe(a);
+    },
+  );
 
   it('a range of a stream equals the same part of the whole stream', () => {
     const all = [...org.consents()];

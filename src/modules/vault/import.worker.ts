@@ -60,7 +60,10 @@ port.on('message', (m: { t: string; data?: Uint8Array }) => {
 try {
   for await (const ev of produce(input, init.params, sealer)) {
     port.postMessage(ev);
-    if (ev.t === 'batch' && ++unacked >= 2) await new Promise<void>((r) => (resume = r));
+    if (ev.t === 'batch' && ++unacked >= 2)
+      await new Promise<void>((r) => {
+        resume = r;
+      });
   }
 } catch (e) {
   port.postMessage(
