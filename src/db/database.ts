@@ -63,6 +63,9 @@ export function openDatabase(url: string, options: OpenOptions = {}): Database {
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 10000');
+  // Without it, INSERT OR REPLACE deletes a conflicting row without firing DELETE triggers, which
+  // would let a REPLACE rewrite an append-only table past its guard.
+  sqlite.pragma('recursive_triggers = ON');
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
   return { db, dialect: 'sqlite', description: `sqlite:${path}`, close: () => db.destroy() };
 }
