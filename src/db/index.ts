@@ -15,3 +15,4 @@ export {
   type GroupCommit,
 } from './groupcommit.js';
 export { describeSchema, type Migration, MigrationError, migrate, migrationChecksum } from './migrator.js';
+export { openScratchDatabase, type ScratchDatabase } from './scratch.js';

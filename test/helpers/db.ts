@@ -1,11 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { describe } from 'vitest';
-import { type Database, type DialectName, migrate, openDatabase } from '../../src/db/index.js';
+import { type Database, type DialectName, openScratchDatabase } from '../../src/db/index.js';
 
 /**
  * Every database test runs on every dialect: SQLite always; PostgreSQL when TEST_POSTGRES_URL (or a
@@ -42,40 +37,21 @@ export async function createTestDatabase(
   dialect: DialectName,
   options: { migrate?: boolean; poolSize?: number } = {},
 ): Promise<TestDatabase> {
-  let database: Database;
-  let extra: { file?: string; schema?: string; url: string };
-  let cleanup: () => Promise<void>;
-  if (dialect === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'custodian-test-'));
-    const file = join(dir, 'test.db');
-    database = openDatabase(`sqlite:${file}`);
-    extra = { file, url: `sqlite:${file}` };
-    cleanup = async () => rmSync(dir, { recursive: true, force: true });
-  } else {
-    const url = postgresUrl();
-    if (!url) throw new Error('PostgreSQL is not configured (TEST_POSTGRES_URL)');
-    const schema = `t_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    await admin.end();
-    database = openDatabase(url, { schema, poolSize: options.poolSize ?? 4 });
-    extra = { schema, url };
-    cleanup = async () => {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
-    };
-  }
-  if (options.migrate !== false) await migrate(database);
+  const postgres = dialect === 'postgres' ? postgresUrl() : undefined;
+  if (dialect === 'postgres' && !postgres)
+    throw new Error('PostgreSQL is not configured (TEST_POSTGRES_URL)');
+  const scratch = await openScratchDatabase(dialect, {
+    postgresUrl: postgres,
+    prefix: 't',
+    ...(options.poolSize ? { poolSize: options.poolSize } : {}),
+    ...(options.migrate === false ? { migrate: false } : {}),
+  });
   return {
-    ...database,
-    ...extra,
-    async destroy() {
-      await database.close();
-      await cleanup();
-    },
+    ...scratch.database,
+    ...(scratch.file ? { file: scratch.file } : {}),
+    ...(scratch.schema ? { schema: scratch.schema } : {}),
+    url: scratch.url,
+    destroy: () => scratch.destroy(),
   };
 }
 

@@ -1,7 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type Database, type DialectName, migrate, openDatabase } from '../../db/index.js';
+import { type Database, type DialectName, openScratchDatabase } from '../../db/index.js';
 import { systemClock } from '../../lib/clock.js';
 import { generateKeyFile, type Keyring, keyringFromFile } from '../../lib/crypto/index.js';
 import { randomId } from '../../lib/ids.js';
@@ -41,35 +38,8 @@ interface BenchDb {
   destroy(): Promise<void>;
 }
 
-async function openBenchDb(dialect: DialectName, postgresUrl: string | undefined): Promise<BenchDb> {
-  if (dialect === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'custodian-bench-disclosure-'));
-    const database = openDatabase(`sqlite:${join(dir, 'bench.db')}`);
-    await migrate(database);
-    return {
-      database,
-      destroy: async () => {
-        await database.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-  if (!postgresUrl) throw new Error('PostgreSQL benchmark needs a postgres:// URL');
-  const schema = randomId('bench').toLowerCase();
-  const admin = openDatabase(postgresUrl, { poolSize: 1 });
-  await admin.db.schema.createSchema(schema).execute();
-  await admin.close();
-  const database = openDatabase(postgresUrl, { schema, poolSize: 4 });
-  await migrate(database);
-  return {
-    database,
-    destroy: async () => {
-      await database.close();
-      const a = openDatabase(postgresUrl, { poolSize: 1 });
-      await a.db.schema.dropSchema(schema).ifExists().cascade().execute();
-      await a.close();
-    },
-  };
+function openBenchDb(dialect: DialectName, postgresUrl: string | undefined): Promise<BenchDb> {
+  return openScratchDatabase(dialect, { postgresUrl, prefix: 'bench_disclosure' });
 }
 
 /** Vault subjects from the generator, through the vault's CSV import (one transaction per 1,000). */

@@ -1,10 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CompiledQuery } from 'kysely';
-import pg from 'pg';
-import { type Database, type DialectName, MAX_BIND_PARAMS, migrate, openDatabase } from '../../db/index.js';
+import { type Database, type DialectName, MAX_BIND_PARAMS, openScratchDatabase } from '../../db/index.js';
 import type { AuditEvent } from '../../lib/audit.js';
 import { systemClock } from '../../lib/clock.js';
 import { generateKeyFile, keyringFromFile } from '../../lib/crypto/index.js';
@@ -30,37 +25,8 @@ interface BenchDb {
   destroy(): Promise<void>;
 }
 
-async function openBenchDb(dialect: DialectName, postgresUrl: string | undefined): Promise<BenchDb> {
-  if (dialect === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'custodian-bench-ledger-'));
-    const database = openDatabase(`sqlite:${join(dir, 'bench.db')}`);
-    await migrate(database);
-    return {
-      database,
-      destroy: async () => {
-        await database.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-  if (!postgresUrl) throw new Error('PostgreSQL benchmark needs a postgres:// URL');
-  const schema = `bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: postgresUrl });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  await admin.end();
-  const database = openDatabase(postgresUrl, { schema, poolSize: 4 });
-  await migrate(database);
-  return {
-    database,
-    destroy: async () => {
-      await database.close();
-      const c = new pg.Client({ connectionString: postgresUrl });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
-    },
-  };
+function openBenchDb(dialect: DialectName, postgresUrl: string | undefined): Promise<BenchDb> {
+  return openScratchDatabase(dialect, { postgresUrl, prefix: 'bench_ledger' });
 }
 
 /** A realistic access event: pseudonymous ids, a purpose, the fields and view the decision gave. */
