@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { randomId } from '../lib/ids.js';
 import { type Database, openDatabase } from './database.js';
 import type { DialectName } from './dialect.js';
 import { migrate } from './migrator.js';
@@ -53,8 +53,8 @@ export async function openScratchDatabase(
   } else {
     const url = options.postgresUrl;
     if (!url) throw new Error('a PostgreSQL scratch database needs a postgres:// URL');
-    // The name is ours (hex), never input: safe to splice into DDL.
-    const schema = `${prefix.replace(/[^a-z0-9_]/g, '_')}_${randomBytes(6).toString('hex')}`;
+    // The name is ours (lower-case base32), never input: safe to splice into DDL.
+    const schema = `${prefix.replace(/[^a-z0-9_]/g, '_')}_${randomId('s').slice(2, 14)}`;
     await pgExec(url, `CREATE SCHEMA ${schema}`);
     const database = openDatabase(url, { schema, poolSize: options.poolSize ?? 4 });
     scratch = {
