@@ -23,6 +23,7 @@ import {
   piIn,
   ROLES,
   type Role,
+  referralNotice,
   type World,
 } from './fixtures.js';
 
@@ -147,32 +148,7 @@ describeEachDialect('authorization matrix over every route', (dialect) => {
     const notices = await app.consent.listNotices();
     // Separate consent to the partner for two customers (not the matrix's subject, which stays unconsented).
     const partnerNotice = await app.consent.publishNotice(
-      {
-        key: 'referral',
-        language: 'en',
-        text:
-          'Example Cloud Co. (contact: privacy@example-cloud.cn) will provide your name and mobile number to ' +
-          'Shanghai Example Distribution Ltd. (contact: compliance@distribution.example.cn) for its referral programme. ' +
-          'Kept 90 days. Exercise your rights at the privacy portal.',
-        declarations: {
-          processor: { name: 'Example Cloud Co.', contact: 'privacy@example-cloud.cn' },
-          purposes: [{ purpose: 'partner_referral', necessary: false }],
-          methods: ['provision by file transfer'],
-          categories: ['identity', 'contact'],
-          fields: ['name', 'mobile'],
-          retention: '90 days at the recipient',
-          rights: 'privacy portal',
-          thirdParty: {
-            recipientId: recipient.id,
-            name: 'Shanghai Example Distribution Ltd.',
-            contact: 'compliance@distribution.example.cn',
-            purposes: ['partner_referral'],
-            methods: ['provision by file transfer'],
-            categories: ['identity', 'contact'],
-            fields: ['name', 'mobile'],
-          },
-        },
-      },
+      referralNotice(recipient.id, 'provision by file transfer'),
       w.dpo.id,
     );
     for (const s of w.subjects.slice(1, 3)) {

@@ -255,3 +255,33 @@ export function guardedWithQuota(daily: number, version = `test-quota-${daily}`)
 }
 
 export const bearer = (a: Actor) => ({ authorization: `Bearer ${a.key}` });
+
+/** The PIPL art. 17 + 23 notice for separate consent to the demo distributor's referral programme. */
+export function referralNotice(recipientId: string, method: string) {
+  return {
+    key: 'referral',
+    language: 'en',
+    text:
+      'Example Cloud Co. (contact: privacy@example-cloud.cn) will provide your name and mobile number to ' +
+      'Shanghai Example Distribution Ltd. (contact: compliance@distribution.example.cn) for its referral programme. ' +
+      'Kept 90 days. Exercise your rights at the privacy portal.',
+    declarations: {
+      processor: { name: 'Example Cloud Co.', contact: 'privacy@example-cloud.cn' },
+      purposes: [{ purpose: 'partner_referral', necessary: false }],
+      methods: [method],
+      categories: ['identity', 'contact'],
+      fields: ['name', 'mobile'],
+      retention: '90 days at the recipient',
+      rights: 'privacy portal',
+      thirdParty: {
+        recipientId,
+        name: 'Shanghai Example Distribution Ltd.',
+        contact: 'compliance@distribution.example.cn',
+        purposes: ['partner_referral'],
+        methods: [method],
+        categories: ['identity', 'contact'],
+        fields: ['name', 'mobile'],
+      },
+    },
+  };
+}

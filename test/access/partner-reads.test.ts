@@ -12,7 +12,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachDialect } from '../helpers/db.js';
-import { createWorld, type World } from './fixtures.js';
+import { createWorld, referralNotice, type World } from './fixtures.js';
 
 describeEachDialect('partner reads under partner_referral', (dialect) => {
   let w: World;
@@ -35,32 +35,7 @@ describeEachDialect('partner reads under partner_referral', (dialect) => {
       w.dpo.id,
     );
     const notice = await w.app.consent.publishNotice(
-      {
-        key: 'referral',
-        language: 'en',
-        text:
-          'Example Cloud Co. (contact: privacy@example-cloud.cn) will provide your name and mobile number to ' +
-          'Shanghai Example Distribution Ltd. (contact: compliance@distribution.example.cn) for its referral programme. ' +
-          'Kept 90 days. Exercise your rights at the privacy portal.',
-        declarations: {
-          processor: { name: 'Example Cloud Co.', contact: 'privacy@example-cloud.cn' },
-          purposes: [{ purpose: 'partner_referral', necessary: false }],
-          methods: ['provision by API'],
-          categories: ['identity', 'contact'],
-          fields: ['name', 'mobile'],
-          retention: '90 days at the recipient',
-          rights: 'privacy portal',
-          thirdParty: {
-            recipientId: recipient.id,
-            name: 'Shanghai Example Distribution Ltd.',
-            contact: 'compliance@distribution.example.cn',
-            purposes: ['partner_referral'],
-            methods: ['provision by API'],
-            categories: ['identity', 'contact'],
-            fields: ['name', 'mobile'],
-          },
-        },
-      },
+      referralNotice(recipient.id, 'provision by API'),
       w.dpo.id,
     );
     // Both are assigned to the partner (fixtures); only the first gave separate consent.
