@@ -81,3 +81,35 @@ export function toBuffer(v: unknown): Buffer {
 
 /** Largest number of bind parameters one statement may carry on either dialect (SQLite: 32766). */
 export const MAX_BIND_PARAMS = 30_000;
+
+/**
+ * SQL for an aggregate that concatenates, per group and in `orderBy` order, the entries
+ * name-length(u8) ‖ name(UTF-8) ‖ value-length(u32, big-endian) ‖ value — the vault's entry-list
+ * encoding (src/modules/vault/entries.ts). Used by the migration that folds per-field rows into
+ * one row per subject; column names are the caller's own identifiers, never input.
+ */
+export function entryListAggregate(d: DialectName, name: string, value: string): string {
+  if (d === 'sqlite')
+    return (
+      `unhex(group_concat(printf('%02X', length(CAST(${name} AS BLOB))) || hex(${name}) || ` +
+      `printf('%08X', length(${value})) || hex(${value}), '' ORDER BY ${name}))`
+    );
+  return (
+    `string_agg(decode(lpad(to_hex(octet_length(${name})), 2, '0'), 'hex') || convert_to(${name}, 'UTF8') || ` +
+    `decode(lpad(to_hex(length(${value})), 8, '0'), 'hex') || ${value}, ''::bytea ORDER BY ${name})`
+  );
+}
+
+/** Table options after the column list: SQLite stores a table keyed by its primary key as that B-tree. */
+export function clusteredTableSuffix(d: DialectName): string {
+  return d === 'sqlite' ? 'WITHOUT ROWID' : '';
+}
+
+/**
+ * Locks the rows a SELECT reads until the transaction ends, where the dialect needs it: PostgreSQL
+ * (`FOR UPDATE`) lets two transactions read a row at once; SQLite has one writer at a time, and its
+ * write transactions are already serialised.
+ */
+export function lockForUpdate<QB extends { forUpdate(): QB }>(qb: QB, d: DialectName): QB {
+  return d === 'postgres' ? qb.forUpdate() : qb;
+}

@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import type { CommandContext, Output } from '../../src/cli/context.js';
 import { loadConfig } from '../../src/config.js';
+import { toBuffer } from '../../src/db/index.js';
 import type { AuditEvent, DbExecutor, Recorder } from '../../src/lib/audit.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { generateKeyFile, type Keyring, loadKeyring, writeKeyFile } from '../../src/lib/crypto/index.js';
 import { customersCsv, generateCustomers } from '../../src/modules/sim/index.js';
+import { decodeEntries } from '../../src/modules/vault/entries.js';
 import {
   createVault,
   loadCatalog,
@@ -34,7 +36,7 @@ export interface VaultFixture {
   destroy(): Promise<void>;
 }
 
-export const VAULT_TABLES = ['subjects', 'subject_keys', 'subject_fields', 'blind_index'] as const;
+export const VAULT_TABLES = ['subjects', 'blind_index'] as const;
 
 export async function vaultFixture(
   dialect: 'sqlite' | 'postgres',
@@ -79,6 +81,12 @@ export async function vaultFixture(
           .executeTakeFirstOrThrow();
         out[t] = Number(r.n);
       }
+      // Sealed fields live in their subject's row (an entry list): count the entries.
+      const rows = await db.db.selectFrom('subjects').select('sealed').execute();
+      out.sealed_fields = rows.reduce(
+        (n, r) => n + (r.sealed == null ? 0 : decodeEntries(toBuffer(r.sealed))!.length),
+        0,
+      );
       return out;
     },
     async destroy() {

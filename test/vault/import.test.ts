@@ -150,8 +150,7 @@ describeEachDialect('CSV import', (dialect) => {
     // Exactly the good rows exist, each complete; no table holds anything of a bad row.
     expect(await f.counts()).toEqual({
       subjects: 4,
-      subject_keys: 4,
-      subject_fields: 6 + 5 + 3 + 6,
+      sealed_fields: 6 + 5 + 3 + 6,
       blind_index: 3 + 3 + 2 + 3,
     });
     for (const [raw, exp] of ROWS) {

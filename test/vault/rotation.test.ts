@@ -189,9 +189,9 @@ describeEachDialect('key rotation', (dialect) => {
     expect(Object.keys(readKeyFile(f.keyFile).kek.versions)).toEqual(['2', '3']);
     const m = await stale.create({ externalId: 'late-writer', fields: { name: '迟到' } });
     const row = await f.db.db
-      .selectFrom('subject_keys')
+      .selectFrom('subjects')
       .select('kek_version')
-      .where('subject_id', '=', m.id)
+      .where('id', '=', m.id)
       .executeTakeFirstOrThrow();
     expect(Number(row.kek_version)).toBe(3);
     expect(await openSubjectFields(stale, f.db.db, subjects[0]!.id, ['mobile'])).toEqual({

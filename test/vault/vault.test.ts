@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { toBuffer } from '../../src/db/index.js';
 import { openField, unwrapDataKey } from '../../src/lib/crypto/index.js';
 import { type AppError, isAppError } from '../../src/lib/errors.js';
+import { decodeEntries, encodeEntries } from '../../src/modules/vault/entries.js';
 import { maskValue, openSubjectFields, openSubjectsFields } from '../../src/modules/vault/index.js';
 import { describeEachDialect } from '../helpers/db.js';
 import { type VaultFixture, vaultFixture } from './helpers.js';
@@ -186,6 +187,43 @@ describeEachDialect('vault service', (dialect) => {
     );
   });
 
+  /**
+   * Threat: two writers change one subject at the same moment (a clerk corrects the address while an
+   * import updates the phone). Fields live in one row now, so an update reads, merges and writes the
+   * row; without a row lock one change would silently undo the other, or an erasure racing an update
+   * would leave index entries pointing at an erased person.
+   */
+  it('loses neither of two concurrent updates, and an erasure racing updates leaves nothing findable', async () => {
+    const m = await f.vault.create({ externalId: 'R1', fields: { name: '钱九' } });
+    for (let round = 0; round < 5; round++) {
+      const mobile = `1370000000${round}`;
+      const email = `r${round}@example.com`;
+      await Promise.all([f.vault.update(m.id, { mobile }), f.vault.update(m.id, { email })]);
+      expect(await openSubjectFields(f.vault, f.db.db, m.id, ['mobile', 'email'])).toEqual({
+        mobile: `+86${mobile}`,
+        email,
+      });
+      expect(await f.vault.lookup('email', email)).toEqual([m.id]);
+    }
+    const e = await f.vault.create({ externalId: 'R2', fields: { name: '钱十', mobile: '13700000100' } });
+    const outcomes = await Promise.allSettled([
+      f.vault.update(e.id, { mobile: '13700000101' }),
+      f.vault.erase(e.id),
+      f.vault.update(e.id, { email: 'r2@example.com' }),
+    ]);
+    expect(outcomes[1]!.status).toBe('fulfilled');
+    for (const o of outcomes)
+      if (o.status === 'rejected') expect((o.reason as AppError).code).toBe('VAULT_SUBJECT_ERASED');
+    for (const [field, value] of [
+      ['mobile', '13700000100'],
+      ['mobile', '13700000101'],
+      ['email', 'r2@example.com'],
+    ] as const)
+      expect(await f.vault.lookup(field, value)).toEqual([]);
+    expect(
+      await f.db.db.selectFrom('blind_index').selectAll().where('subject_id', '=', e.id).execute(),
+    ).toEqual([]);
+  });
   it('masks values with the catalog', () => {
     expect(maskValue(f.vault.catalog, 'mobile', '+8613812345678')).toBe('138****5678');
     expect(maskValue(f.vault.catalog, 'name', '张三')).toBe('张*');
@@ -203,10 +241,11 @@ describeEachDialect('vault service', (dialect) => {
   /**
    * Threat (d): a subject exercises the right to erasure (PIPL art. 47) and the organisation keeps
    * an old copy of the database, or someone later obtains the key file. After crypto-shredding,
-   * the ciphertext is still on disk but nothing that exists any more can open it, lookups no longer
-   * find the person, and every read path says VAULT_SUBJECT_ERASED.
+   * the wrapped key, the ciphertexts and the blind-index entries are gone from the row, lookups no
+   * longer find the person, every read path says VAULT_SUBJECT_ERASED, and a copy of the
+   * ciphertexts taken before (a backup) cannot be opened by any key that still exists.
    */
-  it('erases by crypto-shredding: reads fail, lookups miss, ciphertext stays but cannot be opened', async () => {
+  it('erases by crypto-shredding: key, ciphertexts and index entries go; an earlier copy cannot be opened', async () => {
     const m = await f.vault.create({
       externalId: 'E1',
       fields: {
@@ -216,29 +255,23 @@ describeEachDialect('vault service', (dialect) => {
         id_number: '11010519491231002X',
       },
     });
-    const sealedBefore = await f.db.db
-      .selectFrom('subject_fields')
-      .select(['field', 'ciphertext'])
-      .where('subject_id', '=', m.id)
-      .orderBy('field')
-      .execute();
-    const keyRow = await f.db.db
-      .selectFrom('subject_keys')
-      .selectAll()
-      .where('subject_id', '=', m.id)
+    const before = await f.db.db
+      .selectFrom('subjects')
+      .select(['kek_version', 'wrapped_key', 'sealed'])
+      .where('id', '=', m.id)
       .executeTakeFirstOrThrow();
+    const sealedBefore = decodeEntries(toBuffer(before.sealed))!;
+    expect(sealedBefore.map((e) => e.name)).toEqual(['email', 'id_number', 'mobile', 'name']);
     // The wrapped key opens before erasure (so the check below is not vacuous).
     const dataKey = unwrapDataKey(f.keyring, m.id, {
-      kekVersion: Number(keyRow.kek_version),
-      wrapped: toBuffer(keyRow.wrapped_key),
+      kekVersion: Number(before.kek_version),
+      wrapped: toBuffer(before.wrapped_key),
     });
-    expect(
-      openField(dataKey, m.id, 'name', toBuffer(sealedBefore.find((r) => r.field === 'name')!.ciphertext)),
-    ).toBe('吴十');
+    expect(openField(dataKey, m.id, 'name', sealedBefore.find((e) => e.name === 'name')!.value)).toBe('吴十');
 
     f.clock.advance(60_000);
     const erased = await f.vault.erase(m.id, { by: 'act_dpo' });
-    expect(erased).toMatchObject({ erased: true, erasedAt: '2024-06-01T08:02:00.000Z' });
+    expect(erased).toMatchObject({ erased: true, erasedAt: '2024-06-01T08:02:00.000Z', fields: [] });
     expect((await f.events()).at(-1)).toEqual({ kind: 'subject.erased', actor: 'act_dpo', subject: m.id });
 
     expect((await failure(openSubjectFields(f.vault, f.db.db, m.id, ['name']))).code).toBe(
@@ -251,31 +284,24 @@ describeEachDialect('vault service', (dialect) => {
     expect(await f.vault.resolveExternalIds(['E1'])).toEqual(new Map());
 
     expect(
-      await f.db.db.selectFrom('subject_keys').selectAll().where('subject_id', '=', m.id).execute(),
-    ).toEqual([]);
-    expect(
       await f.db.db.selectFrom('blind_index').selectAll().where('subject_id', '=', m.id).execute(),
     ).toEqual([]);
-    const subjectRow = await f.db.db
+    const after = await f.db.db
       .selectFrom('subjects')
-      .selectAll()
+      .select(['fingerprint', 'kek_version', 'wrapped_key', 'sealed', 'lookup_keys'])
       .where('id', '=', m.id)
       .executeTakeFirstOrThrow();
-    expect(subjectRow.fingerprint).toBeNull();
-    const sealedAfter = await f.db.db
-      .selectFrom('subject_fields')
-      .select(['field', 'ciphertext'])
-      .where('subject_id', '=', m.id)
-      .orderBy('field')
-      .execute();
-    expect(sealedAfter.map((r) => [r.field, toBuffer(r.ciphertext).toString('hex')])).toEqual(
-      sealedBefore.map((r) => [r.field, toBuffer(r.ciphertext).toString('hex')]),
-    );
-    // No key that still exists opens it: every KEK in the key file and the index key fail.
+    expect(after).toEqual({
+      fingerprint: null,
+      kek_version: null,
+      wrapped_key: null,
+      sealed: null,
+      lookup_keys: null,
+    });
+    // No key that still exists opens the earlier copy: every KEK in the key file and the index key fail.
     const candidates = [...f.keyring.kekVersions().map((v) => f.keyring.kek(v)), f.keyring.indexKey];
-    for (const r of sealedAfter) {
-      for (const k of candidates)
-        expect(() => openField(k, m.id, r.field as string, toBuffer(r.ciphertext))).toThrow();
+    for (const e of sealedBefore) {
+      for (const k of candidates) expect(() => openField(k, m.id, e.name, e.value)).toThrow();
     }
     // Erasing again changes nothing and records nothing.
     const n = (await f.events()).length;
@@ -307,27 +333,33 @@ describeEachDialect('vault service', (dialect) => {
   it('refuses a ciphertext moved to another subject or field', async () => {
     const a = await f.vault.create({ externalId: 'X1', fields: { name: '甲', company: '甲公司' } });
     const b = await f.vault.create({ externalId: 'X2', fields: { name: '乙', company: '乙公司' } });
-    const nameOfA = await f.db.db
-      .selectFrom('subject_fields')
-      .select('ciphertext')
-      .where('subject_id', '=', a.id)
-      .where('field', '=', 'name')
-      .executeTakeFirstOrThrow();
-    await f.db.db
-      .updateTable('subject_fields')
-      .set({ ciphertext: nameOfA.ciphertext })
-      .where('subject_id', '=', b.id)
-      .where('field', '=', 'name')
-      .execute();
+    const sealedOf = async (id: string) =>
+      decodeEntries(
+        toBuffer(
+          (
+            await f.db.db
+              .selectFrom('subjects')
+              .select('sealed')
+              .where('id', '=', id)
+              .executeTakeFirstOrThrow()
+          ).sealed,
+        ),
+      )!;
+    // Replaces one entry of a subject's sealed list, the way a database writer could.
+    const plant = async (id: string, field: string, value: Buffer) => {
+      const entries = (await sealedOf(id)).map((e) => (e.name === field ? { name: field, value } : e));
+      await f.db.db
+        .updateTable('subjects')
+        .set({ sealed: encodeEntries(entries) })
+        .where('id', '=', id)
+        .execute();
+    };
+    const nameOfA = Buffer.from((await sealedOf(a.id)).find((e) => e.name === 'name')!.value);
+    await plant(b.id, 'name', nameOfA);
     expect((await failure(openSubjectFields(f.vault, f.db.db, b.id, ['name']))).code).toBe(
       'VAULT_DECRYPT_FAILED',
     );
-    await f.db.db
-      .updateTable('subject_fields')
-      .set({ ciphertext: nameOfA.ciphertext })
-      .where('subject_id', '=', a.id)
-      .where('field', '=', 'company')
-      .execute();
+    await plant(a.id, 'company', nameOfA);
     expect((await failure(openSubjectFields(f.vault, f.db.db, a.id, ['company']))).code).toBe(
       'VAULT_DECRYPT_FAILED',
     );

@@ -21,8 +21,8 @@ import { type BenchContext, type BenchSuite, type Measurement, median, percentil
 /**
  * The audited read path against the database's own cost of fetching the same row, in the same run:
  *
- * - baseline: a raw `SELECT … FROM subject_fields WHERE subject_id = ?` (one subject's sealed
- *   fields, no decryption), issued sequentially through the same driver;
+ * - baseline: a raw `SELECT wrapped_key, sealed FROM subjects WHERE id = ?` (one subject's key and
+ *   sealed fields, no decryption), issued sequentially through the same driver;
  * - audited in-process reads (decide → decrypt → view → access event + ledger entry, committed
  *   durably): single reads issued concurrently (so group commit batches them) and sequentially
  *   (one durable commit each);
@@ -113,7 +113,7 @@ async function openBench(ctx: BenchContext, dialect: DialectName, subjects: numb
     if (chunk.length === 1000) await flush(); // vault.createMany of more than 1,024 fails (its ledger event lists every id)
   }
   await flush();
-  const sqlText = `SELECT subject_id, field, ciphertext FROM subject_fields WHERE subject_id = ${dialect === 'sqlite' ? '?' : '$1'}`;
+  const sqlText = `SELECT id, kek_version, wrapped_key, sealed FROM subjects WHERE id = ${dialect === 'sqlite' ? '?' : '$1'}`;
   return {
     app,
     dialect,

@@ -115,18 +115,12 @@ async function rawCiphertextRead(db: Database, subjectIds: readonly string[]): P
   await db.db.transaction().execute(async (trx) => {
     for (let i = 0; i < subjectIds.length; i += IN_CHUNK) {
       const chunk = subjectIds.slice(i, i + IN_CHUNK) as string[];
-      const keys = await trx
-        .selectFrom('subject_keys')
-        .selectAll()
-        .where('subject_id', 'in', chunk)
-        .execute();
       const rows = await trx
-        .selectFrom('subject_fields')
-        .selectAll()
-        .where('subject_id', 'in', chunk)
-        .where('field', 'in', FIELDS)
+        .selectFrom('subjects')
+        .select(['id', 'kek_version', 'wrapped_key', 'sealed'])
+        .where('id', 'in', chunk)
         .execute();
-      n += keys.length + rows.length;
+      n += rows.length;
     }
   });
   if (n < subjectIds.length) throw new Error('raw read missed vault rows');

@@ -238,6 +238,26 @@ export function* customersCsv(opts: CustomerOptions & { header?: boolean }): Gen
   for (const r of generateCustomers(opts)) yield customerCsvLine(r);
 }
 
+/**
+ * customersCsv as UTF-8 buffers of about `chunkBytes` each (default 64 KiB), for streaming into an
+ * import without one stream chunk (and, with a worker, one message) per line.
+ */
+export function* customersCsvChunks(
+  opts: CustomerOptions & { header?: boolean; chunkBytes?: number },
+): Generator<Buffer> {
+  const limit = opts.chunkBytes ?? 64 * 1024;
+  let pending = '';
+  for (const line of customersCsv(opts)) {
+    pending += line;
+    // Counted in UTF-16 units; a chunk's UTF-8 bytes are at most three times that.
+    if (pending.length >= limit) {
+      yield Buffer.from(pending, 'utf8');
+      pending = '';
+    }
+  }
+  if (pending.length > 0) yield Buffer.from(pending, 'utf8');
+}
+
 // --- canaries ---------------------------------------------------------------------------------
 
 export interface CanaryOptions {

@@ -14,6 +14,7 @@ export {
   customerCsvLine,
   customerIndex,
   customersCsv,
+  customersCsvChunks,
   externalId,
   generateBankCard,
   generateCompany,
@@ -55,6 +56,7 @@ export {
   type ServiceActor,
   TELEPHONY_SERVICE,
 } from './org.js';
+export { Rng, type StreamKey, streamKey } from './prng.js';
 export {
   type BulkScrapeOptions,
   bulkScrape,

@@ -18,6 +18,7 @@ import {
 import { type VaultErrorCode, vaultError } from './vault.errors.js';
 import * as repo from './vault.repo.js';
 import {
+  appendNew,
   applyUpdate,
   coreOf,
   type NewRows,
@@ -228,14 +229,17 @@ function bytesOf(u: Uint8Array): Buffer {
 }
 
 function appendSealed(out: NewRows, s: SealedRow, externalId: string, now: string): void {
-  out.ids.push(s.id);
-  out.subjects.push(s.id, externalId, now, now, null, bytesOf(s.fingerprint));
-  out.keys.push(s.id, s.kekVersion, bytesOf(s.wrapped));
-  for (let i = 0; i < s.fields.length; i++) {
-    out.fields.push(s.id, s.fields[i], bytesOf(s.ciphertexts[i]!));
-    const h = s.hashes[i];
-    if (h) out.index.push(s.fields[i], bytesOf(h), s.id);
-  }
+  appendNew(out, {
+    id: s.id,
+    externalId,
+    now,
+    fingerprint: bytesOf(s.fingerprint),
+    kekVersion: s.kekVersion,
+    wrapped: bytesOf(s.wrapped),
+    names: s.fields,
+    sealed: s.ciphertexts.map(bytesOf),
+    hashes: s.hashes.map((h) => (h ? bytesOf(h) : null)),
+  });
 }
 
 async function writeBatch(
@@ -352,12 +356,19 @@ type WorkerMessage =
   | { t: 'credit' }
   | { t: 'fail'; code?: string; details?: Record<string, unknown>; message?: string };
 
+/**
+ * Input chunks that may be on their way to the worker or waiting in it unparsed. With SQLite this
+ * thread is blocked during every batch write and cannot send more then, so the worker needs this
+ * much in hand not to run dry meanwhile (64 chunks of the 64 KiB a file stream reads: 4 MiB).
+ */
+const INPUT_CREDIT = 64;
+
 /** The producer's events from a worker thread, with the input pumped to it a chunk at a time. */
 async function* workerEvents(source: Readable, init: WorkerInit): AsyncGenerator<ProducerEvent> {
   const worker = startWorker(init);
   const queue: WorkerMessage[] = [];
   let wake: (() => void) | undefined;
-  let credit = 1;
+  let credit = INPUT_CREDIT;
   let creditWake: (() => void) | undefined;
   const deliver = (m: WorkerMessage) => {
     if (m.t === 'credit') {

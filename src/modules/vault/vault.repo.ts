@@ -1,7 +1,8 @@
 import { CompiledQuery } from 'kysely';
-import { type DialectName, MAX_BIND_PARAMS, toBuffer } from '../../db/dialect.js';
+import { type DialectName, lockForUpdate, MAX_BIND_PARAMS, toBuffer } from '../../db/dialect.js';
 import type { DbExecutor } from '../../lib/audit.js';
-import type { SubjectRow } from './vault.tables.js';
+import { decodeEntries, type Entry } from './entries.js';
+import { SUBJECT_META_COLUMNS, type SubjectRow, type SubjectStore } from './vault.tables.js';
 
 /**
  * The vault's SQL. Bulk writes go through `insertFlat`: multi-row INSERTs with parameters in one
@@ -49,6 +50,9 @@ export async function insertFlat(
     const n = Math.min(perStatement, total - start);
     const slice = n === total ? params : params.slice(start * width, (start + n) * width);
     await db.executeQuery(CompiledQuery.raw(insertSql(dialect, table, columns, n), slice as unknown[]));
+    // SQLite runs each statement synchronously in this thread: between statements, let the event
+    // loop turn so that a streaming import keeps its worker thread fed meanwhile.
+    if (dialect === 'sqlite' && start + n < total) await new Promise<void>((r) => setImmediate(r));
   }
 }
 
@@ -71,13 +75,28 @@ function toSubject(r: any): SubjectRow {
   };
 }
 
+const bytesOrNull = (v: unknown): Buffer | null => (v == null ? null : toBuffer(v));
+
+function toStore(r: any): SubjectStore {
+  return {
+    kek_version: r.kek_version == null ? null : Number(r.kek_version),
+    wrapped_key: bytesOrNull(r.wrapped_key),
+    sealed: bytesOrNull(r.sealed),
+    lookup_keys: bytesOrNull(r.lookup_keys),
+  };
+}
+
 export async function findByExternalIds(
   db: DbExecutor,
   externalIds: readonly string[],
 ): Promise<SubjectRow[]> {
   const out: SubjectRow[] = [];
   for (const part of chunks(externalIds, IN_CHUNK)) {
-    const rows = await db.selectFrom('subjects').selectAll().where('external_id', 'in', part).execute();
+    const rows = await db
+      .selectFrom('subjects')
+      .select(SUBJECT_META_COLUMNS)
+      .where('external_id', 'in', part)
+      .execute();
     for (const r of rows) out.push(toSubject(r));
   }
   return out;
@@ -92,88 +111,58 @@ export async function existingIds(db: DbExecutor, ids: readonly string[]): Promi
   return out;
 }
 
-export async function getSubject(db: DbExecutor, id: string): Promise<SubjectRow | undefined> {
-  const r = await db.selectFrom('subjects').selectAll().where('id', '=', id).executeTakeFirst();
-  return r ? toSubject(r) : undefined;
+/** A subject's metadata with its sealed-field list (null once erased), for SubjectMeta. */
+export type SubjectWithFields = SubjectRow & { sealed: Buffer | null };
+
+/**
+ * With `lockFor` (the dialect), the row stays locked until the transaction ends: updates and erasure
+ * read-modify-write the row, and two of them at once must not lose one another's change.
+ */
+export async function getSubject(
+  db: DbExecutor,
+  id: string,
+  lockFor?: DialectName,
+): Promise<SubjectWithFields | undefined> {
+  const q = db
+    .selectFrom('subjects')
+    .select([...SUBJECT_META_COLUMNS, 'sealed'])
+    .where('id', '=', id);
+  const r = await (lockFor ? lockForUpdate(q, lockFor) : q).executeTakeFirst();
+  return r ? { ...toSubject(r), sealed: bytesOrNull(r.sealed) } : undefined;
 }
 
 export async function getSubjectByExternalId(
   db: DbExecutor,
   externalId: string,
-): Promise<SubjectRow | undefined> {
+): Promise<SubjectWithFields | undefined> {
   const r = await db
     .selectFrom('subjects')
-    .selectAll()
+    .select([...SUBJECT_META_COLUMNS, 'sealed'])
     .where('external_id', '=', externalId)
     .executeTakeFirst();
-  return r ? toSubject(r) : undefined;
+  return r ? { ...toSubject(r), sealed: bytesOrNull(r.sealed) } : undefined;
 }
 
-export interface KeyedSubject {
-  id: string;
-  erased_at: string | null;
-  kek_version: number | null;
-  wrapped_key: Buffer | null;
-}
+export type KeyedSubject = SubjectStore & { id: string; erased_at: string | null };
 
-/** Subjects with their wrapped data keys (null once erased), for the ids that exist. */
-export async function getKeyedSubjects(db: DbExecutor, ids: readonly string[]): Promise<KeyedSubject[]> {
-  const out: KeyedSubject[] = [];
-  for (const part of chunks(ids, IN_CHUNK)) {
-    const rows = await db
-      .selectFrom('subjects as s')
-      .leftJoin('subject_keys as k', 'k.subject_id', 's.id')
-      .select([
-        's.id as id',
-        's.erased_at as erased_at',
-        'k.kek_version as kek_version',
-        'k.wrapped_key as wrapped_key',
-      ])
-      .where('s.id', 'in', part)
-      .execute();
-    for (const r of rows) {
-      out.push({
-        id: r.id,
-        erased_at: r.erased_at ?? null,
-        kek_version: r.kek_version == null ? null : Number(r.kek_version),
-        wrapped_key: r.wrapped_key == null ? null : toBuffer(r.wrapped_key),
-      });
-    }
-  }
-  return out;
-}
-
-export async function getFieldRows(
+/** The rows of the subjects that exist among `ids`, with their keys and sealed fields (see getSubject for `lockFor`). */
+export async function getKeyedSubjects(
   db: DbExecutor,
   ids: readonly string[],
-  fields: readonly string[],
-): Promise<{ subject_id: string; field: string; ciphertext: Buffer }[]> {
-  const out: { subject_id: string; field: string; ciphertext: Buffer }[] = [];
-  if (fields.length === 0) return out;
-  for (const part of chunks(ids, Math.max(1, IN_CHUNK - fields.length))) {
-    const rows = await db
-      .selectFrom('subject_fields')
-      .select(['subject_id', 'field', 'ciphertext'])
-      .where('subject_id', 'in', part)
-      .where('field', 'in', fields)
-      .execute();
-    for (const r of rows)
-      out.push({ subject_id: r.subject_id, field: r.field, ciphertext: toBuffer(r.ciphertext) });
+  lockFor?: DialectName,
+): Promise<KeyedSubject[]> {
+  const out: KeyedSubject[] = [];
+  for (const part of chunks(ids, IN_CHUNK)) {
+    const q = db
+      .selectFrom('subjects')
+      .select(['id', 'erased_at', 'kek_version', 'wrapped_key', 'sealed', 'lookup_keys'])
+      .where('id', 'in', part);
+    const rows = await (lockFor ? lockForUpdate(q, lockFor) : q).execute();
+    for (const r of rows) out.push({ id: r.id, erased_at: r.erased_at ?? null, ...toStore(r) });
   }
   return out;
 }
 
-export async function fieldNames(db: DbExecutor, id: string): Promise<string[]> {
-  const rows = await db
-    .selectFrom('subject_fields')
-    .select('field')
-    .where('subject_id', '=', id)
-    .orderBy('field')
-    .execute();
-  return rows.map((r) => r.field as string);
-}
-
-/** Erasure deletes a subject's index rows in its own transaction, so no join is needed here. */
 export async function lookupHash(db: DbExecutor, field: string, hash: Buffer): Promise<string[]> {
   const rows = await db
     .selectFrom('blind_index')
@@ -184,28 +173,56 @@ export async function lookupHash(db: DbExecutor, field: string, hash: Buffer): P
   return rows.map((r) => r.subject_id as string).sort();
 }
 
-export async function deleteFields(db: DbExecutor, id: string, fields: readonly string[]): Promise<void> {
-  if (fields.length === 0) return;
-  await db.deleteFrom('subject_fields').where('subject_id', '=', id).where('field', 'in', fields).execute();
-  await db.deleteFrom('blind_index').where('subject_id', '=', id).where('field', 'in', fields).execute();
+/** Removes the blind-index entries a subject's row lists (by primary key: no scan). */
+export async function deleteIndexEntries(
+  db: DbExecutor,
+  subjectId: string,
+  entries: readonly Entry[],
+): Promise<void> {
+  for (const e of entries) {
+    await db
+      .deleteFrom('blind_index')
+      .where('field', '=', e.name)
+      .where('hash', '=', e.value)
+      .where('subject_id', '=', subjectId)
+      .execute();
+  }
 }
 
-export async function touchSubject(
+/** A live subject's new sealed fields and index entries (the wrapped key is unchanged). */
+export async function writeRecord(
   db: DbExecutor,
   id: string,
-  updatedAt: string,
-  fingerprint: Buffer | null,
+  r: { sealed: Buffer; lookupKeys: Buffer; updatedAt: string; fingerprint: Buffer | null },
 ): Promise<void> {
-  await db.updateTable('subjects').set({ updated_at: updatedAt, fingerprint }).where('id', '=', id).execute();
-}
-
-/** Crypto-shredding: the wrapped key and blind indexes go; the subject row stays, marked erased. */
-export async function shred(db: DbExecutor, id: string, at: string): Promise<void> {
-  await db.deleteFrom('subject_keys').where('subject_id', '=', id).execute();
-  await db.deleteFrom('blind_index').where('subject_id', '=', id).execute();
   await db
     .updateTable('subjects')
-    .set({ erased_at: at, updated_at: at, fingerprint: null })
+    .set({ sealed: r.sealed, lookup_keys: r.lookupKeys, updated_at: r.updatedAt, fingerprint: r.fingerprint })
+    .where('id', '=', id)
+    .execute();
+}
+
+/**
+ * Crypto-shredding: the wrapped key, the ciphertexts and the blind-index entries go; the row stays,
+ * marked erased, so the subject id remains a valid reference in the ledger and elsewhere.
+ */
+export async function shred(db: DbExecutor, id: string, at: string): Promise<void> {
+  const r = await db.selectFrom('subjects').select('lookup_keys').where('id', '=', id).executeTakeFirst();
+  const keys = r?.lookup_keys == null ? [] : decodeEntries(toBuffer(r.lookup_keys));
+  if (keys) await deleteIndexEntries(db, id, keys);
+  // A malformed list cannot name its entries: fall back to a scan so nothing stays findable.
+  else await db.deleteFrom('blind_index').where('subject_id', '=', id).execute();
+  await db
+    .updateTable('subjects')
+    .set({
+      erased_at: at,
+      updated_at: at,
+      fingerprint: null,
+      kek_version: null,
+      wrapped_key: null,
+      sealed: null,
+      lookup_keys: null,
+    })
     .where('id', '=', id)
     .execute();
 }
@@ -219,15 +236,16 @@ export async function keysAfter(
   limit: number,
 ): Promise<{ subject_id: string; kek_version: number; wrapped_key: Buffer }[]> {
   const rows = await db
-    .selectFrom('subject_keys')
-    .select(['subject_id', 'kek_version', 'wrapped_key'])
-    .where('subject_id', '>', afterId)
+    .selectFrom('subjects')
+    .select(['id', 'kek_version', 'wrapped_key'])
+    .where('id', '>', afterId)
     .where('kek_version', '<', belowVersion)
-    .orderBy('subject_id')
+    .where('wrapped_key', 'is not', null)
+    .orderBy('id')
     .limit(limit)
     .execute();
   return rows.map((r) => ({
-    subject_id: r.subject_id,
+    subject_id: r.id,
     kek_version: Number(r.kek_version),
     wrapped_key: toBuffer(r.wrapped_key),
   }));
@@ -235,7 +253,7 @@ export async function keysAfter(
 
 /**
  * Compare-and-set on the version read: a key erased or rewrapped meanwhile is left alone (a plain
- * delete-and-insert could bring an erased key back).
+ * overwrite could bring an erased key back).
  */
 export async function rewrapKey(
   db: DbExecutor,
@@ -245,18 +263,20 @@ export async function rewrapKey(
   wrapped: Buffer,
 ): Promise<boolean> {
   const r = await db
-    .updateTable('subject_keys')
+    .updateTable('subjects')
     .set({ kek_version: toVersion, wrapped_key: wrapped })
-    .where('subject_id', '=', subjectId)
+    .where('id', '=', subjectId)
     .where('kek_version', '=', fromVersion)
+    .where('wrapped_key', 'is not', null)
     .executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
 
 export async function countKeysByVersion(db: DbExecutor): Promise<Map<number, number>> {
   const rows = await db
-    .selectFrom('subject_keys')
+    .selectFrom('subjects')
     .select(['kek_version', (eb) => eb.fn.countAll().as('n')])
+    .where('wrapped_key', 'is not', null)
     .groupBy('kek_version')
     .execute();
   return new Map(rows.map((r) => [Number(r.kek_version), Number(r.n)]));

@@ -14,19 +14,14 @@ import {
 import { isAppError } from '../../lib/errors.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
 import type { Catalog } from './catalog.js';
+import { decodeEntries, type Entry, encodeEntries, entryNames } from './entries.js';
 import { type CheckContext, checkContext, Invalid } from './fieldtypes.js';
 import { FINGERPRINT_FIELD } from './importrows.js';
 import { KeyState } from './keystate.js';
 import { canonicalRecord, checkFields, externalIdProblem } from './records.js';
 import { type VaultErrorCode, vaultError } from './vault.errors.js';
 import * as repo from './vault.repo.js';
-import {
-  FIELD_COLUMNS,
-  INDEX_COLUMNS,
-  KEY_COLUMNS,
-  SUBJECT_COLUMNS,
-  type SubjectRow,
-} from './vault.tables.js';
+import { INDEX_COLUMNS, SUBJECT_COLUMNS, type SubjectRow } from './vault.tables.js';
 
 export interface VaultDeps {
   db: Kysely<any>;
@@ -123,17 +118,60 @@ function fail(code: string, details?: Record<string, unknown>): Error {
 
 // --- rows for new subjects ------------------------------------------------------------------------
 
-/** Flat parameter arrays for the four tables, filled by sealNew and written by writeNew. */
+/** Flat parameter arrays for the subjects' rows and their blind-index entries (writeNew). */
 export interface NewRows {
   subjects: unknown[];
-  keys: unknown[];
-  fields: unknown[];
   index: unknown[];
   ids: string[];
 }
 
 export function newRows(): NewRows {
-  return { subjects: [], keys: [], fields: [], index: [], ids: [] };
+  return { subjects: [], index: [], ids: [] };
+}
+
+/**
+ * Adds one new subject's row to `out`: its data key wrapped under the current KEK, its sealed
+ * fields and its blind-index entries. `names`, `sealed` and `hashes` are aligned (hash null for a
+ * field that is not searchable).
+ */
+export function appendNew(
+  out: NewRows,
+  s: {
+    id: string;
+    externalId: string;
+    now: string;
+    fingerprint: Buffer;
+    kekVersion: number;
+    wrapped: Buffer;
+    names: readonly string[];
+    sealed: readonly Buffer[];
+    hashes: readonly (Buffer | null)[];
+  },
+): void {
+  const fields: Entry[] = new Array(s.names.length);
+  const keys: Entry[] = [];
+  for (let i = 0; i < s.names.length; i++) {
+    const name = s.names[i]!;
+    fields[i] = { name, value: s.sealed[i]! };
+    const h = s.hashes[i];
+    if (h) {
+      keys.push({ name, value: h });
+      out.index.push(name, h, s.id);
+    }
+  }
+  out.ids.push(s.id);
+  out.subjects.push(
+    s.id,
+    s.externalId,
+    s.now,
+    s.now,
+    null,
+    s.fingerprint,
+    s.kekVersion,
+    s.wrapped,
+    encodeEntries(fields),
+    encodeEntries(keys),
+  );
 }
 
 /**
@@ -153,21 +191,22 @@ export function sealNew(
   fingerprint: Buffer,
 ): void {
   const { key, sealed } = sealNewSubject(ring, id, names, values);
-  out.ids.push(id);
-  out.subjects.push(id, externalId, now, now, null, fingerprint);
-  out.keys.push(id, key.kekVersion, key.wrapped);
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i]!;
-    out.fields.push(id, name, sealed[i]);
-    if (core.catalog.field(name)?.searchable) out.index.push(name, core.hash(name, values[i]!), id);
-  }
+  appendNew(out, {
+    id,
+    externalId,
+    now,
+    fingerprint,
+    kekVersion: key.kekVersion,
+    wrapped: key.wrapped,
+    names,
+    sealed,
+    hashes: names.map((n, i) => (core.catalog.field(n)?.searchable ? core.hash(n, values[i]!) : null)),
+  });
 }
 
 export async function writeNew(trx: DbExecutor, core: VaultCore, rows: NewRows): Promise<void> {
   if (rows.ids.length === 0) return;
   await repo.insertFlat(trx, core.dialect, 'subjects', SUBJECT_COLUMNS, rows.subjects);
-  await repo.insertFlat(trx, core.dialect, 'subject_keys', KEY_COLUMNS, rows.keys);
-  await repo.insertFlat(trx, core.dialect, 'subject_fields', FIELD_COLUMNS, rows.fields);
   if (rows.index.length > 0)
     await repo.insertFlat(trx, core.dialect, 'blind_index', INDEX_COLUMNS, rows.index);
 }
@@ -224,6 +263,13 @@ export interface OpenedSubjects {
   missing: string[];
 }
 
+/** A live subject's sealed fields, or VAULT_DECRYPT_FAILED when the stored list is malformed. */
+function sealedEntries(subjectId: string, sealed: Buffer): Entry[] {
+  const entries = decodeEntries(sealed);
+  if (!entries) throw vaultError('VAULT_DECRYPT_FAILED', { details: { subjectId } });
+  return entries;
+}
+
 export async function openMany(
   core: VaultCore,
   trx: DbExecutor,
@@ -234,30 +280,32 @@ export async function openMany(
   const keyed = await repo.getKeyedSubjects(trx, subjectIds);
   const byId = new Map(keyed.map((k) => [k.id, k]));
   const out: OpenedSubjects = { values: new Map(), erased: [], missing: [] };
-  const readable: string[] = [];
+  const wanted = new Set(fields);
   for (const id of subjectIds) {
     const k = byId.get(id);
-    if (!k) out.missing.push(id);
-    // A missing key row is a shredded subject even if the erasure mark was never written.
-    else if (k.erased_at !== null || k.kek_version === null || k.wrapped_key === null) out.erased.push(id);
-    else readable.push(id);
+    if (!k) {
+      out.missing.push(id);
+      continue;
+    }
+    // A row without its key is a shredded subject even if the erasure mark was never written.
+    if (k.erased_at !== null || k.kek_version === null || k.wrapped_key === null || k.sealed === null) {
+      out.erased.push(id);
+      continue;
+    }
+    if (out.values.has(id)) continue;
+    const values: Record<string, string> = {};
+    if (wanted.size > 0) {
+      const entries = sealedEntries(id, k.sealed);
+      const dataKey = unwrapFor(core, id, k.kek_version, k.wrapped_key);
+      try {
+        for (const e of entries)
+          if (wanted.has(e.name)) values[e.name] = openOne(dataKey, id, e.name, e.value);
+      } finally {
+        dataKey.fill(0);
+      }
+    }
+    out.values.set(id, values);
   }
-  const rows = await repo.getFieldRows(trx, readable, fields);
-  const dataKeys = new Map<string, Buffer>();
-  for (const id of readable) {
-    const k = byId.get(id)!;
-    dataKeys.set(id, unwrapFor(core, id, k.kek_version!, k.wrapped_key!));
-    out.values.set(id, {});
-  }
-  for (const r of rows) {
-    out.values.get(r.subject_id)![r.field] = openOne(
-      dataKeys.get(r.subject_id)!,
-      r.subject_id,
-      r.field,
-      r.ciphertext,
-    );
-  }
-  for (const k of dataKeys.values()) k.fill(0);
   return out;
 }
 
@@ -274,6 +322,14 @@ export async function openOneSubject(
 }
 
 // --- the service ------------------------------------------------------------------------------------
+
+/** Names of the fields a row holds (none once erased), sorted. */
+function heldFields(row: repo.SubjectWithFields): string[] {
+  if (row.sealed === null) return [];
+  const names = entryNames(row.sealed);
+  if (!names) throw vaultError('VAULT_DECRYPT_FAILED', { details: { subjectId: row.id } });
+  return names;
+}
 
 function meta(row: SubjectRow, fields: string[]): SubjectMeta {
   return {
@@ -393,7 +449,7 @@ export function createVault(deps: VaultDeps): Vault {
     if (checked.set.size === 0 && checked.unset.length === 0) throw fail('VAULT_NO_FIELDS');
     const now = core.clock.now().toISOString();
     return db.transaction().execute(async (trx) => {
-      const row = await repo.getSubject(trx, subjectId);
+      const row = await repo.getSubject(trx, subjectId, core.dialect);
       if (!row) throw fail('VAULT_SUBJECT_NOT_FOUND', { subjectId });
       if (row.erased_at) throw fail('VAULT_SUBJECT_ERASED', { subjectId });
       const changed = (await applyUpdate(trx, core, subjectId, checked.set, checked.unset, now)) ?? [];
@@ -405,7 +461,8 @@ export function createVault(deps: VaultDeps): Vault {
           attrs: { fields: changed },
         },
       ]);
-      return meta({ ...row, updated_at: now }, await repo.fieldNames(trx, subjectId));
+      const after = await repo.getSubject(trx, subjectId);
+      return meta(after!, heldFields(after!));
     });
   }
 
@@ -425,15 +482,15 @@ export function createVault(deps: VaultDeps): Vault {
     async get(subjectId) {
       const row = await repo.getSubject(db, subjectId);
       if (!row) throw fail('VAULT_SUBJECT_NOT_FOUND', { subjectId });
-      return meta(row, await repo.fieldNames(db, subjectId));
+      return meta(row, heldFields(row));
     },
     async findByExternalId(externalId) {
       const row = await repo.getSubjectByExternalId(db, externalId);
-      return row ? meta(row, await repo.fieldNames(db, row.id)) : undefined;
+      return row ? meta(row, heldFields(row)) : undefined;
     },
     async erase(subjectId, options = {}) {
       return db.transaction().execute(async (trx) => {
-        const row = await repo.getSubject(trx, subjectId);
+        const row = await repo.getSubject(trx, subjectId, core.dialect);
         if (!row) throw fail('VAULT_SUBJECT_NOT_FOUND', { subjectId });
         if (!row.erased_at) {
           const at = core.clock.now().toISOString();
@@ -441,10 +498,9 @@ export function createVault(deps: VaultDeps): Vault {
           await recordEvents(trx, core, [
             { kind: 'subject.erased', actor: options.by ?? null, subject: subjectId },
           ]);
-          row.erased_at = at;
-          row.updated_at = at;
+          return meta({ ...row, erased_at: at, updated_at: at }, []);
         }
-        return meta(row, await repo.fieldNames(trx, subjectId));
+        return meta(row, heldFields(row));
       });
     },
     async resolveExternalIds(externalIds) {
@@ -473,35 +529,47 @@ export async function applyUpdate(
   /** When the merged record's fingerprint equals this, nothing is written and null is returned. */
   unlessFingerprint?: Buffer | null,
 ): Promise<string[] | null> {
-  const [k] = await repo.getKeyedSubjects(trx, [subjectId]);
-  if (!k || k.kek_version === null || k.wrapped_key === null)
+  const [k] = await repo.getKeyedSubjects(trx, [subjectId], core.dialect);
+  if (!k || k.kek_version === null || k.wrapped_key === null || k.sealed === null)
     throw fail('VAULT_SUBJECT_ERASED', { subjectId });
+  const present = sealedEntries(subjectId, k.sealed);
+  const oldKeys = (k.lookup_keys && decodeEntries(k.lookup_keys)) || [];
   const dataKey = unwrapFor(core, subjectId, k.kek_version, k.wrapped_key);
   try {
-    const present = await repo.fieldNames(trx, subjectId);
-    const keep = present.filter((f) => !set.has(f) && !unset.includes(f));
+    const gone = (f: string) => set.has(f) || unset.includes(f);
+    const kept = present.filter((e) => !gone(e.name));
     const merged = new Map<string, string>();
-    for (const r of await repo.getFieldRows(trx, [subjectId], keep)) {
-      merged.set(r.field, openOne(dataKey, subjectId, r.field, r.ciphertext));
-    }
+    for (const e of kept) merged.set(e.name, openOne(dataKey, subjectId, e.name, e.value));
     for (const [f, v] of set) merged.set(f, v);
     for (const f of unset) merged.delete(f);
     if (merged.size === 0) throw fail('VAULT_NO_FIELDS', { subjectId });
     const fingerprint = fingerprintOf(core, merged);
     if (unlessFingerprint && fingerprint.equals(unlessFingerprint)) return null;
-    const changed = [...set.keys(), ...unset.filter((f) => present.includes(f))];
-    await repo.deleteFields(trx, subjectId, changed);
-    const fieldParams: unknown[] = [];
+    const changed = [...set.keys(), ...unset.filter((f) => present.some((e) => e.name === f))];
+    const fields: Entry[] = [...kept];
+    const keys: Entry[] = oldKeys.filter((e) => !gone(e.name));
     const indexParams: unknown[] = [];
     for (const [f, v] of set) {
-      fieldParams.push(subjectId, f, sealField(dataKey, subjectId, f, v));
-      if (core.catalog.field(f)?.searchable) indexParams.push(f, core.hash(f, v), subjectId);
+      fields.push({ name: f, value: sealField(dataKey, subjectId, f, v) });
+      if (core.catalog.field(f)?.searchable) {
+        const h = core.hash(f, v);
+        keys.push({ name: f, value: h });
+        indexParams.push(f, h, subjectId);
+      }
     }
-    if (fieldParams.length > 0)
-      await repo.insertFlat(trx, core.dialect, 'subject_fields', FIELD_COLUMNS, fieldParams);
+    await repo.deleteIndexEntries(
+      trx,
+      subjectId,
+      oldKeys.filter((e) => gone(e.name)),
+    );
     if (indexParams.length > 0)
       await repo.insertFlat(trx, core.dialect, 'blind_index', INDEX_COLUMNS, indexParams);
-    await repo.touchSubject(trx, subjectId, now, fingerprint);
+    await repo.writeRecord(trx, subjectId, {
+      sealed: encodeEntries(fields),
+      lookupKeys: encodeEntries(keys),
+      updatedAt: now,
+      fingerprint,
+    });
     return changed.sort();
   } finally {
     dataKey.fill(0);

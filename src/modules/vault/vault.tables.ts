@@ -1,5 +1,5 @@
 /**
- * Row types of the vault's tables (migration 0001_vault). No column holds plaintext PI: field
+ * Row types of the vault's tables (migrations 0001_vault, 0007_vault_rows). No column holds plaintext PI: field
  * values are AES-256-GCM ciphertexts, lookups go through keyed hashes, and keys live in the key
  * file only.
  */
@@ -18,20 +18,21 @@ export interface SubjectRow {
   fingerprint: Buffer | null;
 }
 
-export interface SubjectKeyRow {
-  subject_id: string;
-  /** Which KEK version wrapped this data key; rotation rewrites it. */
-  kek_version: number;
-  wrapped_key: Uint8Array;
+/**
+ * What a subject's row holds besides its metadata (migration 0007_vault_rows): the data key wrapped
+ * under KEK `kek_version`, the sealed fields and the blind-index entries the row owns (entry lists,
+ * see entries.ts). All four are null once the subject is erased (crypto-shredding).
+ */
+export interface SubjectStore {
+  kek_version: number | null;
+  wrapped_key: Buffer | null;
+  /** Field name → nonce ‖ ciphertext ‖ tag; associated data binds subject id, field and key version. */
+  sealed: Buffer | null;
+  /** Field name → blind-index hash, for the searchable fields that hold a value. */
+  lookup_keys: Buffer | null;
 }
 
-export interface SubjectFieldRow {
-  subject_id: string;
-  field: string;
-  /** nonce ‖ ciphertext ‖ tag; associated data binds subject id, field and key version. */
-  ciphertext: Uint8Array;
-}
-
+/** One B-tree keyed (field, hash, subject_id): a lookup reads the index alone. */
 export interface BlindIndexRow {
   field: string;
   /** HMAC-SHA-256 of the normalised value under a per-field key derived from the index key. */
@@ -39,7 +40,8 @@ export interface BlindIndexRow {
   subject_id: string;
 }
 
-export const SUBJECT_COLUMNS = [
+/** Metadata columns: what can be said about a subject without its key or ciphertexts. */
+export const SUBJECT_META_COLUMNS = [
   'id',
   'external_id',
   'created_at',
@@ -47,6 +49,12 @@ export const SUBJECT_COLUMNS = [
   'erased_at',
   'fingerprint',
 ] as const;
-export const KEY_COLUMNS = ['subject_id', 'kek_version', 'wrapped_key'] as const;
-export const FIELD_COLUMNS = ['subject_id', 'field', 'ciphertext'] as const;
+/** Every column of a new subject's row, in insert order. */
+export const SUBJECT_COLUMNS = [
+  ...SUBJECT_META_COLUMNS,
+  'kek_version',
+  'wrapped_key',
+  'sealed',
+  'lookup_keys',
+] as const;
 export const INDEX_COLUMNS = ['field', 'hash', 'subject_id'] as const;
