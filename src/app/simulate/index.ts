@@ -1,10 +1,13 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
+import { writeBenchmarksDoc } from '../../bench/runner.js';
 import type { CommandContext } from '../../cli/context.js';
 import { EXIT } from '../../cli/context.js';
 import { commonError } from '../../lib/errors.js';
 import type { ScenarioContext, ScenarioDef } from './common.js';
 import { type InstanceOptions, openInstance, type PolicyName } from './instance.js';
 import { Checks, formatReport, type ScenarioReport } from './report.js';
+import { formatScaleReport, REFERENCE_SUBJECTS, runScale, scaleSuiteResult } from './scale.js';
 import { bulkScrape2020 } from './scenarios/bulkscrape.js';
 import { complaintLiMing } from './scenarios/complaint.js';
 import { exposedDatabase2022 } from './scenarios/exposed.js';
@@ -19,6 +22,7 @@ export { type LoadedOrganisation, loadOrganisation, organisationFor } from './or
  * and the HTTP API, and reports what was prevented, detected and traced, with the evidence.
  */
 export { type Check, type CheckStatus, formatReport, type ScenarioReport } from './report.js';
+export { formatScaleReport, runScale, type ScaleReport, scaleSuiteResult } from './scale.js';
 
 export const SCENARIOS: readonly ScenarioDef[] = [
   telemarketer2019,
@@ -133,12 +137,14 @@ export function registerSimulateCommands(
     .command('simulate')
     .description(
       'run an incident of ../shared/SCENARIOS.md against a fresh deployment (temporary data directory; ' +
-        'a new schema when DATABASE_URL is postgres://) and report what was prevented, detected and traced',
+        'a new schema when DATABASE_URL is postgres://) and report what was prevented, detected and traced; ' +
+        'without --scenario, the scale run: import --subjects customers, bytes on disk, lookup latency',
     )
     .addOption(
-      new Option('--scenario <name>', 'the scenario')
-        .choices(SCENARIOS.map((s) => s.name))
-        .makeOptionMandatory(),
+      new Option(
+        '--scenario <name>',
+        'the scenario (without one: the scale run — import --subjects customers, bytes on disk, lookup latency)',
+      ).choices(SCENARIOS.map((s) => s.name)),
     )
     .option(
       '--subjects <n>',
@@ -152,29 +158,57 @@ export function registerSimulateCommands(
     )
     .option('--keep', 'keep the data directory (and PostgreSQL schema) after the run')
     .option(
+      '--record',
+      'scale run: write bench/results/scale-<dialect>.json and regenerate docs/benchmarks.md',
+    )
+    .option(
       '--data-dir <dir>',
       'a fresh, empty data directory for the run (default: a temporary one, removed after)',
     )
     .action(
       async (
         o: {
-          scenario: string;
+          scenario?: string;
           subjects?: number;
           days?: number;
           seed?: string;
           policy: PolicyName;
           keep?: boolean;
+          record?: boolean;
         },
         cmd: Command,
       ) => {
         const out = ctx.output(cmd);
         const g = cmd.optsWithGlobals() as { dataDir?: string };
         const url = process.env.DATABASE_URL;
+        const databaseUrl = url && /^postgres(ql)?:\/\//.test(url) ? url : undefined;
+        const log = (l: string) => out.info(l);
+        if (!o.scenario) {
+          const report = await runScale({
+            subjects: o.subjects ?? REFERENCE_SUBJECTS,
+            seed: o.seed,
+            dataDir: g.dataDir,
+            databaseUrl,
+            keep: o.keep,
+            log,
+          });
+          if (o.record) {
+            const result = scaleSuiteResult(report);
+            mkdirSync('bench/results', { recursive: true });
+            writeFileSync(`bench/results/${result.suite}.json`, `${JSON.stringify(result, null, 2)}\n`);
+            writeBenchmarksDoc('bench/results', 'docs/benchmarks.md');
+            log(`recorded bench/results/${result.suite}.json and docs/benchmarks.md`);
+          }
+          out.result(formatScaleReport(report), report);
+          if (!report.ok) process.exitCode = EXIT.failure;
+          return;
+        }
         const report = await runScenario({
           ...o,
+          scenario: o.scenario,
           dataDir: g.dataDir,
-          databaseUrl: url && /^postgres(ql)?:\/\//.test(url) ? url : undefined,
-          log: (l) => out.info(l),
+          databaseUrl,
+          log,
         });
         out.result(formatReport(report), report);
         if (!report.ok) process.exitCode = EXIT.failure;
