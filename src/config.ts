@@ -21,11 +21,19 @@ export const ENV = {
   canaryMobilePrefix: 'CUSTODIAN_CANARY_MOBILE_PREFIX',
   canaryEmailDomain: 'CUSTODIAN_CANARY_EMAIL_DOMAIN',
   jurisdiction: 'CUSTODIAN_JURISDICTION',
+  sqliteCacheMiB: 'CUSTODIAN_SQLITE_CACHE_MIB',
 } as const;
 
 /** Demo canary pools: a deployment configures ranges and a domain it actually monitors (doctor warns). */
 export const DEMO_CANARY_MOBILE_PREFIX = '1709000';
 export const DEMO_CANARY_EMAIL_DOMAIN = 'mail-cn.example';
+
+/**
+ * SQLite's page cache per connection. 64 MiB serves a few hundred thousand subjects; a vault of
+ * millions wants its random-keyed B-trees (subject ids, blind index: about 0.4 KB a subject) in
+ * memory, or every write first reads its page back from the file (docs/vault.md, Performance).
+ */
+export const DEFAULT_SQLITE_CACHE_MIB = 64;
 
 const ConfigSchema = z.object({
   dataDir: z.string().min(1),
@@ -49,6 +57,7 @@ const ConfigSchema = z.object({
     .regex(/^1[3-9]\d{2,8}$/, 'must be a mainland mobile prefix of 4 to 10 digits'),
   canaryEmailDomain: z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'must be a lower-case domain name'),
   jurisdiction: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code'),
+  sqliteCacheMiB: z.coerce.number().int().min(2).max(65536),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -88,6 +97,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     canaryMobilePrefix: pick('canaryMobilePrefix') ?? DEMO_CANARY_MOBILE_PREFIX,
     canaryEmailDomain: pick('canaryEmailDomain') ?? DEMO_CANARY_EMAIL_DOMAIN,
     jurisdiction: pick('jurisdiction') ?? 'CN',
+    sqliteCacheMiB: pick('sqliteCacheMiB') ?? DEFAULT_SQLITE_CACHE_MIB,
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {

@@ -56,7 +56,7 @@ export async function initialise(
     writeKeyFile(config.keyFile, generateKeyFile());
     created = true;
   }
-  const database = openDatabase(config.databaseUrl);
+  const database = openDatabase(config.databaseUrl, { sqliteCacheMiB: config.sqliteCacheMiB });
   try {
     const m = await migrate(database);
     return { keyFile: config.keyFile, created, database: database.description, migrationsApplied: m.applied };
@@ -74,7 +74,7 @@ export async function openInfra(
     if (!keyFileExists(config.keyFile)) throw appError('APP_NOT_INITIALISED');
     keyring = loadKeyring(config.keyFile);
   }
-  const database = openDatabase(config.databaseUrl);
+  const database = openDatabase(config.databaseUrl, { sqliteCacheMiB: config.sqliteCacheMiB });
   await migrate(database);
   return {
     config,

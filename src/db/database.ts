@@ -18,6 +18,8 @@ export interface OpenOptions {
   schema?: string;
   /** PostgreSQL pool size. */
   poolSize?: number;
+  /** SQLite page cache in MiB (default 64). */
+  sqliteCacheMiB?: number;
 }
 
 export function dialectOf(url: string): DialectName {
@@ -66,11 +68,14 @@ export function openDatabase(url: string, options: OpenOptions = {}): Database {
   // Without it, INSERT OR REPLACE deletes a conflicting row without firing DELETE triggers, which
   // would let a REPLACE rewrite an append-only table past its guard.
   sqlite.pragma('recursive_triggers = ON');
-  // A 64 MiB page cache (the default is 2 MiB) and reads through a 1 GiB memory map: at millions
-  // of subjects the vault's random-keyed B-trees outgrow the cache, and a read that misses it costs
-  // a system call per page without the map. Writes still go through the WAL.
-  sqlite.pragma('cache_size = -65536');
-  sqlite.pragma('mmap_size = 1073741824');
+  // A page cache of 64 MiB by default (SQLite's is 2 MiB) and reads through a 2 GiB memory map (the
+  // most this build maps): at millions of subjects the vault's random-keyed B-trees outgrow the
+  // cache, and a read that misses it costs a system call per page without the map. Writes still go
+  // through the WAL.
+  const cacheMiB = Math.trunc(options.sqliteCacheMiB ?? 64);
+  if (!(cacheMiB >= 2)) throw new RangeError('sqliteCacheMiB must be at least 2');
+  sqlite.pragma(`cache_size = -${cacheMiB * 1024}`);
+  sqlite.pragma('mmap_size = 2147418112');
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
   return { db, dialect: 'sqlite', description: `sqlite:${path}`, close: () => db.destroy() };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { bulkRandomBytes } from './crypto/envelope.js';
 
 /**
  * Opaque identifiers: a short type prefix and 128 random bits in base32 (lower case, no padding).
@@ -25,3 +26,9 @@ export function base32(bytes: Uint8Array): string {
 export type IdSource = (prefix: string) => string;
 
 export const randomId: IdSource = (prefix) => `${prefix}_${base32(randomBytes(16))}`;
+
+/**
+ * randomId drawing from the bulk-sealing CSPRNG pool (one draw per 64 KiB instead of one system
+ * call per id), for imports that mint ids by the million. The same 128 random bits.
+ */
+export const bulkRandomId: IdSource = (prefix) => `${prefix}_${base32(bulkRandomBytes(16))}`;

@@ -54,6 +54,8 @@ export interface InstanceOptions {
   start: Date;
   /** Keep the data directory (and the PostgreSQL schema) after the run. */
   keep?: boolean;
+  /** SQLite page cache in MiB (default: the configuration's). */
+  sqliteCacheMiB?: number | undefined;
 }
 
 export function policyFile(policy: PolicyName): string {
@@ -93,6 +95,7 @@ export async function openInstance(opts: InstanceOptions): Promise<Instance> {
       logLevel: 'silent',
       policyFile: policyFile(opts.policy),
       ...(postgresUrl ? { databaseUrl: postgresUrl } : {}),
+      ...(opts.sqliteCacheMiB ? { sqliteCacheMiB: opts.sqliteCacheMiB } : {}),
     },
     {},
   );
@@ -108,7 +111,7 @@ export async function openInstance(opts: InstanceOptions): Promise<Instance> {
     database = openDatabase(postgresUrl, { schema, poolSize: 4 });
     postgres = { url: postgresUrl, schema };
   } else {
-    database = openDatabase(config.databaseUrl);
+    database = openDatabase(config.databaseUrl, { sqliteCacheMiB: config.sqliteCacheMiB });
   }
   const clock = fixedClock(opts.start);
   let app: App;

@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { machineInfo, type SuiteResult } from '../../bench/runner.js';
 import { type Measurement, percentile } from '../../bench/types.js';
 import { diskUsage } from '../../db/index.js';
@@ -31,6 +32,8 @@ export interface ScaleOptions {
   batchSize?: number | undefined;
   /** Subjects in the first leg, where the reference lookups are timed (default 100,000). */
   reference?: number | undefined;
+  /** SQLite page cache in MiB (default: scaleCacheMiB(subjects)). */
+  sqliteCacheMiB?: number | undefined;
   log?: (line: string) => void;
 }
 
@@ -47,6 +50,8 @@ export interface ScaleReport {
   kind: 'scale';
   dialect: 'sqlite' | 'postgres';
   seed: string;
+  /** SQLite's page cache for the run, MiB (PostgreSQL: its own shared_buffers apply). */
+  sqliteCacheMiB: number;
   subjects: number;
   imported: number;
   rejectedRows: number;
@@ -55,6 +60,16 @@ export interface ScaleReport {
   lookups: { reference: LookupStats; full: LookupStats; p99Ratio: number };
   goals: { text: string; met: boolean }[];
   ok: boolean;
+}
+
+/**
+ * The SQLite page cache a deployment of `subjects` wants: room for its random-keyed B-trees (the
+ * subject-id index and the blind index, about 0.5 KB a subject), at least the default 64 MiB and at
+ * most 40% of this machine's memory. What an operator would set CUSTODIAN_SQLITE_CACHE_MIB to.
+ */
+export function scaleCacheMiB(subjects: number): number {
+  const want = Math.ceil((subjects * 512) / 2 ** 20);
+  return Math.max(64, Math.min(want, Math.floor((totalmem() * 0.4) / 2 ** 20)));
 }
 
 /** Rows per import transaction in the scale run: fewer, larger commits for a bulk load. */
@@ -131,12 +146,14 @@ export async function runScale(o: ScaleOptions): Promise<ScaleReport> {
   const subjects = o.subjects;
   if (!Number.isSafeInteger(subjects) || subjects < 1 || subjects > MAX_CUSTOMERS)
     throw new RangeError(`subjects must be between 1 and ${MAX_CUSTOMERS}`);
+  const sqliteCacheMiB = o.sqliteCacheMiB ?? scaleCacheMiB(subjects);
   const inst = await openInstance({
     dataDir: o.dataDir,
     databaseUrl: o.databaseUrl,
     policy: 'guarded',
     start: new Date(),
     keep: o.keep,
+    sqliteCacheMiB,
   });
   const dialect = inst.postgres ? 'postgres' : 'sqlite';
   try {
@@ -195,6 +212,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleReport> {
       kind: 'scale',
       dialect,
       seed,
+      sqliteCacheMiB,
       subjects,
       imported,
       rejectedRows,
@@ -237,6 +255,7 @@ export function scaleSuiteResult(r: ScaleReport): SuiteResult {
         subjects: r.subjects,
         seconds: Number(r.import.seconds.toFixed(1)),
         rejectedRows: r.rejectedRows,
+        ...(r.dialect === 'sqlite' ? { sqliteCacheMiB: r.sqliteCacheMiB } : {}),
       },
     },
     {

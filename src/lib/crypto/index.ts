@@ -3,6 +3,7 @@ export { open, seal } from './aead.js';
 export { API_KEY_PREFIX, apiKeyId, apiKeyMatches, hashApiKey, type NewApiKey, newApiKey } from './apikey.js';
 export {
   blindIndexer,
+  bulkRandomBytes,
   DATA_KEY_VERSION,
   deriveKey,
   newDataKey,

@@ -1,5 +1,5 @@
+import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import { isUniqueViolation } from '../../db/dialect.js';
 import type { AuditEvent } from '../../lib/audit.js';
 import { isAppError } from '../../lib/errors.js';
@@ -28,6 +28,7 @@ import {
   type VaultCore,
   writeNew,
 } from './vault.service.js';
+import { startVaultWorker } from './workers.js';
 
 export type { RowProblem } from './importrows.js';
 
@@ -60,6 +61,11 @@ export interface ImportOptions {
    * loaded from a key file and the default subject ids; otherwise the import runs in this thread.
    */
   worker?: boolean;
+  /**
+   * With `worker`, threads that seal batches of 1,000 rows or more while the worker parses the next
+   * (default 2 where there is more than one CPU, else 0: the worker seals too).
+   */
+  sealThreads?: number;
   /** A cell longer than this many bytes rejects its row (default 64 KiB). */
   maxCellBytes?: number;
   /** A record longer than this is dropped before parsing and reported (default 1 MiB). */
@@ -93,6 +99,9 @@ export interface ImportResult {
 
 type Source = Readable | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
 
+/** Sealing threads beside the parsing worker (measured on two cores: docs/vault.md, Performance). */
+const DEFAULT_SEAL_THREADS = 2;
+
 const DEFAULTS = {
   batchSize: 1000,
   maxCellBytes: 64 * 1024,
@@ -119,7 +128,12 @@ export async function importSubjects(
   const keyFile = core.keys.path;
   const events =
     options.worker && keyFile && !core.customIds
-      ? workerEvents(source, { specs: [...core.catalog.specs], keyFile, params })
+      ? workerEvents(source, {
+          specs: [...core.catalog.specs],
+          keyFile,
+          params,
+          sealThreads: options.sealThreads ?? (availableParallelism() > 1 ? DEFAULT_SEAL_THREADS : 0),
+        })
       : produce(source, params, {
           catalog: core.catalog,
           keyring: () => core.keys.current(),
@@ -336,21 +350,6 @@ async function writeOnce(
 
 // --- the worker thread ----------------------------------------------------------------------------------
 
-function startWorker(init: WorkerInit): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    // Running from TypeScript sources (tests, tsx): the worker needs the same loader, resolved
-    // from here so that it does not depend on the working directory.
-    const url = new URL('./import.worker.ts', here).href;
-    const tsx = import.meta.resolve('tsx/esm/api');
-    return new Worker(
-      `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(url)}); })`,
-      { eval: true, workerData: init },
-    );
-  }
-  return new Worker(new URL('./import.worker.js', here), { workerData: init });
-}
-
 type WorkerMessage =
   | ProducerEvent
   | { t: 'credit' }
@@ -365,7 +364,7 @@ const INPUT_CREDIT = 64;
 
 /** The producer's events from a worker thread, with the input pumped to it a chunk at a time. */
 async function* workerEvents(source: Readable, init: WorkerInit): AsyncGenerator<ProducerEvent> {
-  const worker = startWorker(init);
+  const worker = startVaultWorker('import.worker', init);
   const queue: WorkerMessage[] = [];
   let wake: (() => void) | undefined;
   let credit = INPUT_CREDIT;

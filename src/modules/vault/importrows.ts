@@ -66,6 +66,12 @@ export interface Sealer {
   keyring(): Keyring;
   hash(field: string, normalised: string): Buffer;
   id(): string;
+  /**
+   * Sealing threads (import.sealer.ts) that seal whole batches while this thread parses the next:
+   * sealing is most of an import's CPU, and one thread doing both cannot keep the database busy.
+   * Batches smaller than `minRows` are sealed here; `inFlight` batches at most are out at once.
+   */
+  pool?: { minRows: number; inFlight: number; seal(rows: Unsealed[]): Promise<SealedRow[]> };
 }
 
 /** Pseudo-field under whose blind-index key record fingerprints are made ('#' is not a field name). */
@@ -214,16 +220,16 @@ function checkRow(
   return { row: rec.row, line: startLine(rec), externalId, values };
 }
 
-function sealRow(
-  s: Sealer,
-  ring: Keyring,
-  h: Header,
-  r: GoodRow,
-  names: string[],
-  values: string[],
-): SealedRow {
-  names.length = 0;
-  values.length = 0;
+/** A good row reduced to what sealing needs: its field names and values, and its canonical form. */
+export interface Unsealed {
+  names: string[];
+  values: string[];
+  canonical: string;
+}
+
+function unsealedOf(h: Header, r: GoodRow): Unsealed {
+  const names: string[] = [];
+  const values: string[] = [];
   for (let slot = 0; slot < h.fieldColumns.length; slot++) {
     const v = r.values[slot];
     if (v !== undefined) {
@@ -231,20 +237,25 @@ function sealRow(
       values.push(v);
     }
   }
+  return { names, values, canonical: canonicalOf(h, r) };
+}
+
+/** Seals one row as a new subject: a data key, its fields, their blind indexes, the fingerprint. */
+export function sealUnsealed(s: Sealer, ring: Keyring, u: Unsealed): SealedRow {
   const id = s.id();
-  const { key, sealed } = sealNewSubject(ring, id, names, values);
-  const hashes: (Buffer | null)[] = new Array(names.length);
-  for (let i = 0; i < names.length; i++) {
-    hashes[i] = s.catalog.field(names[i]!)?.searchable ? s.hash(names[i]!, values[i]!) : null;
+  const { key, sealed } = sealNewSubject(ring, id, u.names, u.values);
+  const hashes: (Buffer | null)[] = new Array(u.names.length);
+  for (let i = 0; i < u.names.length; i++) {
+    hashes[i] = s.catalog.field(u.names[i]!)?.searchable ? s.hash(u.names[i]!, u.values[i]!) : null;
   }
   return {
     id,
     kekVersion: key.kekVersion,
     wrapped: key.wrapped,
-    fields: [...names],
+    fields: u.names,
     ciphertexts: sealed,
     hashes,
-    fingerprint: s.hash(FINGERPRINT_FIELD, canonicalOf(h, r)),
+    fingerprint: s.hash(FINGERPRINT_FIELD, u.canonical),
   };
 }
 
@@ -288,15 +299,27 @@ export async function* produce(
   const seen = new Set<string>();
   let header: Header | undefined;
   let batch: GoodRow[] = [];
-  const names: string[] = [];
-  const values: string[] = [];
-  const sealBatch = (): ProducerEvent => {
-    const ring = sealer.keyring();
-    const sealed = batch.map((r) => sealRow(sealer, ring, header!, r, names, values));
-    const ev: ProducerEvent = { t: 'batch', rows: batch, sealed, rejected: pending, bytes: guard.bytes };
+  // Batches being sealed, oldest first: events leave in input order whichever thread sealed them.
+  const sealing: Promise<ProducerEvent>[] = [];
+  const inFlight = sealer.pool ? Math.max(1, sealer.pool.inFlight) : 1;
+  const startBatch = (): void => {
+    const rows = batch;
+    const rejected = pending;
+    const bytes = guard.bytes;
     batch = [];
     pending = [];
-    return ev;
+    const unsealed = rows.map((r) => unsealedOf(header!, r));
+    const pool = sealer.pool;
+    let sealed: Promise<SealedRow[]>;
+    if (pool && unsealed.length >= pool.minRows) sealed = pool.seal(unsealed);
+    else {
+      const ring = sealer.keyring();
+      sealed = Promise.resolve(unsealed.map((u) => sealUnsealed(sealer, ring, u)));
+    }
+    const ev = sealed.then((s): ProducerEvent => ({ t: 'batch', rows, sealed: s, rejected, bytes }));
+    // A failure surfaces when this batch's turn comes (below), not as an unhandled rejection now.
+    ev.catch(() => {});
+    sealing.push(ev);
   };
   try {
     for await (const rec of parser as AsyncIterable<Parsed>) {
@@ -308,12 +331,16 @@ export async function* produce(
       }
       const good = checkRow(header, rec, ctx, p.maxCellBytes, seen, reject);
       if (good) batch.push(good);
-      if (batch.length >= p.batchSize) yield sealBatch();
+      if (batch.length >= p.batchSize) {
+        startBatch();
+        if (sealing.length >= inFlight) yield await sealing.shift()!;
+      }
     }
     const streamError = await piping;
     if (streamError) throw streamError;
     if (!header) throw vaultError('IMPORT_HEADER_MISSING');
-    if (batch.length > 0) yield sealBatch();
+    if (batch.length > 0) startBatch();
+    while (sealing.length > 0) yield await sealing.shift()!;
     yield { t: 'end', rows: Math.max(0, counter - 1), rejected: pending, bytes: guard.bytes };
   } finally {
     parser.destroy();
