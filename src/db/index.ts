@@ -16,4 +16,4 @@ export {
 } from './groupcommit.js';
 export { describeSchema, type Migration, MigrationError, migrate, migrationChecksum } from './migrator.js';
 export { openScratchDatabase, type ScratchDatabase } from './scratch.js';
-export { type DiskUsage, diskUsage } from './size.js';
+export { type DiskUsage, diskUsage, storageSettings } from './size.js';

@@ -44,3 +44,29 @@ export async function diskUsage(
     what: `every table of schema ${schema} with its indexes and TOAST (pg_total_relation_size)`,
   };
 }
+
+/**
+ * The settings a capacity figure depends on, to print beside it: SQLite's page size, cache,
+ * journal and sync mode; PostgreSQL's version, buffers, WAL and sync settings.
+ */
+export async function storageSettings(database: Database): Promise<Record<string, string>> {
+  const { db } = database;
+  if (database.dialect === 'sqlite') {
+    const out: Record<string, string> = {};
+    for (const p of ['page_size', 'cache_size', 'journal_mode', 'synchronous', 'mmap_size']) {
+      const r = await sql.raw<Record<string, unknown>>(`PRAGMA ${p}`).execute(db);
+      out[p] = String(Object.values(r.rows[0] ?? {})[0]);
+    }
+    return out;
+  }
+  const names = [
+    'server_version',
+    'shared_buffers',
+    'max_wal_size',
+    'synchronous_commit',
+    'full_page_writes',
+  ];
+  const r = await sql<{ name: string; setting: string }>`
+    SELECT name, current_setting(name) AS setting FROM pg_settings WHERE name = ANY(${names})`.execute(db);
+  return Object.fromEntries(r.rows.map((x) => [x.name, x.setting]));
+}

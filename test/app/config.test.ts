@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkConfig } from '../../src/app/doctor.js';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, ENV, loadConfig } from '../../src/config.js';
 
 describe('config', () => {
   it('defaults to loopback, SQLite and a key file under the data directory', () => {
@@ -9,6 +10,10 @@ describe('config', () => {
     expect(c.port).toBe(8080);
     expect(c.databaseUrl).toBe('sqlite:/tmp/custodian-x/custodian.db');
     expect(c.keyFile).toBe('/tmp/custodian-x/keys.json');
+    expect(c.sqliteCacheMiB).toBe(64);
+    expect(loadConfig({ dataDir: '/tmp/x' }, { CUSTODIAN_SQLITE_CACHE_MIB: '4096' }).sqliteCacheMiB).toBe(
+      4096,
+    );
   });
 
   it.each([
@@ -17,6 +22,8 @@ describe('config', () => {
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ CUSTODIAN_LOG_LEVEL: 'loud' }, 'CUSTODIAN_LOG_LEVEL'],
     [{ CUSTODIAN_TLS_CERT: '/c.pem' }, 'CUSTODIAN_TLS_KEY'],
+    [{ CUSTODIAN_SQLITE_CACHE_MIB: '1' }, 'CUSTODIAN_SQLITE_CACHE_MIB'],
+    [{ CUSTODIAN_SQLITE_CACHE_MIB: 'lots' }, 'CUSTODIAN_SQLITE_CACHE_MIB'],
   ])('a bad value stops start-up naming the variable (%o)', (env, variable) => {
     let err: unknown;
     try {
@@ -27,6 +34,15 @@ describe('config', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).variable).toBe(variable);
     expect((err as Error).message).toContain(variable);
+  });
+
+  it('the README documents every variable, and no other', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Map of src/'));
+    const documented = new Set(
+      [...section.matchAll(/`((?:CUSTODIAN_|DATABASE_)[A-Z_]+)`/g)].map((m) => m[1]),
+    );
+    expect([...documented].sort()).toEqual(Object.values(ENV).sort());
   });
 
   it('flags win over the environment', () => {

@@ -1,9 +1,11 @@
+import { vi } from 'vitest';
 import {
   type Check,
   type RunOptions,
   runScenario,
   type ScenarioReport,
 } from '../../src/app/simulate/index.js';
+import { main } from '../../src/cli.js';
 import type { DialectName } from '../../src/db/index.js';
 import { postgresUrl } from '../helpers/db.js';
 
@@ -33,3 +35,26 @@ export function failures(report: ScenarioReport): string[] {
 }
 
 export const SCENARIO_TIMEOUT = 240_000;
+
+/**
+ * Runs `custodian ARGS…` in process on the embedded default (DATABASE_URL unset for the call) and
+ * returns its exit code and what it printed on stdout.
+ */
+export async function cliOnSqlite(args: readonly string[]): Promise<{ code: number; out: string }> {
+  let out = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += chunk.toString();
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  const saved = process.env.DATABASE_URL;
+  delete process.env.DATABASE_URL;
+  try {
+    const code = await main(['node', 'custodian', ...args]);
+    return { code, out };
+  } finally {
+    if (saved !== undefined) process.env.DATABASE_URL = saved;
+    process.exitCode = undefined;
+    vi.restoreAllMocks();
+  }
+}

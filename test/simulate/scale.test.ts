@@ -7,12 +7,14 @@
  * Threat: a capacity figure that does not come from the data it claims (a run that silently
  * imported fewer subjects, or timed lookups that found nothing).
  */
+
+import { totalmem } from 'node:os';
 import { afterEach, expect, it, vi } from 'vitest';
 import { runScale, scaleSuiteResult } from '../../src/app/simulate/index.js';
-import { main } from '../../src/cli.js';
+import { scaleCacheMiB } from '../../src/app/simulate/scale.js';
 import { customerAt } from '../../src/modules/sim/index.js';
 import { describeEachDialect, enabledDialects, postgresUrl } from '../helpers/db.js';
-import { SCENARIO_TIMEOUT } from './helpers.js';
+import { cliOnSqlite, SCENARIO_TIMEOUT } from './helpers.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -38,6 +40,12 @@ describeEachDialect('scale run', (dialect) => {
       expect(r.lookups.full.p99Ms).toBeGreaterThanOrEqual(r.lookups.full.p50Ms);
       expect(r.disk.bytesPerSubject).toBeGreaterThan(100);
       if (dialect === 'postgres') expect(r.disk.vaultBytes).toBeGreaterThan(0);
+      // The settings the figures depend on are read from the database, not assumed.
+      if (dialect === 'sqlite') {
+        expect(r.settings).toMatchObject({ journal_mode: 'wal', synchronous: '2' });
+        expect(Number(r.settings.cache_size)).toBe(-r.sqliteCacheMiB * 1024);
+      } else
+        expect(Object.keys(r.settings)).toEqual(expect.arrayContaining(['shared_buffers', 'max_wal_size']));
       // Below 10M the import goal does not apply; the latency goal compares the two legs.
       expect(r.goals.map((g) => g.text)).toEqual(['p99 lookup at 2,500 within 2× of p99 at 1,000']);
       const result = scaleSuiteResult(r);
@@ -58,34 +66,23 @@ describeEachDialect('scale run', (dialect) => {
   );
 });
 
+it('sizes the SQLite page cache at 0.5 KB a subject, between 64 MiB and 40% of memory', () => {
+  expect(scaleCacheMiB(1_000)).toBe(64);
+  expect(scaleCacheMiB(1_000_000)).toBe(489);
+  expect(scaleCacheMiB(1e9)).toBe(Math.floor((totalmem() * 0.4) / 2 ** 20));
+});
+
 it.runIf(enabledDialects().includes('sqlite'))(
   '`custodian simulate --subjects N --json` runs the scale run when no scenario is named',
   async () => {
-    let out = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      out += chunk.toString();
-      return true;
-    });
-    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    const saved = process.env.DATABASE_URL;
-    delete process.env.DATABASE_URL;
-    let code = -1;
-    try {
-      code = await main([
-        'node',
-        'custodian',
-        'simulate',
-        '--subjects',
-        '1200',
-        '--seed',
-        'cli-scale',
-        '--json',
-      ]);
-    } finally {
-      if (saved !== undefined) process.env.DATABASE_URL = saved;
-      process.exitCode = undefined;
-      vi.restoreAllMocks();
-    }
+    const { code, out } = await cliOnSqlite([
+      'simulate',
+      '--subjects',
+      '1200',
+      '--seed',
+      'cli-scale',
+      '--json',
+    ]);
     expect(code).toBe(0);
     const report = JSON.parse(out);
     expect(report).toMatchObject({

@@ -7,9 +7,8 @@
  */
 import { afterEach, expect, it, vi } from 'vitest';
 import type { ScenarioReport } from '../../src/app/simulate/index.js';
-import { main } from '../../src/cli.js';
 import { enabledDialects } from '../helpers/db.js';
-import { check, failures, SCENARIO_TIMEOUT, simulate } from './helpers.js';
+import { check, cliOnSqlite, failures, SCENARIO_TIMEOUT, simulate } from './helpers.js';
 
 const sqlite = enabledDialects().includes('sqlite');
 
@@ -34,31 +33,14 @@ it.runIf(sqlite)(
 it.runIf(sqlite)(
   'bulk-scrape-2020 via `custodian simulate --json`: rate limit and ledger scope hold; detector and suspension not covered',
   async () => {
-    let out = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      out += chunk.toString();
-      return true;
-    });
-    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    const saved = process.env.DATABASE_URL;
-    delete process.env.DATABASE_URL;
-    let code = -1;
-    try {
-      code = await main([
-        'node',
-        'custodian',
-        'simulate',
-        '--scenario',
-        'bulk-scrape-2020',
-        '--subjects',
-        '300',
-        '--json',
-      ]);
-    } finally {
-      if (saved !== undefined) process.env.DATABASE_URL = saved;
-      process.exitCode = undefined;
-      vi.restoreAllMocks();
-    }
+    const { code, out } = await cliOnSqlite([
+      'simulate',
+      '--scenario',
+      'bulk-scrape-2020',
+      '--subjects',
+      '300',
+      '--json',
+    ]);
     const r = JSON.parse(out) as ScenarioReport;
     expect(failures(r)).toEqual([]);
     expect(code).toBe(0);

@@ -1,7 +1,7 @@
 import { totalmem } from 'node:os';
 import { machineInfo, type SuiteResult } from '../../bench/runner.js';
 import { type Measurement, percentile } from '../../bench/types.js';
-import { diskUsage } from '../../db/index.js';
+import { diskUsage, storageSettings } from '../../db/index.js';
 import { customerAt, customersCsvChunks, MAX_CUSTOMERS, Rng, streamKey } from '../../modules/sim/index.js';
 import { importSubjects } from '../../modules/vault/index.js';
 import { type Instance, openInstance } from './instance.js';
@@ -52,6 +52,8 @@ export interface ScaleReport {
   seed: string;
   /** SQLite's page cache for the run, MiB (PostgreSQL: its own shared_buffers apply). */
   sqliteCacheMiB: number;
+  /** The storage settings the figures depend on (db/size.ts storageSettings). */
+  settings: Record<string, string>;
   subjects: number;
   imported: number;
   rejectedRows: number;
@@ -194,6 +196,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleReport> {
       tables: ['subjects', 'blind_index'],
     });
     const disk = { bytes: usage.bytes, what: usage.what, vaultBytes: usage.tablesBytes };
+    const settings = await storageSettings(inst.app.database);
     const p99Ratio = full.p99Ms / refLookups.p99Ms;
     // Goals apply where the run reaches them: the import goal at 10M subjects (SQLite), the latency
     // goal when there is a second leg to compare with the first.
@@ -213,6 +216,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleReport> {
       dialect,
       seed,
       sqliteCacheMiB,
+      settings,
       subjects,
       imported,
       rejectedRows,
@@ -236,6 +240,9 @@ export function formatScaleReport(r: ScaleReport): string {
     `  on disk     ${n(r.disk.bytesPerSubject)} bytes/subject (${(r.disk.bytes / 2 ** 30).toFixed(2)} GiB: ${r.disk.what})`,
     `  lookup      at ${n(r.lookups.reference.at)}: p50 ${ms(r.lookups.reference.p50Ms)}, p99 ${ms(r.lookups.reference.p99Ms)}`,
     `              at ${n(r.lookups.full.at)}: p50 ${ms(r.lookups.full.p50Ms)}, p99 ${ms(r.lookups.full.p99Ms)} (${r.lookups.p99Ratio.toFixed(2)}× the p99 at ${n(r.lookups.reference.at)})`,
+    `  settings    ${Object.entries(r.settings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}`,
     ...r.goals.map((g) => `  goal        ${g.met ? 'met' : 'NOT met'}: ${g.text}`),
   ].join('\n');
 }
@@ -255,7 +262,7 @@ export function scaleSuiteResult(r: ScaleReport): SuiteResult {
         subjects: r.subjects,
         seconds: Number(r.import.seconds.toFixed(1)),
         rejectedRows: r.rejectedRows,
-        ...(r.dialect === 'sqlite' ? { sqliteCacheMiB: r.sqliteCacheMiB } : {}),
+        ...r.settings,
       },
     },
     {

@@ -190,7 +190,7 @@ export const vaultSuite: BenchSuite = {
             subjects: count,
             imported,
             costRatio: Number((rawRate / importRate).toFixed(2)),
-            rowsPerSubject: 5,
+            rowsPerSubject: 4,
           },
         });
         const lookupRate = median(lookups);

@@ -10,10 +10,11 @@ import { KeyState } from './keystate.js';
 import { startVaultWorker } from './workers.js';
 
 /**
- * The import's producer in a worker thread: parsing, validation and AES-GCM sealing run here while
- * the calling thread writes the previous batch (with better-sqlite3 the database work is
- * synchronous in that thread, so without this nothing would overlap). Keys come from the key file
- * itself, re-read when it changes, exactly as in the calling thread.
+ * The import's producer in a worker thread: parsing and validation run here, and AES-GCM sealing
+ * either here or, with `sealThreads`, in sealing threads this worker starts, while the calling
+ * thread writes earlier batches (with better-sqlite3 the database work is synchronous in that
+ * thread, so without this nothing would overlap). Keys come from the key file itself, re-read when
+ * it changes, exactly as in the calling thread.
  *
  * In: { t: 'chunk', data } | { t: 'end' } | { t: 'ack' }. Out: the producer's events,
  * { t: 'credit' } when it wants the next chunk, { t: 'fail', … } on an error.
