@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEntries, encodeEntries, entryNames } from './entries.js';
+import { decodeEntries, encodeEntries } from './entries.js';
 
 const b = (hex: string) => Buffer.from(hex, 'hex');
 
@@ -17,7 +17,7 @@ describe('entry lists', () => {
       { name: 'email', value: b('') },
       { name: 'mobile', value: b('0102') },
     ]);
-    expect(entryNames(bytes)).toEqual(['email', 'mobile']);
+    expect(decodeEntries(bytes)?.map((e) => e.name)).toEqual(['email', 'mobile']);
     expect(decodeEntries(encodeEntries([]))).toEqual([]);
   });
 

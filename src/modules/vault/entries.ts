@@ -59,8 +59,3 @@ export function decodeEntries(bytes: Buffer): Entry[] | undefined {
   }
   return out;
 }
-
-/** The names in an encoded list, in order (undefined when malformed). */
-export function entryNames(bytes: Buffer): string[] | undefined {
-  return decodeEntries(bytes)?.map((e) => e.name);
-}

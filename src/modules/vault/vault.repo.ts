@@ -118,28 +118,32 @@ export type SubjectWithFields = SubjectRow & { sealed: Buffer | null };
  * With `lockFor` (the dialect), the row stays locked until the transaction ends: updates and erasure
  * read-modify-write the row, and two of them at once must not lose one another's change.
  */
-export async function getSubject(
+export function getSubject(
   db: DbExecutor,
   id: string,
+  lockFor?: DialectName,
+): Promise<SubjectWithFields | undefined> {
+  return subjectWithFields(db, 'id', id, lockFor);
+}
+
+export function getSubjectByExternalId(
+  db: DbExecutor,
+  externalId: string,
+): Promise<SubjectWithFields | undefined> {
+  return subjectWithFields(db, 'external_id', externalId);
+}
+
+async function subjectWithFields(
+  db: DbExecutor,
+  by: 'id' | 'external_id',
+  value: string,
   lockFor?: DialectName,
 ): Promise<SubjectWithFields | undefined> {
   const q = db
     .selectFrom('subjects')
     .select([...SUBJECT_META_COLUMNS, 'sealed'])
-    .where('id', '=', id);
+    .where(by, '=', value);
   const r = await (lockFor ? lockForUpdate(q, lockFor) : q).executeTakeFirst();
-  return r ? { ...toSubject(r), sealed: bytesOrNull(r.sealed) } : undefined;
-}
-
-export async function getSubjectByExternalId(
-  db: DbExecutor,
-  externalId: string,
-): Promise<SubjectWithFields | undefined> {
-  const r = await db
-    .selectFrom('subjects')
-    .select([...SUBJECT_META_COLUMNS, 'sealed'])
-    .where('external_id', '=', externalId)
-    .executeTakeFirst();
   return r ? { ...toSubject(r), sealed: bytesOrNull(r.sealed) } : undefined;
 }
 

@@ -14,7 +14,7 @@ import {
 import { isAppError } from '../../lib/errors.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
 import type { Catalog } from './catalog.js';
-import { decodeEntries, type Entry, encodeEntries, entryNames } from './entries.js';
+import { decodeEntries, type Entry, encodeEntries } from './entries.js';
 import { type CheckContext, checkContext, Invalid } from './fieldtypes.js';
 import { FINGERPRINT_FIELD } from './importrows.js';
 import { KeyState } from './keystate.js';
@@ -325,10 +325,7 @@ export async function openOneSubject(
 
 /** Names of the fields a row holds (none once erased), sorted. */
 function heldFields(row: repo.SubjectWithFields): string[] {
-  if (row.sealed === null) return [];
-  const names = entryNames(row.sealed);
-  if (!names) throw vaultError('VAULT_DECRYPT_FAILED', { details: { subjectId: row.id } });
-  return names;
+  return row.sealed === null ? [] : sealedEntries(row.id, row.sealed).map((e) => e.name);
 }
 
 function meta(row: SubjectRow, fields: string[]): SubjectMeta {
@@ -452,7 +449,8 @@ export function createVault(deps: VaultDeps): Vault {
       const row = await repo.getSubject(trx, subjectId, core.dialect);
       if (!row) throw fail('VAULT_SUBJECT_NOT_FOUND', { subjectId });
       if (row.erased_at) throw fail('VAULT_SUBJECT_ERASED', { subjectId });
-      const changed = (await applyUpdate(trx, core, subjectId, checked.set, checked.unset, now)) ?? [];
+      const updated = await applyUpdate(trx, core, subjectId, checked.set, checked.unset, now);
+      const changed = updated?.changed ?? [];
       await recordEvents(trx, core, [
         {
           kind: 'subject.updated',
@@ -461,8 +459,8 @@ export function createVault(deps: VaultDeps): Vault {
           attrs: { fields: changed },
         },
       ]);
-      const after = await repo.getSubject(trx, subjectId);
-      return meta(after!, heldFields(after!));
+      // Without unlessFingerprint, applyUpdate always writes and says what the row holds now.
+      return meta({ ...row, updated_at: now }, updated!.held);
     });
   }
 
@@ -517,7 +515,8 @@ export function createVault(deps: VaultDeps): Vault {
 
 /**
  * Sets and removes fields of a live subject under its existing data key, and refreshes its
- * fingerprint (which needs the values it keeps, so those are opened). Returns the changed names.
+ * fingerprint (which needs the values it keeps, so those are opened). Returns the changed names
+ * and the names the row holds afterwards, both sorted.
  */
 export async function applyUpdate(
   trx: DbExecutor,
@@ -528,7 +527,7 @@ export async function applyUpdate(
   now: string,
   /** When the merged record's fingerprint equals this, nothing is written and null is returned. */
   unlessFingerprint?: Buffer | null,
-): Promise<string[] | null> {
+): Promise<{ changed: string[]; held: string[] } | null> {
   const [k] = await repo.getKeyedSubjects(trx, [subjectId], core.dialect);
   if (!k || k.kek_version === null || k.wrapped_key === null || k.sealed === null)
     throw fail('VAULT_SUBJECT_ERASED', { subjectId });
@@ -570,7 +569,7 @@ export async function applyUpdate(
       updatedAt: now,
       fingerprint,
     });
-    return changed.sort();
+    return { changed: changed.sort(), held: [...merged.keys()].sort() };
   } finally {
     dataKey.fill(0);
   }
