@@ -1,3 +1,4 @@
+import type { Principal } from '../lib/http/index.js';
 import { type Access, accessRoutes, createAccess } from '../modules/access/index.js';
 import { type Actors, actorsRoutes, createActors, toPrincipal } from '../modules/actors/index.js';
 import { type Consent, consentRoutes, createConsent } from '../modules/consent/index.js';
@@ -7,7 +8,6 @@ import { createLedger, type Ledger, ledgerRoutes } from '../modules/ledger/index
 import { createPolicyService, type PolicyService, policyRoutes } from '../modules/policy/index.js';
 import { createVault, loadCatalog, type Vault } from '../modules/vault/index.js';
 import type { RouteDef } from './http/index.js';
-import type { Principal } from './http/route.js';
 import type { Infra } from './infra.js';
 import { createRateLimiter } from './ratelimit.js';
 

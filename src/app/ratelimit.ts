@@ -1,6 +1,6 @@
 import type { Clock } from '../lib/clock.js';
 import { commonError } from '../lib/errors.js';
-import type { Principal } from './http/route.js';
+import type { Principal } from '../lib/http/index.js';
 
 /**
  * Per-actor token buckets. The 2020 courier leak was an employee account driven by a script "as

@@ -1,10 +1,9 @@
 import { type Command, CommanderError, Option } from 'commander';
 import { type Config, ConfigError, loadConfig } from '../config.js';
 import { MigrationError } from '../db/index.js';
+import { type CommandContext, createOutput, EXIT, type Opened } from '../lib/cli/index.js';
 import { KeyFileError } from '../lib/crypto/index.js';
 import { isAppError } from '../lib/errors.js';
-import { type CommandContext, EXIT, type Opened } from './context.js';
-import { createOutput } from './output.js';
 
 /** Adds the options every command takes, so `custodian <cmd> --data-dir X --json` works anywhere. */
 export function addCommonOptions(cmd: Command): void {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Kysely } from 'kysely';
-import type { CommandContext, Opened, Output } from '../../src/cli/context.js';
 import type { AuditEvent, Recorder } from '../../src/lib/audit.js';
+import type { CommandContext, Opened, Output } from '../../src/lib/cli/index.js';
 import { createLogger } from '../../src/lib/log.js';
 
 /**

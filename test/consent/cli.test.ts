@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { EXIT } from '../../src/cli/context.js';
+import { EXIT } from '../../src/lib/cli/index.js';
 import { registerConsentCommands } from '../../src/modules/consent/index.js';
 import { describeEachDialect } from '../helpers/db.js';
 import { cliContext, consentSetup, partnerNotice } from './fixtures.js';

@@ -1,9 +1,9 @@
 import type { Writable } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import { Command } from 'commander';
-import type { CommandContext, Opened } from '../../src/cli/context.js';
-import { createOutput } from '../../src/cli/output.js';
 import type { DialectName } from '../../src/db/index.js';
+import type { CommandContext, Opened } from '../../src/lib/cli/index.js';
+import { createOutput } from '../../src/lib/cli/index.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { generateKeyFile, type Keyring, keyringFromFile } from '../../src/lib/crypto/index.js';
 import { createLogger } from '../../src/lib/log.js';

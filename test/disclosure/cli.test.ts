@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { EXIT } from '../../src/cli/context.js';
+import { EXIT } from '../../src/lib/cli/index.js';
 import { registerDisclosureCommands, verifyDeletionNotice } from '../../src/modules/disclosure/index.js';
 import { cliContext, partnerNotice } from '../consent/fixtures.js';
 import { describeEachDialect } from '../helpers/db.js';

@@ -5,10 +5,10 @@ import { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
-import type { Principal } from '../../src/app/http/route.js';
 import { buildServer } from '../../src/app/http/server.js';
-import type { CommandContext } from '../../src/cli/context.js';
+import type { CommandContext } from '../../src/lib/cli/index.js';
 import { generateKeyFile, keyringFromFile } from '../../src/lib/crypto/index.js';
+import type { Principal } from '../../src/lib/http/index.js';
 import { createLogger } from '../../src/lib/log.js';
 import {
   type Ledger,

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Principal } from '../../src/app/http/route.js';
 import { buildServer } from '../../src/app/http/server.js';
+import type { Principal } from '../../src/lib/http/index.js';
 import { createLogger } from '../../src/lib/log.js';
 import {
   leafHash,

@@ -1,2 +1,2 @@
-export { type Principal, type RouteContext, type RouteDef, route } from './route.js';
+export { type Principal, type RouteContext, type RouteDef, route } from '../../lib/http/index.js';
 export { buildServer, type HttpDeps, openApiDocument, toErrorBody } from './server.js';

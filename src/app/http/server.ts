@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
 import { type AppError, commonError, isAppError } from '../../lib/errors.js';
-import type { Principal, RouteDef } from './route.js';
+import type { Principal, RouteDef } from '../../lib/http/index.js';
 
 export interface HttpDeps {
   logger: Logger;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { type CommandContext, EXIT } from '../../cli/context.js';
+import { type CommandContext, EXIT } from '../../lib/cli/index.js';
 import { commonError } from '../../lib/errors.js';
 import type { Actors, AssignResult, UnassignResult } from './actors.service.js';
 import { ACTOR_KINDS, type Actor, type ActorKind } from './model.js';

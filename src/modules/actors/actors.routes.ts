@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { type RouteDef, route } from '../../app/http/route.js';
 import { commonError } from '../../lib/errors.js';
+import { type RouteDef, route } from '../../lib/http/index.js';
 import type { Principal } from '../../lib/principal.js';
 import type { Actors } from './actors.service.js';
 import {

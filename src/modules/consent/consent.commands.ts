@@ -1,7 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { type CommandContext, EXIT } from '../../cli/context.js';
-import { table } from '../../cli/output.js';
+import { type CommandContext, EXIT, table } from '../../lib/cli/index.js';
 import { commonError } from '../../lib/errors.js';
 import type { Consent, ConsentMethod, ConsentRecord } from './consent.service.js';
 import { verifyReceipt } from './receipt.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { type Principal, type RouteDef, route } from '../../app/http/route.js';
 import { commonError } from '../../lib/errors.js';
+import { type Principal, type RouteDef, route } from '../../lib/http/index.js';
 import {
   type Consent,
   type ConsentRecord,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { route } from '../../app/http/route.js';
 import { commonError } from '../../lib/errors.js';
+import { route } from '../../lib/http/index.js';
 import type { Detect } from './detect.service.js';
 
 const TEAM = ['privacy_officer', 'security', 'auditor', 'admin'];

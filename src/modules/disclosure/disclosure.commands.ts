@@ -1,7 +1,6 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { type CommandContext, EXIT } from '../../cli/context.js';
-import { table } from '../../cli/output.js';
+import { type CommandContext, EXIT, table } from '../../lib/cli/index.js';
 import { commonError, isAppError } from '../../lib/errors.js';
 import { fileSender, webhookSender } from './deletion.js';
 import type { DisclosureService } from './disclosure.service.js';

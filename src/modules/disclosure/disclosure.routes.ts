@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { type Principal, type RouteDef, route } from '../../app/http/route.js';
 import { commonError } from '../../lib/errors.js';
+import { type Principal, type RouteDef, route } from '../../lib/http/index.js';
 import { DisclosureRequestSchema, type DisclosureService } from './disclosure.service.js';
 import { RecipientInputSchema, RecipientPatchSchema, TRANSFER_MECHANISMS } from './recipients.js';
 

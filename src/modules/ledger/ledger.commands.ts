@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { type CommandContext, EXIT, type Output } from '../../cli/context.js';
+import { type CommandContext, EXIT, type Output } from '../../lib/cli/index.js';
 import { isAppError } from '../../lib/errors.js';
 import { ledgerError } from './ledger.errors.js';
 import type { Ledger } from './ledger.service.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type RouteDef, route } from '../../app/http/route.js';
+import { type RouteDef, route } from '../../lib/http/index.js';
 import type { Ledger } from './ledger.service.js';
 import { parseTilePath } from './tiles.js';
 

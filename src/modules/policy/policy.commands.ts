@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { type CommandContext, EXIT } from '../../cli/context.js';
+import { type CommandContext, EXIT } from '../../lib/cli/index.js';
 import { isAppError } from '../../lib/errors.js';
 import { compilePolicy } from './compile.js';
 import { type PolicyService, readPolicyFile } from './policy.service.js';

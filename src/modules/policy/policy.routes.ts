@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { type RouteDef, route } from '../../app/http/route.js';
 import { commonError } from '../../lib/errors.js';
+import { type RouteDef, route } from '../../lib/http/index.js';
 import type { Principal } from '../../lib/principal.js';
 import { APPROVER_ROLE, type PolicyService } from './policy.service.js';
 import { MAX_POLICY_BYTES, VIEWS } from './schema.js';

@@ -1,7 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
-import { type CommandContext, EXIT, type Output } from '../../cli/context.js';
+import { type CommandContext, EXIT, type Output } from '../../lib/cli/index.js';
 import { isAppError } from '../../lib/errors.js';
 import { type ImportResult, importSubjects } from './import.js';
 import { rotateKeys } from './rotate.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Config } from '../config.js';
+import type { Config } from '../../config.js';
 
 /**
  * What a module's CLI commands get from the entry point: the parsed configuration, a way to open

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { Principal } from '../../lib/principal.js';
+import type { Principal } from '../principal.js';
 
 export type { Principal };
 

@@ -1,0 +1,1 @@
+export { type HttpMethod, type Principal, type RouteContext, type RouteDef, route } from './route.js';
