@@ -4,6 +4,7 @@ export {
   type DialectName,
   dialectTypes,
   isUniqueViolation,
+  lockForUpdate,
   MAX_BIND_PARAMS,
   toBuffer,
 } from './dialect.js';

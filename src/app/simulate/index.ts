@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { writeBenchmarksDoc } from '../../bench/runner.js';
 import type { CommandContext } from '../../lib/cli/index.js';
 import { EXIT } from '../../lib/cli/index.js';
 import { commonError } from '../../lib/errors.js';
+import { writeBenchmarksDoc } from '../../lib/measure.js';
 import type { ScenarioContext, ScenarioDef } from './common.js';
 import { type InstanceOptions, openInstance, type PolicyName } from './instance.js';
 import { Checks, formatReport, type ScenarioReport } from './report.js';

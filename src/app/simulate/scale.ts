@@ -1,7 +1,6 @@
 import { totalmem } from 'node:os';
-import { machineInfo, type SuiteResult } from '../../bench/runner.js';
-import { type Measurement, percentile } from '../../bench/types.js';
 import { diskUsage, storageSettings } from '../../db/index.js';
+import { type Measurement, machineInfo, percentile, type SuiteResult } from '../../lib/measure.js';
 import { customerAt, customersCsvChunks, MAX_CUSTOMERS, Rng, streamKey } from '../../modules/sim/index.js';
 import { importSubjects } from '../../modules/vault/index.js';
 import { type Instance, openInstance } from './instance.js';

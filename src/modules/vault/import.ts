@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
-import { isUniqueViolation } from '../../db/dialect.js';
+import { isUniqueViolation } from '../../db/index.js';
 import type { AuditEvent } from '../../lib/audit.js';
 import { isAppError } from '../../lib/errors.js';
 import { checkContext } from './fieldtypes.js';

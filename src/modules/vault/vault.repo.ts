@@ -1,5 +1,5 @@
 import { CompiledQuery } from 'kysely';
-import { type DialectName, lockForUpdate, MAX_BIND_PARAMS, toBuffer } from '../../db/dialect.js';
+import { type DialectName, lockForUpdate, MAX_BIND_PARAMS, toBuffer } from '../../db/index.js';
 import type { DbExecutor } from '../../lib/audit.js';
 import { decodeEntries, type Entry } from './entries.js';
 import { SUBJECT_META_COLUMNS, type SubjectRow, type SubjectStore } from './vault.tables.js';

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { type DialectName, isUniqueViolation } from '../../db/dialect.js';
+import { type DialectName, isUniqueViolation } from '../../db/index.js';
 import type { AuditEvent, DbExecutor, Recorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
 // Bulk form of newDataKey + wrapDataKey + sealField (same layouts), added to src/lib/crypto for import.
