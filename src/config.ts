@@ -22,6 +22,7 @@ export const ENV = {
   canaryEmailDomain: 'CUSTODIAN_CANARY_EMAIL_DOMAIN',
   jurisdiction: 'CUSTODIAN_JURISDICTION',
   sqliteCacheMiB: 'CUSTODIAN_SQLITE_CACHE_MIB',
+  traceRetentionDays: 'CUSTODIAN_TRACE_RETENTION_DAYS',
 } as const;
 
 /** Demo canary pools: a deployment configures ranges and a domain it actually monitors (doctor warns). */
@@ -58,6 +59,7 @@ const ConfigSchema = z.object({
   canaryEmailDomain: z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'must be a lower-case domain name'),
   jurisdiction: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code'),
   sqliteCacheMiB: z.coerce.number().int().min(2).max(65536),
+  traceRetentionDays: z.coerce.number().int().min(1).max(3650),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -98,6 +100,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     canaryEmailDomain: pick('canaryEmailDomain') ?? DEMO_CANARY_EMAIL_DOMAIN,
     jurisdiction: pick('jurisdiction') ?? 'CN',
     sqliteCacheMiB: pick('sqliteCacheMiB') ?? DEFAULT_SQLITE_CACHE_MIB,
+    traceRetentionDays: pick('traceRetentionDays') ?? 30,
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {

@@ -6,7 +6,14 @@ import { createDetect, type Detect, detectRoutes } from '../modules/detect/index
 import { createDisclosure, type DisclosureService, disclosureRoutes } from '../modules/disclosure/index.js';
 import { createLedger, type Ledger, ledgerRoutes } from '../modules/ledger/index.js';
 import { createPolicyService, type PolicyService, policyRoutes } from '../modules/policy/index.js';
-import { createVault, loadCatalog, type Vault } from '../modules/vault/index.js';
+import { createTrace, type Trace, traceRoutes } from '../modules/trace/index.js';
+import {
+  countLiveSubjects,
+  createVault,
+  loadCatalog,
+  lookupMany,
+  type Vault,
+} from '../modules/vault/index.js';
 import type { RouteDef } from './http/index.js';
 import type { Infra } from './infra.js';
 import { createRateLimiter } from './ratelimit.js';
@@ -26,6 +33,7 @@ export interface Services {
   detect: Detect;
   access: Access;
   disclosure: DisclosureService;
+  trace: Trace;
 }
 
 export interface App extends Infra, Services {
@@ -140,6 +148,27 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     sensitiveFields: catalog.fields.filter((f) => f.sensitivity === 'sensitive').map((f) => f.name),
   });
   disclosureRef = disclosure;
+  const trace = createTrace({
+    db,
+    clock,
+    keyring,
+    record,
+    vault: {
+      lookupMany: (field, values) => lookupMany(vault, field, values),
+      resolveExternalIds: (ids) => vault.resolveExternalIds(ids),
+      countLive: () => countLiveSubjects(vault),
+      fieldNames: catalog.names,
+      searchable: catalog.fields.filter((f) => f.searchable).map((f) => f.name),
+    },
+    ledger: {
+      integrate: () => ledger.integrate(),
+      checkpoint: () => ledger.checkpoint(),
+      inclusionProof: (q) => ledger.inclusionProof(q),
+    },
+    retentionDays: config.traceRetentionDays,
+    // The monitored canary range: 11-digit numbers under the configured prefix.
+    canarySpace: 10 ** (11 - config.canaryMobilePrefix.length),
+  });
 
   const routes = [
     ...accessRoutes({
@@ -154,9 +183,11 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     ...consentRoutes({ consent }),
     ...disclosureRoutes({ disclosure }),
     ...detectRoutes({ detect }),
+    ...traceRoutes({ trace }),
   ];
   const rateLimit = createRateLimiter(clock);
   let background = false;
+  let traceSweep: NodeJS.Timeout | undefined;
 
   return {
     ...infra,
@@ -168,6 +199,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     detect,
     access,
     disclosure,
+    trace,
     routes,
     authenticate: (token) => actors.authenticate(token),
     rateLimit,
@@ -177,8 +209,12 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
         intervalMs: options.integrateEveryMs ?? 200,
         checkpointIntervalMs: options.checkpointEveryMs ?? 10_000,
       });
+      // Uploaded leaked files are erased once their retention has passed (checked hourly).
+      traceSweep = setInterval(() => void trace.eraseExpired().catch(() => undefined), 3_600_000);
+      traceSweep.unref();
     },
     async close() {
+      if (traceSweep) clearInterval(traceSweep);
       await access.drain();
       if (background) await ledger.stop();
       else await ledger.integrate();

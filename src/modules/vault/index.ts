@@ -8,7 +8,9 @@
  */
 import type { DbExecutor } from '../../lib/audit.js';
 import type { Catalog } from './catalog.js';
+import { checkContext, Invalid } from './fieldtypes.js';
 import { vaultError } from './vault.errors.js';
+import { countLive, lookupHashes } from './vault.repo.js';
 import { coreOf, type OpenedSubjects, openMany, openOneSubject, type Vault } from './vault.service.js';
 
 export {
@@ -78,4 +80,51 @@ export function maskValue(catalog: Catalog, field: string, value: string): strin
   const f = catalog.field(field);
   if (!f) throw vaultError('VAULT_FIELD_UNKNOWN', { details: { field } });
   return f.maskValue(value);
+}
+
+/**
+ * Bulk blind-index lookup (the trace module matches leaked rows with it): each value is normalised
+ * by the field's type (a mobile with spaces or +86, an ID number in lower case), hashed under the
+ * blind-index key and looked up, without decrypting anything. Returns input value → subject ids
+ * (sorted); values that do not normalise, or match nobody, are absent.
+ */
+export async function lookupMany(
+  vault: Vault,
+  field: string,
+  values: readonly string[],
+): Promise<Map<string, string[]>> {
+  const core = coreOf(vault);
+  const f = core.catalog.field(field);
+  if (!f) throw vaultError('VAULT_FIELD_UNKNOWN', { details: { field } });
+  if (!f.searchable) throw vaultError('VAULT_FIELD_NOT_SEARCHABLE', { details: { field } });
+  const ctx = checkContext(core.clock.now());
+  const byHash = new Map<string, string[]>();
+  const hashes: Buffer[] = [];
+  for (const value of values) {
+    const v = f.check(value, ctx);
+    if (v instanceof Invalid) continue;
+    const h = core.hash(field, v);
+    const key = h.toString('hex');
+    const inputs = byHash.get(key);
+    if (inputs) inputs.push(value);
+    else {
+      byHash.set(key, [value]);
+      hashes.push(h);
+    }
+  }
+  const out = new Map<string, string[]>();
+  for (const { hash, subjectId } of await lookupHashes(core.db, field, hashes)) {
+    for (const value of byHash.get(hash.toString('hex')) ?? []) {
+      const ids = out.get(value) ?? [];
+      ids.push(subjectId);
+      out.set(value, ids);
+    }
+  }
+  for (const ids of out.values()) ids.sort();
+  return out;
+}
+
+/** Live (not erased) subjects in the vault, canaries included. */
+export function countLiveSubjects(vault: Vault): Promise<number> {
+  return countLive(coreOf(vault).db);
 }

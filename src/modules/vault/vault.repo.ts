@@ -285,3 +285,37 @@ export async function countKeysByVersion(db: DbExecutor): Promise<Map<number, nu
     .execute();
   return new Map(rows.map((r) => [Number(r.kek_version), Number(r.n)]));
 }
+
+/**
+ * Bulk blind-index lookup (trace): which subjects hold each of `hashes` in `field`. One query per
+ * chunk of hashes on the (field, hash, subject_id) B-tree; no subject row is read.
+ */
+export async function lookupHashes(
+  db: DbExecutor,
+  field: string,
+  hashes: readonly Buffer[],
+): Promise<{ hash: Buffer; subjectId: string }[]> {
+  const out: { hash: Buffer; subjectId: string }[] = [];
+  const CHUNK = 500;
+  for (let i = 0; i < hashes.length; i += CHUNK) {
+    const part = hashes.slice(i, i + CHUNK);
+    const rows = await db
+      .selectFrom('blind_index')
+      .select(['hash', 'subject_id'])
+      .where('field', '=', field)
+      .where('hash', 'in', part)
+      .execute();
+    for (const r of rows) out.push({ hash: toBuffer(r.hash), subjectId: r.subject_id as string });
+  }
+  return out;
+}
+
+/** How many subjects are live (not erased): the population a trace's null hypothesis draws from. */
+export async function countLive(db: DbExecutor): Promise<number> {
+  const r = await db
+    .selectFrom('subjects')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('erased_at', 'is', null)
+    .executeTakeFirst();
+  return Number(r?.n ?? 0);
+}

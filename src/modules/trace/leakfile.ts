@@ -1,0 +1,280 @@
+import ExcelJS from 'exceljs';
+import { traceError } from './trace.errors.js';
+
+/**
+ * Reading a leaked file: CSV (any delimiter), XLSX, JSON (an array of objects or arrays, or JSON
+ * lines) or plain text, with or without a header, columns in any order. Each value is recognised by
+ * its shape first (a mobile with spaces or +86, an 18-character ID number in any case, an e-mail, a
+ * masked number such as 138****8000, a Chinese name, a company) and by its column header second, so
+ * a file with no header, shuffled columns or a whole record in one cell still reads.
+ *
+ * What comes out is the leaked values by field; nothing is normalised to the vault's form here (the
+ * vault's own field types do that when the blind index is looked up).
+ */
+export const LEAK_FIELDS = ['mobile', 'id_number', 'email', 'name', 'company'] as const;
+export type LeakField = (typeof LEAK_FIELDS)[number];
+
+export interface LeakValue {
+  value: string;
+  /** The leaked value is itself masked (138****8000): whoever leaked it saw at least a masked view. */
+  masked: boolean;
+}
+
+export interface LeakRow {
+  /** 1-based row (line) number in the file, for the report. */
+  line: number;
+  values: Partial<Record<LeakField, LeakValue>>;
+}
+
+export type LeakFormat = 'csv' | 'xlsx' | 'json' | 'text';
+
+export interface ParsedLeak {
+  format: LeakFormat;
+  rows: LeakRow[];
+  /** Rows in which nothing recognisable was found. */
+  empty: number;
+}
+
+/** The most rows one trace reads (a bigger file is refused rather than silently cut). */
+export const MAX_LEAK_ROWS = 5_000_000;
+
+const HEADERS: readonly [LeakField, RegExp][] = [
+  ['mobile', /mobile|phone|tel|cell|手机|电话|联系方式|号码/i],
+  ['id_number', /id.?(no|num|card)|identity|身份证|证件/i],
+  ['email', /e-?mail|邮箱|邮件/i],
+  ['company', /company|employer|org|firm|公司|单位|企业/i],
+  ['name', /name|姓名|客户|联系人|名字/i],
+];
+
+const MOBILE = /(?<![\d*])(?:(?:\+|00)?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?!\d)/;
+const MOBILE_MASKED = /(?<![\d*])1[3-9]\d[\s-]?\*{3,4}[\s-]?\d{4}(?!\d)/;
+const ID = /(?<![\dA-Za-z])\d{6}\s?\d{8}\s?\d{3}[\dXx](?![\dA-Za-z])/;
+const ID_MASKED = /(?<![\d*])\d{4,6}\*{6,12}\d{3}[\dXx*](?!\d)/;
+const EMAIL = /[A-Za-z0-9._%+*-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/;
+const COMPANY = /公司|有限|集团|企业|工作室|事务所|中心|厂|店|\b(co|ltd|inc|llc|gmbh|corp)\b/i;
+const CJK_NAME = /^[\u4e00-\u9fa5·*]{2,6}$/u;
+
+function header(cell: string): LeakField | undefined {
+  const c = cell.trim();
+  if (c.length === 0 || c.length > 40) return undefined;
+  for (const [f, re] of HEADERS) if (re.test(c)) return f;
+  return undefined;
+}
+
+/** The recognisable values in one cell (or a whole line of plain text). */
+export function extract(text: string, hint?: LeakField): Partial<Record<LeakField, LeakValue>> {
+  const out: Partial<Record<LeakField, LeakValue>> = {};
+  let rest = text.replace(/\u3000/g, ' ');
+  const take = (f: LeakField, re: RegExp, masked: boolean) => {
+    const m = re.exec(rest);
+    if (!m || out[f]) return;
+    out[f] = { value: m[0].trim(), masked };
+    rest = `${rest.slice(0, m.index)} ${rest.slice(m.index + m[0].length)}`;
+  };
+  take('email', EMAIL, false);
+  if (out.email?.value.includes('*')) out.email.masked = true;
+  take('id_number', ID, false);
+  take('id_number', ID_MASKED, true);
+  take('mobile', MOBILE, false);
+  take('mobile', MOBILE_MASKED, true);
+  for (const raw of rest.split(/[\s,;|，；、\t]+/)) {
+    const tok = raw.trim().replace(/^["'“”]+|["'“”]+$/g, '');
+    if (!tok) continue;
+    if (!out.company && (COMPANY.test(tok) || hint === 'company') && tok.length >= 2) {
+      out.company = { value: tok, masked: tok.includes('*') };
+    } else if (!out.name && (CJK_NAME.test(tok) || hint === 'name') && !/\d/.test(tok)) {
+      out.name = { value: tok, masked: tok.includes('*') };
+    }
+  }
+  return out;
+}
+
+function rowFromCells(
+  cells: readonly string[],
+  headers: readonly (LeakField | undefined)[],
+): LeakRow['values'] {
+  const values: LeakRow['values'] = {};
+  for (let i = 0; i < cells.length; i++) {
+    const cell = cells[i]!;
+    if (!cell.trim()) continue;
+    const found = extract(cell, headers[i]);
+    for (const f of LEAK_FIELDS) if (found[f] && !values[f]) values[f] = found[f];
+  }
+  return values;
+}
+
+function looksLikeHeader(cells: readonly string[]): boolean {
+  const named = cells.filter((c) => header(c) !== undefined).length;
+  const data = cells.some((c) => {
+    const v = extract(c);
+    return Boolean(v.mobile || v.id_number || v.email);
+  });
+  return named > 0 && !data;
+}
+
+function fromTable(table: readonly (readonly string[])[], format: LeakFormat, firstLine = 1): ParsedLeak {
+  let headers: (LeakField | undefined)[] = [];
+  let start = 0;
+  if (table.length > 0 && looksLikeHeader(table[0]!)) {
+    headers = table[0]!.map(header);
+    start = 1;
+  }
+  const rows: LeakRow[] = [];
+  let empty = 0;
+  for (let r = start; r < table.length; r++) {
+    const values = rowFromCells(table[r]!, headers);
+    if (Object.keys(values).length === 0) empty++;
+    else rows.push({ line: r + firstLine, values });
+  }
+  return { format, rows, empty };
+}
+
+/** RFC 4180 CSV with a chosen delimiter: quotes, doubled quotes, newlines inside quotes. */
+export function parseDelimited(text: string, delimiter: string): string[][] {
+  const out: string[][] = [];
+  let row: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"') {
+        if (text[i + 1] === '"') {
+          cell += '"';
+          i++;
+        } else quoted = false;
+      } else cell += ch;
+    } else if (ch === '"' && cell.length === 0) quoted = true;
+    else if (ch === delimiter) {
+      row.push(cell);
+      cell = '';
+    } else if (ch === '\n' || ch === '\r') {
+      if (ch === '\r' && text[i + 1] === '\n') i++;
+      row.push(cell);
+      cell = '';
+      if (row.length > 1 || row[0] !== '') out.push(row);
+      row = [];
+    } else cell += ch;
+  }
+  row.push(cell);
+  if (row.length > 1 || row[0] !== '') out.push(row);
+  return out;
+}
+
+/** The delimiter that splits the first lines into the same number (> 1) of cells, if any. */
+function sniffDelimiter(text: string): string | undefined {
+  const lines = text
+    .split(/\r?\n/)
+    .filter((l) => l.trim())
+    .slice(0, 20);
+  if (lines.length === 0) return undefined;
+  let best: { d: string; score: number } | undefined;
+  for (const d of [',', '\t', ';', '|', '，']) {
+    const counts = lines.map((l) => l.split(d).length - 1);
+    const first = counts[0]!;
+    if (first === 0) continue;
+    const same = counts.filter((c) => c === first).length / counts.length;
+    if (same < 0.8) continue;
+    const score = same * 10 + first;
+    if (!best || score > best.score) best = { d, score };
+  }
+  return best?.d;
+}
+
+function cellText(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return Number.isInteger(v) ? v.toFixed(0) : String(v);
+  if (typeof v === 'boolean') return String(v);
+  if (v instanceof Date) return v.toISOString();
+  if (typeof v === 'object') {
+    const o = v as { richText?: { text: string }[]; text?: unknown; result?: unknown };
+    if (Array.isArray(o.richText)) return o.richText.map((p) => p.text).join('');
+    if (o.text !== undefined) return cellText(o.text);
+    if (o.result !== undefined) return cellText(o.result);
+  }
+  return '';
+}
+
+async function parseXlsx(bytes: Buffer): Promise<ParsedLeak> {
+  const wb = new ExcelJS.Workbook();
+  try {
+    await wb.xlsx.load(bytes as unknown as ArrayBuffer);
+  } catch (e) {
+    throw traceError('TRACE_FILE_UNREADABLE', { cause: e, details: { format: 'xlsx' } });
+  }
+  const table: string[][] = [];
+  for (const ws of wb.worksheets) {
+    ws.eachRow({ includeEmpty: false }, (row) => {
+      const values = Array.isArray(row.values) ? row.values.slice(1) : [];
+      table.push(values.map(cellText));
+    });
+    if (table.length > MAX_LEAK_ROWS) break;
+  }
+  return fromTable(table, 'xlsx');
+}
+
+function parseJson(text: string): ParsedLeak | undefined {
+  const t = text.trim();
+  let doc: unknown;
+  try {
+    doc = JSON.parse(t);
+  } catch {
+    // JSON lines: one value per line.
+    const lines = t.split(/\r?\n/).filter((l) => l.trim());
+    try {
+      doc = lines.map((l) => JSON.parse(l) as unknown);
+    } catch {
+      return undefined;
+    }
+  }
+  if (doc && typeof doc === 'object' && !Array.isArray(doc)) {
+    const arr = Object.values(doc).find((v) => Array.isArray(v));
+    doc = arr ?? [doc];
+  }
+  if (!Array.isArray(doc)) return undefined;
+  const rows: LeakRow[] = [];
+  let empty = 0;
+  doc.forEach((item, i) => {
+    let values: LeakRow['values'];
+    if (Array.isArray(item)) values = rowFromCells(item.map(cellText), []);
+    else if (item && typeof item === 'object') {
+      const entries = Object.entries(item as Record<string, unknown>);
+      values = rowFromCells(
+        entries.map(([, v]) => cellText(v)),
+        entries.map(([k]) => header(k)),
+      );
+    } else values = rowFromCells([cellText(item)], []);
+    if (Object.keys(values).length === 0) empty++;
+    else rows.push({ line: i + 1, values });
+  });
+  return { format: 'json', rows, empty };
+}
+
+/** Reads a leaked file in any of the supported formats (detected from its bytes, not its name). */
+export async function parseLeakFile(bytes: Buffer): Promise<ParsedLeak> {
+  if (bytes.length === 0) throw traceError('TRACE_FILE_EMPTY');
+  let parsed: ParsedLeak;
+  if (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) {
+    parsed = await parseXlsx(bytes);
+  } else {
+    let text = bytes.toString('utf8');
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    const first = text.trimStart()[0];
+    const json = first === '[' || first === '{' ? parseJson(text) : undefined;
+    if (json) parsed = json;
+    else {
+      const d = sniffDelimiter(text);
+      if (d) parsed = fromTable(parseDelimited(text, d), 'csv');
+      else {
+        const lines = text.split(/\r?\n/);
+        const table = lines.map((l) => [l]);
+        parsed = fromTable(table, 'text');
+      }
+    }
+  }
+  if (parsed.rows.length > MAX_LEAK_ROWS)
+    throw traceError('TRACE_FILE_TOO_LARGE', { details: { maxRows: MAX_LEAK_ROWS } });
+  if (parsed.rows.length === 0) throw traceError('TRACE_FILE_EMPTY');
+  return parsed;
+}
