@@ -18,6 +18,7 @@ import { registerConsentCommands } from './modules/consent/index.js';
 import { registerDisclosureCommands } from './modules/disclosure/index.js';
 import { registerLedgerCommands } from './modules/ledger/index.js';
 import { registerPolicyCommands } from './modules/policy/index.js';
+import { registerRightsCommands } from './modules/rights/index.js';
 import { registerVaultCommands } from './modules/vault/index.js';
 
 async function openApp(config: Config): Promise<App> {
@@ -140,6 +141,7 @@ export function buildProgram(): Command {
   registerLedgerCommands(program, ctx);
   registerConsentCommands(program, ctx);
   registerDisclosureCommands(program, ctx);
+  registerRightsCommands(program, ctx);
   registerSimulateCommands(program, ctx);
 
   addCommonOptions(program);

@@ -22,6 +22,12 @@ export const ENV = {
   canaryEmailDomain: 'CUSTODIAN_CANARY_EMAIL_DOMAIN',
   jurisdiction: 'CUSTODIAN_JURISDICTION',
   sqliteCacheMiB: 'CUSTODIAN_SQLITE_CACHE_MIB',
+  messaging: 'CUSTODIAN_MESSAGING',
+  smsUrl: 'CUSTODIAN_SMS_URL',
+  mailUrl: 'CUSTODIAN_MAIL_URL',
+  messagingToken: 'CUSTODIAN_MESSAGING_TOKEN',
+  mailFrom: 'CUSTODIAN_MAIL_FROM',
+  rightsRulesFile: 'CUSTODIAN_RIGHTS_RULES_FILE',
 } as const;
 
 /** Demo canary pools: a deployment configures ranges and a domain it actually monitors (doctor warns). */
@@ -58,6 +64,13 @@ const ConfigSchema = z.object({
   canaryEmailDomain: z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'must be a lower-case domain name'),
   jurisdiction: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code'),
   sqliteCacheMiB: z.coerce.number().int().min(2).max(65536),
+  // Messaging gateway (rights portal codes, breach notices): docs/rights.md.
+  messaging: z.enum(['outbox', 'http']),
+  smsUrl: z.url({ protocol: /^https?$/ }).optional(),
+  mailUrl: z.url({ protocol: /^https?$/ }).optional(),
+  messagingToken: z.string().min(1).optional(),
+  mailFrom: z.string().min(1).max(256).optional(),
+  rightsRulesFile: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -98,6 +111,12 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     canaryEmailDomain: pick('canaryEmailDomain') ?? DEMO_CANARY_EMAIL_DOMAIN,
     jurisdiction: pick('jurisdiction') ?? 'CN',
     sqliteCacheMiB: pick('sqliteCacheMiB') ?? DEFAULT_SQLITE_CACHE_MIB,
+    messaging: pick('messaging') ?? 'outbox',
+    smsUrl: pick('smsUrl'),
+    mailUrl: pick('mailUrl'),
+    messagingToken: pick('messagingToken'),
+    mailFrom: pick('mailFrom'),
+    rightsRulesFile: pick('rightsRulesFile'),
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
@@ -110,6 +129,13 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       parsed.data.tlsCert ? ENV.tlsKey : ENV.tlsCert,
       'is required when the other TLS file is set',
     );
+  }
+  if (parsed.data.messaging === 'http') {
+    if (!parsed.data.smsUrl && !parsed.data.mailUrl)
+      throw new ConfigError(ENV.smsUrl, `or ${ENV.mailUrl} is required when ${ENV.messaging}=http`);
+    // A provider's credential is a secret: no default, and start-up stops without it.
+    if (!parsed.data.messagingToken)
+      throw new ConfigError(ENV.messagingToken, `is required when ${ENV.messaging}=http`);
   }
   return parsed.data;
 }

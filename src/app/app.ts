@@ -1,11 +1,13 @@
 import type { Principal } from '../lib/http/index.js';
+import { createGatewayFromConfig, type MessageGateway } from '../lib/messaging/index.js';
 import { type Access, accessRoutes, createAccess } from '../modules/access/index.js';
 import { type Actors, actorsRoutes, createActors, toPrincipal } from '../modules/actors/index.js';
 import { type Consent, consentRoutes, createConsent } from '../modules/consent/index.js';
 import { createDetect, type Detect, detectRoutes } from '../modules/detect/index.js';
 import { createDisclosure, type DisclosureService, disclosureRoutes } from '../modules/disclosure/index.js';
-import { createLedger, type Ledger, ledgerRoutes } from '../modules/ledger/index.js';
+import { createLedger, createLedgerProver, type Ledger, ledgerRoutes } from '../modules/ledger/index.js';
 import { createPolicyService, type PolicyService, policyRoutes } from '../modules/policy/index.js';
+import { createRights, loadRules, type Rights, rightsRoutes } from '../modules/rights/index.js';
 import { createVault, loadCatalog, type Vault } from '../modules/vault/index.js';
 import type { RouteDef } from './http/index.js';
 import type { Infra } from './infra.js';
@@ -26,6 +28,9 @@ export interface Services {
   detect: Detect;
   access: Access;
   disclosure: DisclosureService;
+  /** The outside messaging system (SMS, mail): portal codes, breach notices. */
+  messaging: MessageGateway;
+  rights: Rights;
 }
 
 export interface App extends Infra, Services {
@@ -41,6 +46,8 @@ export interface AppOptions {
   /** Sequencer cadence for `startBackground` (ms). */
   integrateEveryMs?: number;
   checkpointEveryMs?: number;
+  /** The messaging gateway (tests pass a fake); default from CUSTODIAN_MESSAGING. */
+  messaging?: MessageGateway;
 }
 
 export async function createApp(infra: Infra, options: AppOptions = {}): Promise<App> {
@@ -140,6 +147,35 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     sensitiveFields: catalog.fields.filter((f) => f.sensitivity === 'sensitive').map((f) => f.name),
   });
   disclosureRef = disclosure;
+  const messaging = options.messaging ?? createGatewayFromConfig(config);
+  const rights = createRights({
+    db,
+    clock,
+    keyring,
+    record,
+    messaging,
+    ledger,
+    prover: createLedgerProver({ db }),
+    lookup: (field, value) => vault.lookup(field, value),
+    read: (principal, req) => access.read(principal, req),
+    fields: vault.catalog.fields.map((f) => f.name),
+    actorRoles: async (ids) => {
+      const out = new Map<string, string[]>();
+      for (const id of ids) {
+        const a = await actors.get(id).catch(() => undefined);
+        if (a) out.set(id, [...a.roles]);
+      }
+      return out;
+    },
+    consent,
+    receivedBy: (subjectId) => disclosure.receivedBy(subjectId),
+    erase: async (subjectId, by) => {
+      await vault.erase(subjectId, { by });
+    },
+    rules: loadRules(config.rightsRulesFile),
+    jurisdiction: config.jurisdiction,
+    logger,
+  });
 
   const routes = [
     ...accessRoutes({
@@ -154,6 +190,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     ...consentRoutes({ consent }),
     ...disclosureRoutes({ disclosure }),
     ...detectRoutes({ detect }),
+    ...rightsRoutes({ rights, recipientsOfActor: (id) => disclosure.recipientsOfActor(id) }),
   ];
   const rateLimit = createRateLimiter(clock);
   let background = false;
@@ -168,6 +205,8 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     detect,
     access,
     disclosure,
+    messaging,
+    rights,
     routes,
     authenticate: (token) => actors.authenticate(token),
     rateLimit,
@@ -177,8 +216,11 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
         intervalMs: options.integrateEveryMs ?? 200,
         checkpointIntervalMs: options.checkpointEveryMs ?? 10_000,
       });
+      rights.startBackground(options.checkpointEveryMs ?? 10_000);
     },
     async close() {
+      await rights.stop();
+      await rights.drain();
       await access.drain();
       if (background) await ledger.stop();
       else await ledger.integrate();
