@@ -18,6 +18,7 @@ import { registerConsentCommands } from './modules/consent/index.js';
 import { registerDisclosureCommands } from './modules/disclosure/index.js';
 import { registerLedgerCommands } from './modules/ledger/index.js';
 import { registerPolicyCommands } from './modules/policy/index.js';
+import { registerRightsCommands } from './modules/rights/index.js';
 import { registerTraceCommands } from './modules/trace/index.js';
 import { registerVaultCommands } from './modules/vault/index.js';
 
@@ -142,6 +143,7 @@ export function buildProgram(): Command {
   registerConsentCommands(program, ctx);
   registerDisclosureCommands(program, ctx);
   registerTraceCommands(program, ctx);
+  registerRightsCommands(program, ctx);
   registerSimulateCommands(program, ctx);
 
   addCommonOptions(program);

@@ -23,6 +23,12 @@ export const ENV = {
   jurisdiction: 'CUSTODIAN_JURISDICTION',
   sqliteCacheMiB: 'CUSTODIAN_SQLITE_CACHE_MIB',
   traceRetentionDays: 'CUSTODIAN_TRACE_RETENTION_DAYS',
+  messaging: 'CUSTODIAN_MESSAGING',
+  smsUrl: 'CUSTODIAN_SMS_URL',
+  mailUrl: 'CUSTODIAN_MAIL_URL',
+  messagingToken: 'CUSTODIAN_MESSAGING_TOKEN',
+  mailFrom: 'CUSTODIAN_MAIL_FROM',
+  rightsRulesFile: 'CUSTODIAN_RIGHTS_RULES_FILE',
 } as const;
 
 /** Demo canary pools: a deployment configures ranges and a domain it actually monitors (doctor warns). */
@@ -60,6 +66,13 @@ const ConfigSchema = z.object({
   jurisdiction: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code'),
   sqliteCacheMiB: z.coerce.number().int().min(2).max(65536),
   traceRetentionDays: z.coerce.number().int().min(1).max(3650),
+  // Messaging gateway (rights portal codes, breach notices): docs/rights.md.
+  messaging: z.enum(['outbox', 'http']),
+  smsUrl: z.url({ protocol: /^https?$/ }).optional(),
+  mailUrl: z.url({ protocol: /^https?$/ }).optional(),
+  messagingToken: z.string().min(1).optional(),
+  mailFrom: z.string().min(1).max(256).optional(),
+  rightsRulesFile: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -101,6 +114,12 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     jurisdiction: pick('jurisdiction') ?? 'CN',
     sqliteCacheMiB: pick('sqliteCacheMiB') ?? DEFAULT_SQLITE_CACHE_MIB,
     traceRetentionDays: pick('traceRetentionDays') ?? 30,
+    messaging: pick('messaging') ?? 'outbox',
+    smsUrl: pick('smsUrl'),
+    mailUrl: pick('mailUrl'),
+    messagingToken: pick('messagingToken'),
+    mailFrom: pick('mailFrom'),
+    rightsRulesFile: pick('rightsRulesFile'),
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
@@ -113,6 +132,13 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       parsed.data.tlsCert ? ENV.tlsKey : ENV.tlsCert,
       'is required when the other TLS file is set',
     );
+  }
+  if (parsed.data.messaging === 'http') {
+    if (!parsed.data.smsUrl && !parsed.data.mailUrl)
+      throw new ConfigError(ENV.smsUrl, `or ${ENV.mailUrl} is required when ${ENV.messaging}=http`);
+    // A provider's credential is a secret: no default, and start-up stops without it.
+    if (!parsed.data.messagingToken)
+      throw new ConfigError(ENV.messagingToken, `is required when ${ENV.messaging}=http`);
   }
   return parsed.data;
 }

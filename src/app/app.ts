@@ -1,11 +1,13 @@
 import type { Principal } from '../lib/http/index.js';
+import { createGatewayFromConfig, type MessageGateway } from '../lib/messaging/index.js';
 import { type Access, accessRoutes, createAccess } from '../modules/access/index.js';
 import { type Actors, actorsRoutes, createActors, toPrincipal } from '../modules/actors/index.js';
 import { type Consent, consentRoutes, createConsent } from '../modules/consent/index.js';
 import { createDetect, type Detect, detectRoutes } from '../modules/detect/index.js';
 import { createDisclosure, type DisclosureService, disclosureRoutes } from '../modules/disclosure/index.js';
-import { createLedger, type Ledger, ledgerRoutes } from '../modules/ledger/index.js';
+import { createLedger, createLedgerProver, type Ledger, ledgerRoutes } from '../modules/ledger/index.js';
 import { createPolicyService, type PolicyService, policyRoutes } from '../modules/policy/index.js';
+import { createRights, loadRules, type Rights, rightsRoutes } from '../modules/rights/index.js';
 import { createTrace, type Trace, traceRoutes } from '../modules/trace/index.js';
 import {
   countLiveSubjects,
@@ -34,6 +36,9 @@ export interface Services {
   access: Access;
   disclosure: DisclosureService;
   trace: Trace;
+  /** The outside messaging system (SMS, mail): portal codes, breach notices. */
+  messaging: MessageGateway;
+  rights: Rights;
 }
 
 export interface App extends Infra, Services {
@@ -49,6 +54,8 @@ export interface AppOptions {
   /** Sequencer cadence for `startBackground` (ms). */
   integrateEveryMs?: number;
   checkpointEveryMs?: number;
+  /** The messaging gateway (tests pass a fake); default from CUSTODIAN_MESSAGING. */
+  messaging?: MessageGateway;
 }
 
 export async function createApp(infra: Infra, options: AppOptions = {}): Promise<App> {
@@ -169,6 +176,35 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     // The monitored canary range: 11-digit numbers under the configured prefix.
     canarySpace: 10 ** (11 - config.canaryMobilePrefix.length),
   });
+  const messaging = options.messaging ?? createGatewayFromConfig(config);
+  const rights = createRights({
+    db,
+    clock,
+    keyring,
+    record,
+    messaging,
+    ledger,
+    prover: createLedgerProver({ db }),
+    lookup: (field, value) => vault.lookup(field, value),
+    read: (principal, req) => access.read(principal, req),
+    fields: vault.catalog.fields.map((f) => f.name),
+    actorRoles: async (ids) => {
+      const out = new Map<string, string[]>();
+      for (const id of ids) {
+        const a = await actors.get(id).catch(() => undefined);
+        if (a) out.set(id, [...a.roles]);
+      }
+      return out;
+    },
+    consent,
+    receivedBy: (subjectId) => disclosure.receivedBy(subjectId),
+    erase: async (subjectId, by) => {
+      await vault.erase(subjectId, { by });
+    },
+    rules: loadRules(config.rightsRulesFile),
+    jurisdiction: config.jurisdiction,
+    logger,
+  });
 
   const routes = [
     ...accessRoutes({
@@ -184,6 +220,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     ...disclosureRoutes({ disclosure }),
     ...detectRoutes({ detect }),
     ...traceRoutes({ trace }),
+    ...rightsRoutes({ rights, recipientsOfActor: (id) => disclosure.recipientsOfActor(id) }),
   ];
   const rateLimit = createRateLimiter(clock);
   let background = false;
@@ -200,6 +237,8 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     access,
     disclosure,
     trace,
+    messaging,
+    rights,
     routes,
     authenticate: (token) => actors.authenticate(token),
     rateLimit,
@@ -212,9 +251,12 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
       // Uploaded leaked files are erased once their retention has passed (checked hourly).
       traceSweep = setInterval(() => void trace.eraseExpired().catch(() => undefined), 3_600_000);
       traceSweep.unref();
+      rights.startBackground(options.checkpointEveryMs ?? 10_000);
     },
     async close() {
       if (traceSweep) clearInterval(traceSweep);
+      await rights.stop();
+      await rights.drain();
       await access.drain();
       if (background) await ledger.stop();
       else await ledger.integrate();

@@ -27,4 +27,5 @@ export {
   readKeyFile,
   writeKeyFile,
 } from './keyring.js';
+export { hmacSha256, randomDigits, randomToken, safeEqual } from './otp.js';
 export { ed25519PublicKeyFromRaw, ed25519Sign, ed25519Verify, sha256, sha256Digest } from './sign.js';

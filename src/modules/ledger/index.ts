@@ -25,12 +25,15 @@ export {
   verifyInclusion,
 } from './merkle.js';
 export {
+  checkpointBody,
   formatVkey,
   type NoteVerifier,
   type ParsedCheckpoint,
   parseCheckpoint,
   parseVkey,
+  signNote,
   verifyCheckpoint,
 } from './note.js';
+export { createLedgerProver, type LedgerProver, type ProvenEntry } from './prover.js';
 export { parseTilePath, tilePath } from './tiles.js';
 export type { ProblemKind, VerifyOptions, VerifyProblem, VerifyReport } from './verify.js';

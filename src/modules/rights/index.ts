@@ -1,0 +1,37 @@
+// The rights module's only door: subject portal, rights requests, complaints, notices, completeness.
+export {
+  bucketOf,
+  chainStep,
+  HISTORY_FORMAT,
+  type HistoryBundle,
+  type HistoryReport,
+  MAP_BUCKETS,
+  verifyHistory,
+} from './completeness.js';
+export {
+  addPeriod,
+  canExtend,
+  complaintDue,
+  DEFAULT_RULES,
+  dueDate,
+  type JurisdictionRule,
+  loadRules,
+  type Rules,
+} from './deadlines.js';
+export { registerRightsCommands } from './rights.commands.js';
+export { rightsError } from './rights.errors.js';
+export { PORTAL_COOKIE, RIGHTS_HANDLERS, RIGHTS_READERS, rightsRoutes } from './rights.routes.js';
+export {
+  type Complaint,
+  createRights,
+  type History,
+  type HistoryEvent,
+  type Notice,
+  PORTAL_PRINCIPAL,
+  REQUEST_KINDS,
+  type RequestKind,
+  type Rights,
+  type RightsDeps,
+  type RightsRequest,
+  SUBJECT_ACCESS_PURPOSE,
+} from './rights.service.js';
