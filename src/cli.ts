@@ -16,6 +16,7 @@ import { EXIT, table } from './lib/cli/index.js';
 import { registerActorsCommands } from './modules/actors/index.js';
 import { registerConsentCommands } from './modules/consent/index.js';
 import { registerDisclosureCommands } from './modules/disclosure/index.js';
+import { registerIncidentsCommands } from './modules/incidents/index.js';
 import { registerLedgerCommands } from './modules/ledger/index.js';
 import { registerPolicyCommands } from './modules/policy/index.js';
 import { registerVaultCommands } from './modules/vault/index.js';
@@ -140,6 +141,7 @@ export function buildProgram(): Command {
   registerLedgerCommands(program, ctx);
   registerConsentCommands(program, ctx);
   registerDisclosureCommands(program, ctx);
+  registerIncidentsCommands(program, ctx);
   registerSimulateCommands(program, ctx);
 
   addCommonOptions(program);

@@ -1,10 +1,19 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Principal } from '../lib/http/index.js';
+import { randomId } from '../lib/ids.js';
 import { type Access, accessRoutes, createAccess } from '../modules/access/index.js';
 import { type Actors, actorsRoutes, createActors, toPrincipal } from '../modules/actors/index.js';
 import { type Consent, consentRoutes, createConsent } from '../modules/consent/index.js';
 import { createDetect, type Detect, detectRoutes } from '../modules/detect/index.js';
 import { createDisclosure, type DisclosureService, disclosureRoutes } from '../modules/disclosure/index.js';
-import { createLedger, type Ledger, ledgerRoutes } from '../modules/ledger/index.js';
+import {
+  createIncidents,
+  type Incidents,
+  incidentsRoutes,
+  type MessageGateway,
+} from '../modules/incidents/index.js';
+import { createLedger, type Ledger, ledgerRoutes, signNote } from '../modules/ledger/index.js';
 import { createPolicyService, type PolicyService, policyRoutes } from '../modules/policy/index.js';
 import { createVault, loadCatalog, type Vault } from '../modules/vault/index.js';
 import type { RouteDef } from './http/index.js';
@@ -26,6 +35,7 @@ export interface Services {
   detect: Detect;
   access: Access;
   disclosure: DisclosureService;
+  incidents: Incidents;
 }
 
 export interface App extends Infra, Services {
@@ -41,7 +51,32 @@ export interface AppOptions {
   /** Sequencer cadence for `startBackground` (ms). */
   integrateEveryMs?: number;
   checkpointEveryMs?: number;
+  /** Outgoing SMS and mail (default: the development outbox under DATA_DIR/outbox/messages). */
+  messageGateway?: MessageGateway;
 }
+
+/**
+ * Development messaging gateway: one JSON file per message under `dir` (mode 0600). The lead
+ * replaces it with src/lib/messaging's gateway (rights) at merge; the interface is the same.
+ */
+function outboxGateway(dir: string): MessageGateway {
+  return {
+    async send(message) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const id = randomId('msg');
+      writeFileSync(join(dir, `${id}.json`), `${JSON.stringify(message)}\n`, { mode: 0o600 });
+      return { id };
+    },
+  };
+}
+
+/** The system actor that reads contact points to send breach notices (policy role breach_notifier). */
+export const INCIDENT_NOTIFIER: Principal = {
+  id: 'svc_incident_notifier',
+  kind: 'service',
+  roles: ['breach_notifier'],
+  attributes: {},
+};
 
 export async function createApp(infra: Infra, options: AppOptions = {}): Promise<App> {
   const { database, keyring, clock, config, logger } = infra;
@@ -140,6 +175,62 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     sensitiveFields: catalog.fields.filter((f) => f.sensitivity === 'sensitive').map((f) => f.name),
   });
   disclosureRef = disclosure;
+  const alertSource = async (id: string) => {
+    const a = await detect.get(id);
+    return { actor: a.actor, at: a.createdAt, kind: a.kind };
+  };
+  const incidents = createIncidents({
+    db,
+    clock,
+    record,
+    sign: (body) => signNote(body, config.ledgerOrigin, keyring.signingKey, keyring.publicKeyRaw),
+    ledgerSize: () => ledger.size(),
+    inclusionProof: (leafHash) => ledger.inclusionProof({ leafHash }),
+    sources: { alert: alertSource, canary: alertSource },
+    suspendedActors: async () => (await actors.list({ status: 'disabled' })).map((a) => a.id),
+    // PIPL 57 notices: contact points read through the access path (decision + access event each).
+    readContacts: async (subjectIds) => {
+      const out = new Map<string, { mobile?: string; email?: string }>();
+      const results = await access.readBatch(INCIDENT_NOTIFIER, {
+        subjectIds,
+        purpose: 'breach_notification',
+        fields: ['mobile', 'email'],
+      });
+      for (const r of results) {
+        if (!r.allowed) continue;
+        const mobile = r.fields.mobile?.view === 'plain' ? r.fields.mobile.value : undefined;
+        const email = r.fields.email?.view === 'plain' ? r.fields.email.value : undefined;
+        out.set(r.subject, { ...(mobile ? { mobile } : {}), ...(email ? { email } : {}) });
+      }
+      return out;
+    },
+    gateway: options.messageGateway ?? outboxGateway(join(config.dataDir, 'outbox', 'messages')),
+    actions: {
+      // detect will suspend actors; until then suspension is the actors module's disable.
+      suspend_actor: async (target, by) => {
+        const a = await actors.disable(target, { by });
+        return { status: a.status };
+      },
+      revoke_keys: async (target, by) => {
+        let revoked = 0;
+        for (const k of await actors.keys(target))
+          if (!k.revokedAt) {
+            await actors.revokeKey(k.id, { by });
+            revoked++;
+          }
+        return { revoked };
+      },
+      // The new key is not returned through the incident: the actor's administrator issues it anew.
+      rotate_keys: async (target, by) => {
+        const r = await actors.rotateKey(target, { by });
+        return { keyId: r.keyId, retired: r.retired };
+      },
+      disable_recipient: async (target, by) => {
+        const r = await disclosure.updateRecipient(target, { status: 'disabled' }, by);
+        return { status: r.status };
+      },
+    },
+  });
 
   const routes = [
     ...accessRoutes({
@@ -154,6 +245,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     ...consentRoutes({ consent }),
     ...disclosureRoutes({ disclosure }),
     ...detectRoutes({ detect }),
+    ...incidentsRoutes({ incidents }),
   ];
   const rateLimit = createRateLimiter(clock);
   let background = false;
@@ -168,6 +260,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     detect,
     access,
     disclosure,
+    incidents,
     routes,
     authenticate: (token) => actors.authenticate(token),
     rateLimit,

@@ -27,4 +27,11 @@ export {
   readKeyFile,
   writeKeyFile,
 } from './keyring.js';
-export { ed25519PublicKeyFromRaw, ed25519Sign, ed25519Verify, sha256, sha256Digest } from './sign.js';
+export {
+  createSha256,
+  ed25519PublicKeyFromRaw,
+  ed25519Sign,
+  ed25519Verify,
+  sha256,
+  sha256Digest,
+} from './sign.js';

@@ -30,6 +30,7 @@ export {
   type ParsedCheckpoint,
   parseCheckpoint,
   parseVkey,
+  signNote,
   verifyCheckpoint,
 } from './note.js';
 export { parseTilePath, tilePath } from './tiles.js';
