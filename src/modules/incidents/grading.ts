@@ -99,7 +99,8 @@ export function planClocks(f: ClockFacts, rules: IncidentRules = DEFAULT_RULES):
   }
   out.push(plan('gdpr_authority', f.awareAt, rules.gdprAuthorityHours * HOUR, rules));
   if (f.highRisk) out.push(plan('gdpr_individuals', f.awareAt, rules.individualsHours * HOUR, rules));
-  if (f.handledAt) out.push(plan('cac_final', f.handledAt, rules.cacFinalDays * 24 * HOUR, rules));
+  if (f.handledAt && rank(f.grade) >= rank('relatively_major'))
+    out.push(plan('cac_final', f.handledAt, rules.cacFinalDays * 24 * HOUR, rules));
   return out;
 }
 

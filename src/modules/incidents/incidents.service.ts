@@ -841,8 +841,9 @@ export function createIncidents(deps: IncidentsDeps) {
         const r = await load(trx, id);
         mustBeOpen(r);
         const count = Number(r.affected_count);
-        if (input.floor && GRADES.indexOf(input.floor) < GRADES.indexOf(gradeFor(count, rules)))
-          throw incidentsError('INCIDENTS_GRADE_LOWER', { details: { grade: gradeFor(count, rules) } });
+        // "At least": never below the count's grade, nor below a grade a person already raised it to.
+        if (input.floor && GRADES.indexOf(input.floor) < GRADES.indexOf(r.grade as Grade))
+          throw incidentsError('INCIDENTS_GRADE_LOWER', { details: { grade: r.grade } });
         const floor = input.floor ?? (r.grade_floor as Grade | null) ?? null;
         const grade = resolveGrade(count, floor);
         const at = nowIso();
