@@ -16,6 +16,7 @@ import { EXIT, table } from './lib/cli/index.js';
 import { registerActorsCommands } from './modules/actors/index.js';
 import { registerConsentCommands } from './modules/consent/index.js';
 import { registerDisclosureCommands } from './modules/disclosure/index.js';
+import { registerIncidentsCommands } from './modules/incidents/index.js';
 import { registerLedgerCommands } from './modules/ledger/index.js';
 import { registerPolicyCommands } from './modules/policy/index.js';
 import { registerRightsCommands } from './modules/rights/index.js';
@@ -144,6 +145,7 @@ export function buildProgram(): Command {
   registerDisclosureCommands(program, ctx);
   registerTraceCommands(program, ctx);
   registerRightsCommands(program, ctx);
+  registerIncidentsCommands(program, ctx);
   registerSimulateCommands(program, ctx);
 
   addCommonOptions(program);

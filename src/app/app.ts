@@ -5,7 +5,14 @@ import { type Actors, actorsRoutes, createActors, toPrincipal } from '../modules
 import { type Consent, consentRoutes, createConsent } from '../modules/consent/index.js';
 import { createDetect, type Detect, detectRoutes } from '../modules/detect/index.js';
 import { createDisclosure, type DisclosureService, disclosureRoutes } from '../modules/disclosure/index.js';
-import { createLedger, createLedgerProver, type Ledger, ledgerRoutes } from '../modules/ledger/index.js';
+import { createIncidents, type Incidents, incidentsRoutes } from '../modules/incidents/index.js';
+import {
+  createLedger,
+  createLedgerProver,
+  type Ledger,
+  ledgerRoutes,
+  signNote,
+} from '../modules/ledger/index.js';
 import { createPolicyService, type PolicyService, policyRoutes } from '../modules/policy/index.js';
 import { createRights, loadRules, type Rights, rightsRoutes } from '../modules/rights/index.js';
 import { createTrace, type Trace, traceRoutes } from '../modules/trace/index.js';
@@ -39,6 +46,7 @@ export interface Services {
   /** The outside messaging system (SMS, mail): portal codes, breach notices. */
   messaging: MessageGateway;
   rights: Rights;
+  incidents: Incidents;
 }
 
 export interface App extends Infra, Services {
@@ -57,6 +65,14 @@ export interface AppOptions {
   /** The messaging gateway (tests pass a fake); default from CUSTODIAN_MESSAGING. */
   messaging?: MessageGateway;
 }
+
+/** The system actor that reads contact points to send breach notices (policy role breach_notifier). */
+export const INCIDENT_NOTIFIER: Principal = {
+  id: 'svc_incident_notifier',
+  kind: 'service',
+  roles: ['breach_notifier'],
+  attributes: {},
+};
 
 export async function createApp(infra: Infra, options: AppOptions = {}): Promise<App> {
   const { database, keyring, clock, config, logger } = infra;
@@ -205,6 +221,62 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     jurisdiction: config.jurisdiction,
     logger,
   });
+  const alertSource = async (id: string) => {
+    const a = await detect.get(id);
+    return { actor: a.actor, at: a.createdAt, kind: a.kind };
+  };
+  const incidents = createIncidents({
+    db,
+    clock,
+    record,
+    sign: (body) => signNote(body, config.ledgerOrigin, keyring.signingKey, keyring.publicKeyRaw),
+    ledgerSize: () => ledger.size(),
+    inclusionProof: (leafHash) => ledger.inclusionProof({ leafHash }),
+    sources: { alert: alertSource, canary: alertSource },
+    suspendedActors: async () => (await actors.list({ status: 'disabled' })).map((a) => a.id),
+    // PIPL 57 notices: contact points read through the access path (decision + access event each).
+    readContacts: async (subjectIds) => {
+      const out = new Map<string, { mobile?: string; email?: string }>();
+      const results = await access.readBatch(INCIDENT_NOTIFIER, {
+        subjectIds,
+        purpose: 'breach_notification',
+        fields: ['mobile', 'email'],
+      });
+      for (const r of results) {
+        if (!r.allowed) continue;
+        const mobile = r.fields.mobile?.view === 'plain' ? r.fields.mobile.value : undefined;
+        const email = r.fields.email?.view === 'plain' ? r.fields.email.value : undefined;
+        out.set(r.subject, { ...(mobile ? { mobile } : {}), ...(email ? { email } : {}) });
+      }
+      return out;
+    },
+    gateway: messaging,
+    actions: {
+      // detect will suspend actors; until then suspension is the actors module's disable.
+      suspend_actor: async (target, by) => {
+        const a = await actors.disable(target, { by });
+        return { status: a.status };
+      },
+      revoke_keys: async (target, by) => {
+        let revoked = 0;
+        for (const k of await actors.keys(target))
+          if (!k.revokedAt) {
+            await actors.revokeKey(k.id, { by });
+            revoked++;
+          }
+        return { revoked };
+      },
+      // The new key is not returned through the incident: the actor's administrator issues it anew.
+      rotate_keys: async (target, by) => {
+        const r = await actors.rotateKey(target, { by });
+        return { keyId: r.keyId, retired: r.retired };
+      },
+      disable_recipient: async (target, by) => {
+        const r = await disclosure.updateRecipient(target, { status: 'disabled' }, by);
+        return { status: r.status };
+      },
+    },
+  });
 
   const routes = [
     ...accessRoutes({
@@ -221,6 +293,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     ...detectRoutes({ detect }),
     ...traceRoutes({ trace }),
     ...rightsRoutes({ rights, recipientsOfActor: (id) => disclosure.recipientsOfActor(id) }),
+    ...incidentsRoutes({ incidents }),
   ];
   const rateLimit = createRateLimiter(clock);
   let background = false;
@@ -239,6 +312,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     trace,
     messaging,
     rights,
+    incidents,
     routes,
     authenticate: (token) => actors.authenticate(token),
     rateLimit,

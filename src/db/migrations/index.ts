@@ -8,6 +8,7 @@ import * as m0006 from './0006_detect.js';
 import * as m0007 from './0007_vault_rows.js';
 import * as m0011 from './0011_trace.js';
 import * as m0012 from './0012_rights.js';
+import * as m0014 from './0014_incidents.js';
 
 /** In order. Never edit one that has shipped: add a new one. */
 export const migrations: readonly Migration[] = [
@@ -20,4 +21,5 @@ export const migrations: readonly Migration[] = [
   m0007,
   m0011,
   m0012,
+  m0014,
 ];

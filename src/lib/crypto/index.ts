@@ -28,4 +28,11 @@ export {
   writeKeyFile,
 } from './keyring.js';
 export { hmacSha256, randomDigits, randomToken, safeEqual } from './otp.js';
-export { ed25519PublicKeyFromRaw, ed25519Sign, ed25519Verify, sha256, sha256Digest } from './sign.js';
+export {
+  createSha256,
+  ed25519PublicKeyFromRaw,
+  ed25519Sign,
+  ed25519Verify,
+  sha256,
+  sha256Digest,
+} from './sign.js';

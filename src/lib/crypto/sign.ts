@@ -27,6 +27,17 @@ export function sha256(...parts: Uint8Array[]): Buffer {
   return h.digest();
 }
 
+/** An incremental SHA-256, for inputs too large to hold at once (a signed list of millions of lines). */
+export function createSha256(): { update(data: Uint8Array | string): void; digest(): Buffer } {
+  const h = createHash('sha256');
+  return {
+    update: (data) => {
+      h.update(data);
+    },
+    digest: () => h.digest(),
+  };
+}
+
 type OneShot = (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer;
 const oneShot = (nodeCrypto as unknown as { hash?: OneShot }).hash;
 

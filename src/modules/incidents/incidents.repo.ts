@@ -1,0 +1,356 @@
+import { type Kysely, sql, type Transaction } from 'kysely';
+import type {
+  IncidentActionRow,
+  IncidentAffectedRow,
+  IncidentClockRow,
+  IncidentDeliveryRow,
+  IncidentNoticeRow,
+  IncidentRow,
+  IncidentScopeRow,
+  IncidentTables,
+  IncidentTimelineRow,
+} from './incidents.tables.js';
+
+type Db = Kysely<IncidentTables> | Transaction<IncidentTables>;
+
+export async function insertIncident(db: Db, row: IncidentRow): Promise<void> {
+  await db.insertInto('incidents').values(row).execute();
+}
+
+export async function getIncident(db: Db, id: string): Promise<IncidentRow | undefined> {
+  return db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function updateIncident(db: Db, id: string, patch: Partial<IncidentRow>): Promise<void> {
+  await db.updateTable('incidents').set(patch).where('id', '=', id).execute();
+}
+
+/** Newest first; `before` is the (opened_at, id) of the last row of the previous page. */
+export async function listIncidents(
+  db: Db,
+  q: { status?: string; limit: number; before?: { openedAt: string; id: string } },
+): Promise<IncidentRow[]> {
+  let s = db.selectFrom('incidents').selectAll();
+  if (q.status) s = s.where('status', '=', q.status);
+  if (q.before) {
+    const b = q.before;
+    s = s.where((eb) =>
+      eb.or([
+        eb('opened_at', '<', b.openedAt),
+        eb.and([eb('opened_at', '=', b.openedAt), eb('id', '<', b.id)]),
+      ]),
+    );
+  }
+  return s.orderBy('opened_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
+}
+
+export async function countIncidents(db: Db, status?: string): Promise<number> {
+  let s = db.selectFrom('incidents').select((eb) => eb.fn.countAll<number | string>().as('n'));
+  if (status) s = s.where('status', '=', status);
+  return Number((await s.executeTakeFirstOrThrow()).n);
+}
+
+// --- scope ------------------------------------------------------------------------------------
+
+export interface ScopeQuery {
+  actors: readonly string[];
+  recipients: readonly string[];
+  actions: readonly string[];
+  from?: string | undefined;
+  until?: string | undefined;
+}
+
+export interface ScopeGroup {
+  subject_id: string;
+  fields: string;
+  n: number | string;
+  first_at: string;
+  last_at: string;
+}
+
+/**
+ * The access events a scope covers: allowed decisions only (a denied read returned nothing), with
+ * a subject, in the window, made by one of the actors, or disclosing to one of the recipients.
+ * The disclosure arm takes the subjects the recipients were sent (disclosure_items) and their
+ * 'disclose' events in the window: an access event row names no recipient (its ledger entry does).
+ */
+function scopeWhere(db: Db, q: ScopeQuery) {
+  let s = db.selectFrom('access_events').where('allowed', '=', 1).where('subject_id', 'is not', null);
+  if (q.from) s = s.where('at', '>=', q.from);
+  if (q.until) s = s.where('at', '<', q.until);
+  return s.where((eb) => {
+    const arms = [];
+    if (q.actors.length > 0 && q.actions.length > 0)
+      arms.push(eb.and([eb('actor_id', 'in', [...q.actors]), eb('action', 'in', [...q.actions])]));
+    if (q.recipients.length > 0)
+      arms.push(
+        eb.and([
+          eb('action', '=', 'disclose'),
+          eb(
+            'subject_id',
+            'in',
+            eb
+              .selectFrom('disclosure_items')
+              .innerJoin('disclosures', 'disclosures.id', 'disclosure_items.disclosure_id')
+              .select('disclosure_items.subject_id')
+              .where('disclosures.recipient_id', 'in', [...q.recipients]),
+          ),
+        ]),
+      );
+    // No arm: or() of nothing is false, an empty scope (the service refuses empty criteria first).
+    return eb.or(arms);
+  });
+}
+
+/** Per subject and field set: events, first and last time. Aggregated in the database. */
+export async function scopeGroups(db: Db, q: ScopeQuery): Promise<ScopeGroup[]> {
+  return scopeWhere(db, q)
+    .select((eb) => [
+      'subject_id',
+      'fields',
+      eb.fn.countAll<number | string>().as('n'),
+      eb.fn.min('at').as('first_at'),
+      eb.fn.max('at').as('last_at'),
+    ])
+    .groupBy(['subject_id', 'fields'])
+    .execute() as Promise<ScopeGroup[]>;
+}
+
+/** Events per (fields, views) combination, for the summary of which fields and views were exposed. */
+export async function scopeViews(
+  db: Db,
+  q: ScopeQuery,
+): Promise<{ fields: string; views: string; n: number | string }[]> {
+  return scopeWhere(db, q)
+    .select((eb) => ['fields', 'views', eb.fn.countAll<number | string>().as('n')])
+    .groupBy(['fields', 'views'])
+    .execute();
+}
+
+/** One subject's events in a scope (for its inclusion proofs). */
+export async function scopeEventsOf(
+  db: Db,
+  q: ScopeQuery,
+  subjectId: string,
+  limit: number,
+): Promise<
+  { id: string; at: string; actor_id: string; action: string; fields: string; leaf_hash: string }[]
+> {
+  return scopeWhere(db, q)
+    .where('subject_id', '=', subjectId)
+    .select(['id', 'at', 'actor_id', 'action', 'fields', 'leaf_hash'])
+    .orderBy('at')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
+export async function insertScope(db: Db, row: IncidentScopeRow): Promise<void> {
+  await db.insertInto('incident_scopes').values(row).execute();
+}
+
+export async function getScope(db: Db, id: string, version: number): Promise<IncidentScopeRow | undefined> {
+  return db
+    .selectFrom('incident_scopes')
+    .selectAll()
+    .where('incident_id', '=', id)
+    .where('version', '=', version)
+    .executeTakeFirst();
+}
+
+export async function listScopes(db: Db, id: string): Promise<IncidentScopeRow[]> {
+  return db
+    .selectFrom('incident_scopes')
+    .selectAll()
+    .where('incident_id', '=', id)
+    .orderBy('version')
+    .execute();
+}
+
+/** Multi-row inserts in chunks that stay under both dialects' bound-parameter limits. */
+export async function insertAffected(db: Db, rows: readonly IncidentAffectedRow[]): Promise<void> {
+  const per = 2000;
+  for (let i = 0; i < rows.length; i += per) {
+    await db
+      .insertInto('incident_affected')
+      .values(rows.slice(i, i + per) as IncidentAffectedRow[])
+      .execute();
+  }
+}
+
+export async function affectedPage(
+  db: Db,
+  id: string,
+  version: number,
+  q: { after?: string; limit: number },
+): Promise<IncidentAffectedRow[]> {
+  let s = db
+    .selectFrom('incident_affected')
+    .selectAll()
+    .where('incident_id', '=', id)
+    .where('version', '=', version);
+  if (q.after) s = s.where('subject_id', '>', q.after);
+  return s.orderBy('subject_id').limit(q.limit).execute();
+}
+
+export async function affectedIds(db: Db, id: string, version: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('incident_affected')
+    .select('subject_id')
+    .where('incident_id', '=', id)
+    .where('version', '=', version)
+    .orderBy('subject_id')
+    .execute();
+  return rows.map((r) => r.subject_id);
+}
+
+/** Affected subjects of a version with no delivery yet for this incident, in id order. */
+export async function undelivered(db: Db, id: string, version: number, limit: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('incident_affected as a')
+    .select('a.subject_id')
+    .where('a.incident_id', '=', id)
+    .where('a.version', '=', version)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('incident_deliveries as d')
+            .select('d.id')
+            .where('d.incident_id', '=', id)
+            .whereRef('d.subject_id', '=', 'a.subject_id'),
+        ),
+      ),
+    )
+    .orderBy('a.subject_id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.subject_id);
+}
+
+// --- clocks, notices, deliveries, actions, timeline -------------------------------------------
+
+export async function clocksOf(db: Db, id: string): Promise<IncidentClockRow[]> {
+  return db.selectFrom('incident_clocks').selectAll().where('incident_id', '=', id).execute();
+}
+
+export async function insertClock(db: Db, row: IncidentClockRow): Promise<void> {
+  await db.insertInto('incident_clocks').values(row).execute();
+}
+
+export async function updateClock(
+  db: Db,
+  id: string,
+  name: string,
+  patch: Partial<IncidentClockRow>,
+): Promise<void> {
+  await db
+    .updateTable('incident_clocks')
+    .set(patch)
+    .where('incident_id', '=', id)
+    .where('name', '=', name)
+    .execute();
+}
+
+export async function insertNotice(db: Db, row: IncidentNoticeRow): Promise<void> {
+  await db.insertInto('incident_notices').values(row).execute();
+}
+
+export async function noticesOf(db: Db, id: string): Promise<IncidentNoticeRow[]> {
+  return db
+    .selectFrom('incident_notices')
+    .selectAll()
+    .where('incident_id', '=', id)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+}
+
+export async function getNotice(db: Db, noticeId: string): Promise<IncidentNoticeRow | undefined> {
+  return db.selectFrom('incident_notices').selectAll().where('id', '=', noticeId).executeTakeFirst();
+}
+
+export async function markNoticeSubmitted(db: Db, noticeId: string, at: string): Promise<number> {
+  const r = await db
+    .updateTable('incident_notices')
+    .set({ status: 'submitted', submitted_at: at })
+    .where('id', '=', noticeId)
+    .where('status', '=', 'draft')
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
+export async function insertDeliveries(db: Db, rows: readonly IncidentDeliveryRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  for (let i = 0; i < rows.length; i += 1000)
+    await db
+      .insertInto('incident_deliveries')
+      .values(rows.slice(i, i + 1000) as IncidentDeliveryRow[])
+      .execute();
+}
+
+export async function deliveryCounts(db: Db, id: string): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('incident_deliveries')
+    .select((eb) => ['status', eb.fn.countAll<number | string>().as('n')])
+    .where('incident_id', '=', id)
+    .groupBy('status')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}
+
+export async function deliveriesForSubject(
+  db: Db,
+  subjectId: string,
+  limit: number,
+): Promise<(IncidentDeliveryRow & { body: string })[]> {
+  return db
+    .selectFrom('incident_deliveries as d')
+    .innerJoin('incident_notices as n', 'n.id', 'd.notice_id')
+    .selectAll('d')
+    .select('n.body')
+    .where('d.subject_id', '=', subjectId)
+    .orderBy('d.at', 'desc')
+    .orderBy('d.id')
+    .limit(limit)
+    .execute();
+}
+
+export async function insertAction(db: Db, row: IncidentActionRow): Promise<void> {
+  await db.insertInto('incident_actions').values(row).execute();
+}
+
+export async function actionsOf(db: Db, id: string): Promise<IncidentActionRow[]> {
+  return db
+    .selectFrom('incident_actions')
+    .selectAll()
+    .where('incident_id', '=', id)
+    .orderBy('at')
+    .orderBy('id')
+    .execute();
+}
+
+export async function nextSeq(db: Db, id: string): Promise<number> {
+  const r = await db
+    .selectFrom('incident_timeline')
+    .select(sql<number | string | null>`max(seq)`.as('m'))
+    .where('incident_id', '=', id)
+    .executeTakeFirst();
+  return Number(r?.m ?? 0) + 1;
+}
+
+export async function insertTimeline(db: Db, rows: readonly IncidentTimelineRow[]): Promise<void> {
+  if (rows.length)
+    await db
+      .insertInto('incident_timeline')
+      .values(rows as IncidentTimelineRow[])
+      .execute();
+}
+
+export async function timelineOf(db: Db, id: string): Promise<IncidentTimelineRow[]> {
+  return db
+    .selectFrom('incident_timeline')
+    .selectAll()
+    .where('incident_id', '=', id)
+    .orderBy('seq')
+    .execute();
+}
