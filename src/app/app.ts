@@ -7,9 +7,10 @@ import { createDisclosure, type DisclosureService, disclosureRoutes } from '../m
 import { createLedger, type Ledger, ledgerRoutes } from '../modules/ledger/index.js';
 import { createPolicyService, type PolicyService, policyRoutes } from '../modules/policy/index.js';
 import { createVault, loadCatalog, type Vault } from '../modules/vault/index.js';
+import { type AttemptLog, createAttemptLog } from './attempts.js';
 import type { RouteDef } from './http/index.js';
 import type { Infra } from './infra.js';
-import { createRateLimiter } from './ratelimit.js';
+import { createRateLimiter, DEFAULT_RATE_LIMITS, type RateLimiter } from './ratelimit.js';
 
 /**
  * The composition root: the one place that knows every module and wires their deps. Modules never
@@ -31,7 +32,10 @@ export interface Services {
 export interface App extends Infra, Services {
   routes: RouteDef<any, any, any, any>[];
   authenticate(token: string): Promise<Principal | undefined>;
-  rateLimit(principal: Principal): void;
+  /** Per-actor limits in subjects (docs/security.md); `rateLimit.wait` answers without charging. */
+  rateLimit: RateLimiter;
+  /** Refused attempts of authenticated actors, coalesced into access events (docs/access.md). */
+  attempts: AttemptLog;
   /** Background work for a long-running server: the ledger sequencer and checkpoint cadence. */
   startBackground(): void;
   close(): Promise<void>;
@@ -155,7 +159,8 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     ...disclosureRoutes({ disclosure }),
     ...detectRoutes({ detect }),
   ];
-  const rateLimit = createRateLimiter(clock);
+  const rateLimit = createRateLimiter(clock, { ...DEFAULT_RATE_LIMITS, ...config.rateLimits });
+  const attempts = createAttemptLog({ write: (a) => access.recordAttempts(a), logger });
   let background = false;
 
   return {
@@ -171,14 +176,18 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     routes,
     authenticate: (token) => actors.authenticate(token),
     rateLimit,
+    attempts,
     startBackground() {
       background = true;
       ledger.startSequencer({
         intervalMs: options.integrateEveryMs ?? 200,
-        checkpointIntervalMs: options.checkpointEveryMs ?? 10_000,
+        // At least one checkpoint a second while entries are pending (issue 11, item 9; as Sunlight
+        // does): a fresh read's inclusion proof is checkable within about a second.
+        checkpointIntervalMs: options.checkpointEveryMs ?? 1000,
       });
     },
     async close() {
+      await attempts.drain();
       await access.drain();
       if (background) await ledger.stop();
       else await ledger.integrate();
