@@ -159,6 +159,12 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     // On close: answer 503 to new requests on kept-alive sockets and drop idle ones.
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // A bad URL or an over-long path parameter would otherwise get Fastify's own body, which
+    // echoes the path (and any value in it): the one mapper answers instead.
+    frameworkErrors: (_e, req, reply) => {
+      const { status, body } = toErrorBody(commonError('VALIDATION_FAILED'), String(req.id));
+      void (reply as FastifyReply).code(status).type('application/json').send(body);
+    },
     ...(deps.https ? { https: deps.https } : {}),
   };
   const app = Fastify(options as FastifyServerOptions) as unknown as FastifyInstance;
@@ -229,6 +235,9 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     return payload;
   });
   app.addHook('onResponse', async (req, reply) => {
+    // A body we answered without reading (401, 413, 429): drop the connection instead of letting
+    // Node read and discard the rest of it.
+    if (!req.raw.complete) req.raw.socket?.destroy();
     const routeUrl = req.routeOptions.url ?? 'unmatched';
     requests.inc({ method: req.method, route: routeUrl, status: String(reply.statusCode) });
     latency.observe({ method: req.method, route: routeUrl }, reply.elapsedTime / 1000);
