@@ -76,8 +76,16 @@ export function buildProgram(): Command {
         process.once('SIGTERM', stop);
       });
       out.info('shutting down');
+      // Requests in flight get CUSTODIAN_SHUTDOWN_TIMEOUT_MS to finish; then the process exits
+      // anyway (acknowledged writes are already durable: group commit answers after the commit).
+      const deadline = setTimeout(() => {
+        out.info('shutdown timeout: exiting with requests still open');
+        process.exit(EXIT.failure);
+      }, config.shutdownTimeoutMs);
+      deadline.unref();
       await server.close();
       await app.close();
+      clearTimeout(deadline);
     });
 
   program

@@ -29,6 +29,11 @@ export const ENV = {
   messagingToken: 'CUSTODIAN_MESSAGING_TOKEN',
   mailFrom: 'CUSTODIAN_MAIL_FROM',
   rightsRulesFile: 'CUSTODIAN_RIGHTS_RULES_FILE',
+  rateLimits: 'CUSTODIAN_RATE_LIMITS',
+  bodyLimits: 'CUSTODIAN_BODY_LIMITS',
+  ipRateLimit: 'CUSTODIAN_IP_RATE_LIMIT',
+  maxEventLoopDelayMs: 'CUSTODIAN_MAX_EVENT_LOOP_DELAY_MS',
+  shutdownTimeoutMs: 'CUSTODIAN_SHUTDOWN_TIMEOUT_MS',
 } as const;
 
 /** Demo canary pools: a deployment configures ranges and a domain it actually monitors (doctor warns). */
@@ -41,6 +46,39 @@ export const DEMO_CANARY_EMAIL_DOMAIN = 'mail-cn.example';
  * memory, or every write first reads its page back from the file (docs/vault.md, Performance).
  */
 export const DEFAULT_SQLITE_CACHE_MIB = 64;
+
+const Limit = z.object({ rate: z.number().positive(), burst: z.number().min(1) }).strict();
+/** JSON in an environment variable: `{"employee":{"rate":10,"burst":40},"roles":{"auditor":{…}}}`. */
+const jsonOf = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema)
+    .optional();
+const RateLimitsSchema = z
+  .object({
+    employee: Limit.optional(),
+    partner: Limit.optional(),
+    service: Limit.optional(),
+    roles: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), Limit).optional(),
+  })
+  .strict();
+const Bytes = z.number().int().min(1024);
+const BodyLimitsSchema = z
+  .object({
+    employee: Bytes.optional(),
+    partner: Bytes.optional(),
+    service: Bytes.optional(),
+    roles: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), Bytes).optional(),
+  })
+  .strict();
 
 const ConfigSchema = z.object({
   dataDir: z.string().min(1),
@@ -73,6 +111,15 @@ const ConfigSchema = z.object({
   messagingToken: z.string().min(1).optional(),
   mailFrom: z.string().min(1).max(256).optional(),
   rightsRulesFile: z.string().min(1).optional(),
+  /** Per-actor limits in subjects per second, by kind and role (src/app/ratelimit.ts). */
+  rateLimits: jsonOf(RateLimitsSchema),
+  /** Request body limits in bytes, by kind and role (src/app/http/server.ts). */
+  bodyLimits: jsonOf(BodyLimitsSchema),
+  /** Requests per minute per client address before authentication (0: off). */
+  ipRateLimit: z.coerce.number().int().min(0),
+  maxEventLoopDelayMs: z.coerce.number().int().min(0),
+  /** How long `serve` waits for requests in flight on SIGTERM before it exits anyway. */
+  shutdownTimeoutMs: z.coerce.number().int().min(0),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -120,6 +167,11 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     messagingToken: pick('messagingToken'),
     mailFrom: pick('mailFrom'),
     rightsRulesFile: pick('rightsRulesFile'),
+    rateLimits: pick('rateLimits'),
+    bodyLimits: pick('bodyLimits'),
+    ipRateLimit: pick('ipRateLimit') ?? 1200,
+    maxEventLoopDelayMs: pick('maxEventLoopDelayMs') ?? 0,
+    shutdownTimeoutMs: pick('shutdownTimeoutMs') ?? 10_000,
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {

@@ -23,9 +23,10 @@ import {
   lookupMany,
   type Vault,
 } from '../modules/vault/index.js';
+import { type AttemptLog, createAttemptLog } from './attempts.js';
 import type { RouteDef } from './http/index.js';
 import type { Infra } from './infra.js';
-import { createRateLimiter } from './ratelimit.js';
+import { createRateLimiter, DEFAULT_RATE_LIMITS, type RateLimiter } from './ratelimit.js';
 
 /**
  * The composition root: the one place that knows every module and wires their deps. Modules never
@@ -52,7 +53,10 @@ export interface Services {
 export interface App extends Infra, Services {
   routes: RouteDef<any, any, any, any>[];
   authenticate(token: string): Promise<Principal | undefined>;
-  rateLimit(principal: Principal): void;
+  /** Per-actor limits in subjects (docs/security.md); `rateLimit.wait` answers without charging. */
+  rateLimit: RateLimiter;
+  /** Refused attempts of authenticated actors, coalesced into access events (docs/access.md). */
+  attempts: AttemptLog;
   /** Background work for a long-running server: the ledger sequencer and checkpoint cadence. */
   startBackground(): void;
   close(): Promise<void>;
@@ -295,7 +299,8 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     ...rightsRoutes({ rights, recipientsOfActor: (id) => disclosure.recipientsOfActor(id) }),
     ...incidentsRoutes({ incidents }),
   ];
-  const rateLimit = createRateLimiter(clock);
+  const rateLimit = createRateLimiter(clock, { ...DEFAULT_RATE_LIMITS, ...config.rateLimits });
+  const attempts = createAttemptLog({ write: (a) => access.recordAttempts(a), logger });
   let background = false;
   let traceSweep: NodeJS.Timeout | undefined;
 
@@ -316,11 +321,14 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     routes,
     authenticate: (token) => actors.authenticate(token),
     rateLimit,
+    attempts,
     startBackground() {
       background = true;
       ledger.startSequencer({
         intervalMs: options.integrateEveryMs ?? 200,
-        checkpointIntervalMs: options.checkpointEveryMs ?? 10_000,
+        // At least one checkpoint a second while entries are pending (issue 11, item 9; as Sunlight
+        // does): a fresh read's inclusion proof is checkable within about a second.
+        checkpointIntervalMs: options.checkpointEveryMs ?? 1000,
       });
       // Uploaded leaked files are erased once their retention has passed (checked hourly).
       traceSweep = setInterval(() => void trace.eraseExpired().catch(() => undefined), 3_600_000);
@@ -331,6 +339,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
       if (traceSweep) clearInterval(traceSweep);
       await rights.stop();
       await rights.drain();
+      await attempts.drain();
       await access.drain();
       if (background) await ledger.stop();
       else await ledger.integrate();

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { isLoopback } from '../config.js';
 import type { App } from './app.js';
-import { buildServer } from './http/index.js';
+import { buildServer, DEFAULT_HTTP_LIMITS } from './http/index.js';
 import { appError } from './infra.js';
 
 export const VERSION = '0.1.0';
@@ -13,11 +13,47 @@ export function buildHttp(app: App): FastifyInstance {
     logger: app.logger,
     routes: app.routes,
     authenticate: (t) => app.authenticate(t),
-    rateLimit: (p) => app.rateLimit(p),
+    rateLimit: app.rateLimit,
+    attempt: (a) => app.attempts.note(a),
     health: async () => ({ database: app.database.dialect }),
     version: VERSION,
+    limits: {
+      ipPerMinute: app.config.ipRateLimit,
+      maxEventLoopDelayMs: app.config.maxEventLoopDelayMs,
+      body: { ...DEFAULT_HTTP_LIMITS.body, ...app.config.bodyLimits },
+    },
+    gauges: ledgerGauges(app),
     ...(tlsCert && tlsKey ? { https: { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } } : {}),
   });
+}
+
+/**
+ * How far the published checkpoint trails the log (issue 11, item 9): entries appended but not yet
+ * covered by a signed checkpoint, and the checkpoint's age. Read at scrape time.
+ */
+function ledgerGauges(app: App) {
+  return [
+    {
+      name: 'custodian_ledger_checkpoint_lag_entries',
+      help: 'Ledger entries appended but not yet covered by the latest published checkpoint',
+      value: async () => {
+        const [size, pending, cp] = await Promise.all([
+          app.ledger.size(),
+          app.ledger.pendingCount(),
+          app.ledger.latestCheckpoint(),
+        ]);
+        return size + pending - (cp?.size ?? 0);
+      },
+    },
+    {
+      name: 'custodian_ledger_checkpoint_age_seconds',
+      help: 'Seconds since the latest checkpoint was signed',
+      value: async () => {
+        const cp = await app.ledger.latestCheckpoint();
+        return cp ? Math.max(0, (app.clock.now().getTime() - Date.parse(cp.createdAt)) / 1000) : 0;
+      },
+    },
+  ];
 }
 
 /**

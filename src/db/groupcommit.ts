@@ -83,8 +83,27 @@ function settle<I>(jobs: readonly Job<I>[], outcomes: readonly Outcome[]): void 
   });
 }
 
+/**
+ * The queue is bounded (issue 11, item 11): past `maxQueue` waiting units a submission is refused at
+ * once with DB_QUEUE_FULL, which the HTTP layer answers 503 with Retry-After, instead of letting
+ * memory and latency grow without limit under a flood.
+ */
+export const DEFAULT_MAX_QUEUE = 20_000;
+
+export class QueueFullError extends Error {
+  readonly code = 'DB_QUEUE_FULL';
+  constructor() {
+    super('group-commit queue is full');
+    this.name = 'QueueFullError';
+  }
+}
+
 /** A queue drained by one loop at a time; the loop never dies on an error (each batch settles its jobs). */
-function createQueue<I>(maxBatch: number, runBatch: (jobs: Job<I>[]) => Promise<void>) {
+function createQueue<I>(
+  maxBatch: number,
+  runBatch: (jobs: Job<I>[]) => Promise<void>,
+  maxQueue = DEFAULT_MAX_QUEUE,
+) {
   const queue: Job<I>[] = [];
   let running: Promise<void> | undefined;
 
@@ -109,6 +128,7 @@ function createQueue<I>(maxBatch: number, runBatch: (jobs: Job<I>[]) => Promise<
 
   return {
     push(item: I): Promise<unknown> {
+      if (queue.length >= maxQueue) return Promise.reject(new QueueFullError());
       return new Promise((resolve, reject) => {
         queue.push({ item, resolve, reject });
         // Start on the next turn (loop yields first) so callers arriving in the same turn share the batch.
@@ -121,18 +141,25 @@ function createQueue<I>(maxBatch: number, runBatch: (jobs: Job<I>[]) => Promise<
   };
 }
 
-export function createGroupCommit(db: Kysely<any>, options: { maxBatch?: number } = {}): GroupCommit {
+export function createGroupCommit(
+  db: Kysely<any>,
+  options: { maxBatch?: number; maxQueue?: number } = {},
+): GroupCommit {
   type Work = (trx: Transaction<any>) => Promise<unknown>;
-  const q = createQueue<Work>(options.maxBatch ?? 256, async (jobs) => {
-    settle(
-      jobs,
-      await oneByOne(
-        db,
-        jobs.map((j) => j.item),
-        (trx, work) => work(trx),
-      ),
-    );
-  });
+  const q = createQueue<Work>(
+    options.maxBatch ?? 256,
+    async (jobs) => {
+      settle(
+        jobs,
+        await oneByOne(
+          db,
+          jobs.map((j) => j.item),
+          (trx, work) => work(trx),
+        ),
+      );
+    },
+    options.maxQueue,
+  );
   return {
     run: <T>(work: (trx: Transaction<any>) => Promise<T>) => q.push(work) as Promise<T>,
     drain: () => q.drain(),
@@ -142,30 +169,34 @@ export function createGroupCommit(db: Kysely<any>, options: { maxBatch?: number 
 export function createBatchCommit<I, O>(
   db: Kysely<any>,
   process: (trx: Transaction<any>, items: readonly I[]) => Promise<O[]>,
-  options: { maxBatch?: number } = {},
+  options: { maxBatch?: number; maxQueue?: number } = {},
 ): BatchCommit<I, O> {
   const stats: BatchStats = { batches: 0, items: 0, retried: 0 };
-  const q = createQueue<I>(options.maxBatch ?? 256, async (jobs) => {
-    const items = jobs.map((j) => j.item);
-    let values: O[];
-    try {
-      values = await db.transaction().execute((trx) => process(trx, items));
-      stats.batches++;
-      stats.items += items.length;
-    } catch (e) {
-      if (jobs.length === 1) {
-        jobs[0]!.reject(e);
+  const q = createQueue<I>(
+    options.maxBatch ?? 256,
+    async (jobs) => {
+      const items = jobs.map((j) => j.item);
+      let values: O[];
+      try {
+        values = await db.transaction().execute((trx) => process(trx, items));
+        stats.batches++;
+        stats.items += items.length;
+      } catch (e) {
+        if (jobs.length === 1) {
+          jobs[0]!.reject(e);
+          return;
+        }
+        // Someone's item broke the batch: find whose, and commit everyone else's.
+        stats.retried++;
+        stats.batches++;
+        stats.items += items.length;
+        settle(jobs, await oneByOne(db, items, async (trx, item) => (await process(trx, [item]))[0]));
         return;
       }
-      // Someone's item broke the batch: find whose, and commit everyone else's.
-      stats.retried++;
-      stats.batches++;
-      stats.items += items.length;
-      settle(jobs, await oneByOne(db, items, async (trx, item) => (await process(trx, [item]))[0]));
-      return;
-    }
-    for (const [i, j] of jobs.entries()) j.resolve(values[i]);
-  });
+      for (const [i, j] of jobs.entries()) j.resolve(values[i]);
+    },
+    options.maxQueue,
+  );
   return {
     submit: (item: I) => q.push(item) as Promise<O>,
     drain: () => q.drain(),

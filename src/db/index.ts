@@ -13,7 +13,9 @@ export {
   type BatchStats,
   createBatchCommit,
   createGroupCommit,
+  DEFAULT_MAX_QUEUE,
   type GroupCommit,
+  QueueFullError,
 } from './groupcommit.js';
 export { describeSchema, type Migration, MigrationError, migrate, migrationChecksum } from './migrator.js';
 export { openScratchDatabase, type ScratchDatabase } from './scratch.js';

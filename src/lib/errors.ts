@@ -63,6 +63,7 @@ export const commonError = defineErrors({
   CONFLICT: { status: 409, message: 'The request conflicts with the current state.' },
   RATE_LIMITED: { status: 429, message: 'Too many requests.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  SERVICE_BUSY: { status: 503, message: 'The service is busy; retry after the time given.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
   CONFIG_INVALID: { status: 500, message: 'The configuration is not valid.' },
 });

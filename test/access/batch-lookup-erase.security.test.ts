@@ -102,11 +102,19 @@ describeEachDialect('batch read, lookup, erasure and rate limits', (dialect) => 
 
   it('a batch names its subjects: none, or more than the limit, is refused before anything is read', async () => {
     for (const subjects of [[], Array.from({ length: MAX_BATCH + 1 }, (_, i) => `sub_${i}`)]) {
-      const before = (await w.app.access.actorEvents(w.billing.id)).length;
+      const reads = async () =>
+        (await w.app.access.actorEvents(w.billing.id)).filter((e) => e.action !== 'attempt');
+      const before = (await reads()).length;
       const res = await batch(w.billing, { purpose: 'billing', fields: ['name'], subjects });
       expect(res.statusCode).toBe(400);
       expect(res.json().code).toBe('VALIDATION_FAILED');
-      expect((await w.app.access.actorEvents(w.billing.id)).length).toBe(before);
+      // Nothing read; the refused attempt itself is evidence (issue 11, item 7).
+      expect((await reads()).length).toBe(before);
+      await w.app.attempts.drain();
+      const attempt = (await w.app.access.actorEvents(w.billing.id)).find(
+        (e) => e.action === 'attempt' && e.reasons.includes('VALIDATION_FAILED'),
+      );
+      expect(attempt).toMatchObject({ allowed: false, purpose: 'billing', subject: null });
     }
     const r = await w.app.access
       .readBatch(w.billing.principal, { subjectIds: [], purpose: 'billing', fields: ['name'] })

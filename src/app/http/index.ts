@@ -1,2 +1,12 @@
 export { type Principal, type RouteContext, type RouteDef, route } from '../../lib/http/index.js';
-export { buildServer, type HttpDeps, openApiDocument, toErrorBody } from './server.js';
+export {
+  API_CSP,
+  buildServer,
+  DEFAULT_CSP,
+  DEFAULT_HTTP_LIMITS,
+  type HttpDeps,
+  type HttpLimits,
+  openApiDocument,
+  SPA_CSP,
+  toErrorBody,
+} from './server.js';

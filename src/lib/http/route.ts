@@ -36,8 +36,10 @@ export interface RouteDef<B = unknown, Q = unknown, P = unknown, R = unknown> {
   /** For non-JSON responses (text/plain notes, binary tiles). */
   produces?: string;
   status?: number;
-  /** Raw body limit in bytes (default 1 MiB). */
+  /** Raw body limit in bytes (default 1 MiB); the caller's role may lower it (docs/security.md). */
   bodyLimit?: number;
+  /** What the request costs in the per-actor rate limit, in subjects (default 1). */
+  cost?(input: { body: B; query: Q; params: P }): number;
   handler(ctx: RouteContext<B, Q, P>): Promise<R>;
 }
 

@@ -130,6 +130,8 @@ export function accessRoutes(deps: AccessRoutesDeps): RouteDef[] {
       }),
       response: BatchResponse,
       bodyLimit: 256 * 1024,
+      // The per-actor rate limit counts subjects: a batch of 1,000 costs 1,000.
+      cost: ({ body }) => body.subjects.length,
       handler: async ({ principal, body, request }) => ({
         results: (
           await access.readBatch(principal, {

@@ -155,6 +155,22 @@ interface ReadItem {
   issuer?: { principal: Principal | undefined; purpose: string };
 }
 
+/** An authenticated actor's attempt that was refused before any decision (see recordAttempts). */
+export interface AttemptRecord {
+  actor: string;
+  /** Route template, e.g. 'GET /v1/subjects/:id'. */
+  route: string;
+  status: number;
+  /** The error code the caller got (e.g. VALIDATION_FAILED, RATE_LIMITED). */
+  code: string;
+  /** The purpose and subject named, when they were well-formed. */
+  purpose?: string;
+  subject?: string;
+  requestId?: string;
+  /** Identical attempts coalesced into this one record (>= 1). */
+  count: number;
+}
+
 /** What one access event records. */
 interface LogEvent {
   at: Date;
@@ -652,6 +668,35 @@ export function createAccess(deps: AccessDeps) {
     async drain(): Promise<void> {
       await reads.drain();
       await group.drain();
+    },
+    /**
+     * Attempts an authenticated actor made that never reached a decision: a malformed request
+     * (missing purpose, bad field list) or one refused by the rate limiter. Each is an access event
+     * (action 'attempt', not allowed, the error code as its reason) with its ledger entry, so a
+     * probe leaves evidence like a read does (docs/access.md, "Rejected attempts"). `count` > 1
+     * records repeats coalesced by the caller within one window.
+     */
+    async recordAttempts(attempts: readonly AttemptRecord[]): Promise<void> {
+      if (attempts.length === 0) return;
+      const at = deps.clock.now();
+      await deps.db.transaction().execute((trx) =>
+        logMany(
+          trx,
+          attempts.map((a) => ({
+            at,
+            actor: a.actor,
+            purpose: a.purpose ?? 'unknown',
+            subject: a.subject ?? null,
+            action: 'attempt',
+            fields: [],
+            views: {},
+            allowed: false,
+            reasons: [a.code],
+            requestId: a.requestId,
+            attrs: { route: a.route, status: a.status, count: a.count },
+          })),
+        ),
+      );
     },
 
     /** Group-commit counters of the single-read path (transactions, reads in them, batches retried one by one). */

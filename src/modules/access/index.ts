@@ -6,6 +6,7 @@ export {
   type Access,
   type AccessDeps,
   type AccessEvent,
+  type AttemptRecord,
   CONTACT_PURPOSE,
   createAccess,
   denialError,

@@ -68,14 +68,18 @@ export const bulkScrape2020: ScenarioDef = {
     }
 
     await app.access.drain();
-    const recorded = await app.access.actorEvents(agent.actor.id, { limit: 100_000 });
+    await app.attempts.drain();
+    const logged = await app.access.actorEvents(agent.actor.id, { limit: 100_000 });
+    // Refused attempts (429s, coalesced per second) are evidence too, but reached no decision.
+    const recorded = logged.filter((e) => e.action !== 'attempt');
+    const attempts = logged.filter((e) => e.action === 'attempt').length;
     const scope = new Set(recorded.filter((e) => e.allowed && e.subject).map((e) => e.subject!));
     const same = scope.size === got.size && [...got].every((s) => scope.has(s));
     checks.expect(
       'traced',
       'the scope is exactly the records read, from the ledger',
       same && recorded.length === answered,
-      `${recorded.length} access events for the account (every request that reached a decision: ${answered}; rate-limited ones never reached one); the distinct customers read per the ledger (${scope.size}) are exactly the ${got.size} returned`,
+      `${recorded.length} access events for the account (every request that reached a decision: ${answered}; rate-limited ones reached none and are recorded as ${attempts} coalesced attempt event(s)); the distinct customers read per the ledger (${scope.size}) are exactly the ${got.size} returned`,
       { events: recorded.length, scope: scope.size, lastLeaf: recorded.at(-1)?.leafHash ?? null },
     );
     const alerts = (await app.detect.list({ actorId: agent.actor.id, limit: 100 })).filter(

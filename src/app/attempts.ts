@@ -1,0 +1,104 @@
+import type { Logger } from 'pino';
+import type { AttemptRecord } from '../modules/access/index.js';
+
+/**
+ * Every attempt by an authenticated actor is evidence (issue 11, item 7), including the ones
+ * refused before a decision: a malformed read, a read over the rate limit. Writing one access event
+ * and ledger entry per refused request would let a flood of 429s cost a database write each, so
+ * identical attempts (same actor, route and code) are coalesced: the first one in a window is
+ * written at once, the repeats within the window are written as one record carrying their count
+ * when the window closes. A script hammering the API costs about one write per second per route,
+ * and the ledger still says who tried, what, how often and when.
+ */
+export interface AttemptLog {
+  note(a: Omit<AttemptRecord, 'count'>): void;
+  /** Writes everything pending and waits for the writes in flight. */
+  drain(): Promise<void>;
+}
+
+const MAX_KEYS = 10_000;
+
+export function createAttemptLog(deps: {
+  write(attempts: readonly AttemptRecord[]): Promise<void>;
+  logger?: Logger;
+  windowMs?: number;
+}): AttemptLog {
+  const windowMs = deps.windowMs ?? 1000;
+  const open = new Map<string, { start: number; sample: Omit<AttemptRecord, 'count'>; repeats: number }>();
+  const inFlight = new Set<Promise<void>>();
+  let now: AttemptRecord[] = [];
+  let immediate: NodeJS.Immediate | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  function write(batch: AttemptRecord[]): void {
+    if (batch.length === 0) return;
+    const p = deps
+      .write(batch)
+      .catch((e: unknown) =>
+        deps.logger?.error({ err: (e as Error)?.name, n: batch.length }, 'could not record refused attempts'),
+      )
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  }
+
+  function closeWindows(all: boolean): void {
+    const t = Date.now();
+    const out: AttemptRecord[] = [];
+    for (const [k, w] of open) {
+      if (!all && t - w.start < windowMs) continue;
+      if (w.repeats > 0) out.push({ ...w.sample, count: w.repeats });
+      open.delete(k);
+    }
+    write(out);
+    if (open.size > 0 && !timer) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        closeWindows(false);
+      }, windowMs);
+      timer.unref();
+    }
+  }
+
+  return {
+    note(a) {
+      const key = `${a.actor}\u0000${a.route}\u0000${a.code}`;
+      const w = open.get(key);
+      if (w && Date.now() - w.start < windowMs) {
+        w.repeats++;
+        return;
+      }
+      if (w) closeWindows(false);
+      if (open.size >= MAX_KEYS) closeWindows(true);
+      open.set(key, { start: Date.now(), sample: a, repeats: 0 });
+      now.push({ ...a, count: 1 });
+      immediate ??= setImmediate(() => {
+        immediate = undefined;
+        const batch = now;
+        now = [];
+        write(batch);
+      });
+      if (!timer) {
+        timer = setTimeout(() => {
+          timer = undefined;
+          closeWindows(false);
+        }, windowMs);
+        timer.unref();
+      }
+    },
+    async drain() {
+      if (immediate) {
+        clearImmediate(immediate);
+        immediate = undefined;
+      }
+      const batch = now;
+      now = [];
+      write(batch);
+      if (timer) {
+        clearTimeout(timer);
+        timer = undefined;
+      }
+      closeWindows(true);
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    },
+  };
+}
