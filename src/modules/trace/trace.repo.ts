@@ -1,4 +1,4 @@
-import { toBuffer } from '../../db/dialect.js';
+import { toBuffer } from '../../db/index.js';
 import type { DbExecutor } from '../../lib/audit.js';
 import type { TraceRunRow } from './trace.tables.js';
 
