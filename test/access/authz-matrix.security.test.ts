@@ -79,7 +79,7 @@ const ACCESS_EXPECT: Record<string, Partial<Record<Who, number>>> = {
     telemarketing: 200,
     support: 200,
     billing: 200,
-    contact_service: 200,
+    contact_service: 403, // token_only: the telephony integration never reads by subject id
     privacy_officer: 200,
     admin: 403,
     partner: 403, // assigned, but without the subject's consent for this partner
@@ -509,7 +509,7 @@ describeEachDialect('authorization matrix over every route', (dialect) => {
       telemarketing: true,
       support: true,
       billing: false, // billing sees no mobile: a lookup by a field one cannot see finds nothing
-      contact_service: true,
+      contact_service: false, // token_only: no lookup either
       privacy_officer: true,
       admin: false,
       partner: false,

@@ -33,6 +33,8 @@ export interface CompiledGrant extends FieldViews {
   readonly hours: { readonly from: number; readonly to: number } | undefined;
   readonly attributes: ReadonlyMap<string, ReadonlySet<string>> | undefined;
   readonly breakGlass: FieldViews | undefined;
+  /** Usable only to resolve a contact token (never a read by subject id). */
+  readonly tokenOnly: boolean;
 }
 
 export interface CompiledPolicy {
@@ -88,6 +90,7 @@ export function compileDoc(doc: PolicyDoc, text: string, hash = policyHash(text)
         ? new Map(Object.entries(g.attributes).map(([k, vs]) => [k, new Set(vs)] as const))
         : undefined,
       breakGlass: g.break_glass ? fieldViews(g.break_glass.fields) : undefined,
+      tokenOnly: g.token_only,
     };
     grants.push(compiled);
     let roles = byPurpose.get(g.purpose);
@@ -127,4 +130,17 @@ export function compilePolicy(text: string): CompiledPolicy {
 /** The view a grant gives a field, and the policy key it came from (the field itself or "*"). */
 export function viewOf(g: FieldViews, field: string): View {
   return g.views.get(field) ?? g.defaultView;
+}
+
+/**
+ * Of `roles`, those that some grant of `policy` lets see a field in plain (a named field or "*",
+ * any purpose). Break-glass views are not counted: each break-glass read raises its own alert.
+ * Creating an actor with such a role, or granting one, needs a second administrator (four-eyes).
+ */
+export function plainRoles(policy: CompiledPolicy, roles: readonly string[]): string[] {
+  const plain = new Set<string>();
+  for (const g of policy.grants) {
+    if (g.defaultView === 'plain' || [...g.views.values()].includes('plain')) plain.add(g.role);
+  }
+  return [...new Set(roles)].filter((r) => plain.has(r));
 }

@@ -81,6 +81,12 @@ const GrantSchema = z.strictObject({
   consent: z.boolean().optional(),
   /** Attribute-based condition: the actor's attribute must be one of the listed values. */
   attributes: z.record(identifier, z.array(z.string().min(1).max(128)).min(1)).optional(),
+  /**
+   * The grant serves only contact-token resolution (the telephony or mail integration): it turns a
+   * valid, unexpired token an authorised employee holds into a number for the dialer, and never
+   * reads by subject id (single reads, batches, lookups and disclosures under it are denied).
+   */
+  token_only: z.boolean().default(false),
   /** Views granted under break-glass (a mandatory reason; alerts). */
   break_glass: z.strictObject({ fields: fieldViews }).optional(),
 });
