@@ -91,6 +91,8 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     clock,
     record,
     resolveSubjects: (ids) => vault.resolveExternalIds(ids),
+    // Four-eyes on roles the policy lets read plain PI (policy is created below; asked at call time).
+    plainRoles: (roles) => policy.plainRoles(roles),
   });
   const consent = createConsent({
     db,

@@ -25,3 +25,13 @@ export type DbExecutor = Kysely<any> | Transaction<any>;
 
 /** Appends events inside `trx`; returns each entry's leaf hash (hex), in order. */
 export type Recorder = (trx: DbExecutor, events: readonly AuditEvent[]) => Promise<string[]>;
+
+/**
+ * The recorder is a required dependency of every service that reads, discloses or changes what
+ * matters: the type says so, and this check refuses a caller that got around the type (plain
+ * JavaScript, an `as any`). There is no switch that turns auditing off.
+ */
+export function requireRecorder(record: Recorder | undefined, service: string): Recorder {
+  if (typeof record !== 'function') throw new TypeError(`${service}: the audit recorder is required`);
+  return record;
+}

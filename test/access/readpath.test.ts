@@ -56,12 +56,12 @@ const CASES: Case[] = [
     views: { name: 'masked', mobile: 'token', company: 'masked', email: 'deny' },
   },
   {
-    name: 'plain: the telephony service resolves mobiles (purpose contact)',
+    name: 'deny: the telephony service never reads by subject id (token_only; it resolves tokens)',
     who: 'telephony',
     subject: 'outside',
     purpose: 'contact',
     fields: ['mobile', 'name'],
-    views: { mobile: 'plain', name: 'deny' },
+    denied: { reason: 'TOKEN_REQUIRED', code: 'ACCESS_DENIED' },
   },
   {
     name: 'deny: every field denied is a denied read',

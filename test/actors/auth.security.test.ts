@@ -10,6 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fixedClock } from '../../src/lib/clock.js';
 import { type Actors, createActors } from '../../src/modules/actors/index.js';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../helpers/db.js';
+import { memoryRecorder } from '../helpers/recorder.js';
 
 describeEachDialect('API key authentication (security)', (dialect) => {
   let d: TestDatabase;
@@ -20,7 +21,7 @@ describeEachDialect('API key authentication (security)', (dialect) => {
 
   beforeAll(async () => {
     d = await createTestDatabase(dialect);
-    actors = createActors({ db: d.db, dialect, clock });
+    actors = createActors({ db: d.db, dialect, clock, record: memoryRecorder().record });
     const a = await actors.create({ name: 'alice', kind: 'employee', roles: ['support'] }, { by: null });
     const b = await actors.create({ name: 'bob', kind: 'partner', roles: ['partner'] }, { by: null });
     alice = { id: a.actor.id, key: a.apiKey };

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { fixedClock } from '../../src/lib/clock.js';
 import { type Actors, createActors, registerActorsCommands } from '../../src/modules/actors/index.js';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../helpers/db.js';
+import { memoryRecorder } from '../helpers/recorder.js';
 import { commandContext } from './support.js';
 
 describeEachDialect('actors CLI', (dialect) => {
@@ -23,7 +24,7 @@ describeEachDialect('actors CLI', (dialect) => {
 
   beforeAll(async () => {
     d = await createTestDatabase(dialect);
-    actors = createActors({ db: d.db, dialect, clock });
+    actors = createActors({ db: d.db, dialect, clock, record: memoryRecorder().record });
     dir = mkdtempSync(join(tmpdir(), 'custodian-actors-cli-'));
   });
   afterEach(() => {

@@ -4,6 +4,7 @@ import { buildServer } from '../../src/app/http/index.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { type Actors, actorsRoutes, createActors, ensureAdmin } from '../../src/modules/actors/index.js';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../helpers/db.js';
+import { memoryRecorder } from '../helpers/recorder.js';
 import { silentLogger } from './support.js';
 
 describeEachDialect('actors HTTP routes', (dialect) => {
@@ -24,7 +25,7 @@ describeEachDialect('actors HTTP routes', (dialect) => {
 
   beforeAll(async () => {
     d = await createTestDatabase(dialect);
-    actors = createActors({ db: d.db, dialect, clock });
+    actors = createActors({ db: d.db, dialect, clock, record: memoryRecorder().record });
     admin = (await ensureAdmin(actors)).apiKey!;
     const t = await actors.create({ name: 'tm-1', kind: 'employee', roles: ['telemarketing'] }, { by: null });
     tm = { id: t.actor.id, key: t.apiKey };

@@ -12,6 +12,7 @@ import {
 } from '../../src/modules/policy/index.js';
 import { commandContext } from '../actors/support.js';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../helpers/db.js';
+import { memoryRecorder } from '../helpers/recorder.js';
 
 describeEachDialect('policy CLI', (dialect) => {
   let d: TestDatabase;
@@ -29,7 +30,7 @@ describeEachDialect('policy CLI', (dialect) => {
 
   beforeAll(async () => {
     d = await createTestDatabase(dialect);
-    policy = createPolicyService({ db: d.db, dialect, clock });
+    policy = createPolicyService({ db: d.db, dialect, clock, record: memoryRecorder().record });
     dir = mkdtempSync(join(tmpdir(), 'custodian-policy-cli-'));
   });
   afterEach(() => {

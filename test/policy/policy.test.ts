@@ -10,6 +10,7 @@ import {
 } from '../../src/modules/policy/index.js';
 import { tableRecorder } from '../actors/support.js';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../helpers/db.js';
+import { memoryRecorder } from '../helpers/recorder.js';
 
 const V2 = `name: small
 version: "2"
@@ -134,7 +135,7 @@ describeEachDialect('policy versions', (dialect) => {
   });
 
   it('another process sees a replaced policy once its cache is stale', async () => {
-    const other = createPolicyService({ db: d.db, dialect, clock, refreshMs: 1000 });
+    const other = createPolicyService({ db: d.db, dialect, clock, record: audit.record, refreshMs: 1000 });
     expect((await other.init()).name).toBe('guarded');
     await policy.load(V2.replace('version: "2"', 'version: "3"'), { by: null });
     expect((await other.active()).name).toBe('guarded');
@@ -166,6 +167,7 @@ describeEachDialect('policy versions', (dialect) => {
         db: fresh.db,
         dialect,
         clock,
+        record: memoryRecorder().record,
         policyFile: '/nonexistent/policy.yaml',
       });
       expect(await code(missing.init())).toBe('POLICY_FILE_UNREADABLE');
@@ -173,6 +175,7 @@ describeEachDialect('policy versions', (dialect) => {
         db: fresh.db,
         dialect,
         clock,
+        record: memoryRecorder().record,
         policyFile: defaultPolicyFile().replace('default.yaml', 'lax.yaml'),
       });
       expect((await lax.init()).name).toBe('lax');

@@ -12,6 +12,7 @@ import {
 } from '../../src/modules/policy/index.js';
 import { silentLogger } from '../actors/support.js';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../helpers/db.js';
+import { memoryRecorder } from '../helpers/recorder.js';
 
 describeEachDialect('policy and approvals HTTP routes', (dialect) => {
   let d: TestDatabase;
@@ -41,8 +42,8 @@ describeEachDialect('policy and approvals HTTP routes', (dialect) => {
 
   beforeAll(async () => {
     d = await createTestDatabase(dialect);
-    const actors = createActors({ db: d.db, dialect, clock });
-    policy = createPolicyService({ db: d.db, dialect, clock });
+    const actors = createActors({ db: d.db, dialect, clock, record: memoryRecorder().record });
+    policy = createPolicyService({ db: d.db, dialect, clock, record: memoryRecorder().record });
     await policy.init();
     keys.admin = (await ensureAdmin(actors)).apiKey!;
     for (const [name, roles] of [

@@ -82,7 +82,7 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
   beforeAll(async () => {
     d = await createTestDatabase(dialect, { poolSize: 8 });
     audit = await tableRecorder(d.db);
-    actors = createActors({ db: d.db, dialect, clock });
+    actors = createActors({ db: d.db, dialect, clock, record: audit.record });
     policy = createPolicyService({
       db: d.db,
       dialect,
@@ -436,7 +436,7 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
     });
 
     it('without a consent hook, consent is never assumed', async () => {
-      const bare = createPolicyService({ db: d.db, dialect, clock });
+      const bare = createPolicyService({ db: d.db, dialect, clock, record: audit.record });
       const ctx = await bare.context(d.db, {
         principal: tm,
         purpose: 'telemarketing',

@@ -21,6 +21,7 @@ import {
   rotateKeys,
 } from '../../src/modules/vault/index.js';
 import { describeEachDialect, enabledDialects } from '../helpers/db.js';
+import { memoryRecorder } from '../helpers/recorder.js';
 import { cliHarness, customers, customersCsvBytes, type VaultFixture, vaultFixture } from './helpers.js';
 
 const READER = fileURLToPath(new URL('./fixtures/reader.ts', import.meta.url));
@@ -120,6 +121,7 @@ describe.runIf(enabledDialects().includes('sqlite'))(
           keyring: loadKeyring(f.keyFile),
           catalog: loadCatalog(),
           clock: f.clock,
+          record: memoryRecorder().record,
         });
         for (const s of subjects.slice(0, 50)) {
           expect(await openSubjectFields(fresh, f.db.db, s.id, ['mobile'])).toEqual({ mobile: s.mobile });
@@ -182,6 +184,7 @@ describeEachDialect('key rotation', (dialect) => {
       keyring: loadKeyring(f.keyFile),
       catalog: loadCatalog(),
       clock: f.clock,
+      record: memoryRecorder().record,
     });
     const r = await cliHarness(f.vault, f.dir).run(['keys', 'rotate', '--keep-old', '--json']);
     expect(r.exitCode).toBe(0);
@@ -206,6 +209,7 @@ describeEachDialect('key rotation', (dialect) => {
       keyring: keyringFromFile(generateKeyFile()),
       catalog: loadCatalog(),
       clock: f.clock,
+      record: memoryRecorder().record,
     });
     const e = await rotateKeys(inMemory).catch((x: unknown) => x);
     expect(isAppError(e) && e.code).toBe('KEYS_NO_KEY_FILE');

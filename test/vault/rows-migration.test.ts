@@ -23,6 +23,7 @@ import {
 import { decodeEntries } from '../../src/modules/vault/entries.js';
 import { createVault, loadCatalog, openSubjectFields, type Vault } from '../../src/modules/vault/index.js';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../helpers/db.js';
+import { memoryRecorder } from '../helpers/recorder.js';
 
 const PEOPLE = [
   { id: 'sub_a', ext: 'A1', fields: { name: '张三', mobile: '+8613812345678', email: 'zhang@example.com' } },
@@ -78,7 +79,14 @@ describeEachDialect('migration 0007_vault_rows', (dialect) => {
     }
     const r = await migrate(d);
     expect(r.applied).toEqual(['0007_vault_rows']);
-    vault = createVault({ db: d.db, dialect, keyring, catalog, clock: fixedClock(now) });
+    vault = createVault({
+      db: d.db,
+      dialect,
+      keyring,
+      catalog,
+      clock: fixedClock(now),
+      record: memoryRecorder().record,
+    });
   });
   afterAll(async () => {
     await d?.destroy();

@@ -199,7 +199,7 @@ async function setup(database: Database, keyring: Keyring) {
     },
     null,
   );
-  const bulkConsent = createConsent({ db, dialect, clock, keyring });
+  const bulkConsent = createConsent({ db, dialect, clock, keyring, record });
   return {
     vault,
     ledger,

@@ -5,6 +5,7 @@ import { CompiledQuery } from 'kysely';
 import { type Database, type DialectName, MAX_BIND_PARAMS, openScratchDatabase } from '../../db/index.js';
 import { systemClock } from '../../lib/clock.js';
 import { generateKeyFile, loadKeyring, writeKeyFile } from '../../lib/crypto/index.js';
+import { createLedger } from '../../modules/ledger/index.js';
 import { type CustomerRecord, customersCsvChunks, generateCustomers } from '../../modules/sim/index.js';
 import { createVault, importSubjects, loadCatalog, type Vault } from '../../modules/vault/index.js';
 import { type BenchContext, type BenchSuite, type Measurement, median } from '../types.js';
@@ -82,12 +83,22 @@ async function rawInsert(database: Database, records: readonly CustomerRecord[])
 }
 
 async function vaultOver(database: Database, keyFile: string): Promise<Vault> {
+  const keyring = loadKeyring(keyFile);
+  // The real recorder: an import appends its subject.created entries, as in production.
+  const ledger = createLedger({
+    db: database.db,
+    dialect: database.dialect,
+    keyring,
+    origin: 'bench.local/ledger',
+    clock: systemClock,
+  });
   return createVault({
     db: database.db,
     dialect: database.dialect,
-    keyring: loadKeyring(keyFile),
+    keyring,
     catalog: loadCatalog(),
     clock: systemClock,
+    record: ledger.append,
   });
 }
 

@@ -6,20 +6,10 @@ import * as m0004 from './0004_access.js';
 import * as m0005 from './0005_consent_disclosure.js';
 import * as m0006 from './0006_detect.js';
 import * as m0007 from './0007_vault_rows.js';
+import * as m0008 from './0008_four_eyes.js';
 import * as m0011 from './0011_trace.js';
 import * as m0012 from './0012_rights.js';
 import * as m0014 from './0014_incidents.js';
 
 /** In order. Never edit one that has shipped: add a new one. */
-export const migrations: readonly Migration[] = [
-  m0001,
-  m0002,
-  m0003,
-  m0004,
-  m0005,
-  m0006,
-  m0007,
-  m0011,
-  m0012,
-  m0014,
-];
+export const migrations: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0011, m0012, m0014];

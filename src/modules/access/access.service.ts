@@ -1,6 +1,12 @@
 import type { Kysely, Transaction } from 'kysely';
 import { createBatchCommit, createGroupCommit } from '../../db/index.js';
-import type { AttrValue, AuditEvent, DbExecutor, Recorder } from '../../lib/audit.js';
+import {
+  type AttrValue,
+  type AuditEvent,
+  type DbExecutor,
+  type Recorder,
+  requireRecorder,
+} from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Keyring } from '../../lib/crypto/index.js';
 import type { AppError } from '../../lib/errors.js';
@@ -197,6 +203,7 @@ function allDenied(fields: readonly string[]): Record<string, View> {
 export type Access = ReturnType<typeof createAccess>;
 
 export function createAccess(deps: AccessDeps) {
+  requireRecorder(deps.record, 'createAccess');
   const ids = deps.ids ?? randomId;
   const tokens = createTokenSealer(deps.keyring);
   const ttl = deps.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_S;
@@ -336,8 +343,10 @@ export function createAccess(deps: AccessDeps) {
       if (!d.allowed || (view !== 'token' && view !== 'plain')) extra[i] = 'ISSUER_NOT_ALLOWED';
     }
     for (let i = 0; i < n; i++) {
-      const { principal, req } = items[i]!;
+      const { principal, req, action } = items[i]!;
       const ctx: DecisionContext = contexts[i]!;
+      // Only the token path says so: a token_only grant (the telephony integration) never reads by id.
+      if (action === 'resolve_token') ctx.viaToken = true;
       if (req.breakGlassReason !== undefined) ctx.breakGlass = { reason: req.breakGlassReason };
       decisions[i] = deps.policy.decide({
         principal,

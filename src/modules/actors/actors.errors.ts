@@ -15,4 +15,16 @@ export const actorsError = defineErrors({
     message: 'The assignment file is not valid CSV with the expected columns.',
   },
   ACTORS_BATCH_TOO_LARGE: { status: 413, message: 'Too many assignments in one request.' },
+  ACTORS_FOUR_EYES_REQUIRED: {
+    status: 409,
+    message:
+      'A role that allows plain personal information needs a second administrator: file an actor request and have another administrator approve it.',
+  },
+  ACTORS_REQUEST_NOT_FOUND: { status: 404, message: 'No such actor request.' },
+  ACTORS_REQUEST_SELF: { status: 403, message: 'An administrator cannot approve his own request.' },
+  ACTORS_REQUEST_DECIDED: { status: 409, message: 'The actor request was already decided.' },
+  ACTORS_REQUEST_NOT_NEEDED: {
+    status: 409,
+    message: 'No requested role allows plain personal information; make the change directly.',
+  },
 });

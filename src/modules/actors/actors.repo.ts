@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { MAX_BIND_PARAMS } from '../../db/index.js';
-import type { ActorRow, ApiKeyRow, AssignmentRow } from './actors.tables.js';
+import type { ActorRequestRow, ActorRow, ApiKeyRow, AssignmentRow } from './actors.tables.js';
 
 /** Repositories take a Kysely instance or a transaction; services open transactions. */
 export type Db = Kysely<any>;
@@ -239,5 +239,35 @@ export const assignmentsRepo = {
     if (f.actorId) q = q.where('actor_id', '=', f.actorId);
     if (f.subjectId) q = q.where('subject_id', '=', f.subjectId);
     return (await q.orderBy('actor_id').orderBy('subject_id').limit(f.limit).execute()) as AssignmentRow[];
+  },
+};
+
+export const requestsRepo = {
+  async insert(db: Executor, row: ActorRequestRow): Promise<void> {
+    await db.insertInto('actor_requests').values(row).execute();
+  },
+  async get(db: Executor, id: string): Promise<ActorRequestRow | undefined> {
+    return (await db.selectFrom('actor_requests').selectAll().where('id', '=', id).executeTakeFirst()) as
+      | ActorRequestRow
+      | undefined;
+  },
+  async list(db: Executor, f: { status?: string | undefined; limit: number }): Promise<ActorRequestRow[]> {
+    let q = db.selectFrom('actor_requests').selectAll();
+    if (f.status) q = q.where('status', '=', f.status);
+    return (await q.orderBy('requested_at').orderBy('id').limit(f.limit).execute()) as ActorRequestRow[];
+  },
+  /** Decides a pending request; false when another decision came first (compare-and-set on status). */
+  async decide(
+    db: Executor,
+    id: string,
+    patch: Pick<ActorRequestRow, 'status' | 'decided_by' | 'decided_at' | 'result_actor_id'>,
+  ): Promise<boolean> {
+    const r = await db
+      .updateTable('actor_requests')
+      .set(patch)
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
   },
 };

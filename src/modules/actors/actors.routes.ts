@@ -40,6 +40,31 @@ const ActorOut = z.object({
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
 
+const RequestOut = z.object({
+  id: z.string(),
+  action: z.enum(['create', 'update']),
+  target: z.string().nullable(),
+  name: z.string().nullable(),
+  kind: z.enum(ACTOR_KINDS).nullable(),
+  roles: z.array(z.string()).nullable(),
+  privilegedRoles: z.array(z.string()),
+  status: z.enum(['pending', 'approved', 'rejected']),
+  requestedBy: z.string(),
+  requestedAt: z.string(),
+  decidedBy: z.string().nullable(),
+  decidedAt: z.string().nullable(),
+  actor: z.string().nullable(),
+});
+
+const RequestIn = z.discriminatedUnion('action', [
+  z.strictObject({ action: z.literal('create'), actor: NewActorSchema }),
+  z.strictObject({
+    action: z.literal('update'),
+    target: z.string().min(1).max(128),
+    patch: ActorPatchSchema,
+  }),
+]);
+
 const Rejected = z.array(z.object({ line: z.number(), code: z.string() }));
 
 const AssignmentIn = z.strictObject({
@@ -54,6 +79,62 @@ const AssignmentIn = z.strictObject({
 export function actorsRoutes(deps: ActorsRoutesDeps): RouteDef[] {
   const { actors } = deps;
   return [
+    // Four-eyes: an actor (or a role grant) whose policy allows plain PI waits for a second admin.
+    route({
+      method: 'POST',
+      url: '/v1/actor-requests',
+      summary:
+        'Request an actor, or a role grant, whose policy allows plain PI (a second administrator approves)',
+      tags: ['actors'],
+      auth: 'actor',
+      status: 201,
+      body: RequestIn,
+      response: z.object({ request: RequestOut }),
+      async handler({ body, principal }) {
+        requireRole(principal, ADMIN_ROLE);
+        return { request: await actors.request(body, { by: principal.id }) };
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/v1/actor-requests',
+      summary: 'List four-eyes actor requests',
+      tags: ['actors'],
+      auth: 'actor',
+      query: z.object({ status: z.enum(['pending', 'approved', 'rejected']).optional() }),
+      response: z.object({ requests: z.array(RequestOut) }),
+      async handler({ query, principal }) {
+        requireRole(principal, ADMIN_ROLE);
+        return { requests: await actors.requests(query.status ? { status: query.status } : {}) };
+      },
+    }),
+    route({
+      method: 'POST',
+      url: '/v1/actor-requests/:id/approve',
+      summary: "Approve another administrator's actor request; a new actor's key is returned once",
+      tags: ['actors'],
+      auth: 'actor',
+      params: IdParams,
+      response: z.object({ request: RequestOut, actor: ActorOut, apiKey: z.string().optional() }),
+      async handler({ params, principal, reply }) {
+        requireRole(principal, ADMIN_ROLE);
+        reply.header('cache-control', 'no-store');
+        return actors.approveRequest(params.id, { by: principal.id });
+      },
+    }),
+    route({
+      method: 'POST',
+      url: '/v1/actor-requests/:id/reject',
+      summary: 'Reject (or withdraw) a pending actor request',
+      tags: ['actors'],
+      auth: 'actor',
+      params: IdParams,
+      response: z.object({ request: RequestOut }),
+      async handler({ params, principal }) {
+        requireRole(principal, ADMIN_ROLE);
+        return { request: await actors.rejectRequest(params.id, { by: principal.id }) };
+      },
+    }),
     route({
       method: 'POST',
       url: '/v1/actors',

@@ -1,13 +1,20 @@
 import { type DialectName, isUniqueViolation, toBuffer } from '../../db/index.js';
-import type { AuditEvent, DbExecutor, Recorder } from '../../lib/audit.js';
+import { type AuditEvent, type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
 import { apiKeyId, apiKeyMatches, newApiKey } from '../../lib/crypto/index.js';
 import { commonError } from '../../lib/errors.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
 import type { Principal } from '../../lib/principal.js';
 import { actorsError } from './actors.errors.js';
-import { actorsRepo, assignmentsRepo, type Db, type Executor, keysRepo } from './actors.repo.js';
-import type { ActorRow, AssignmentRow } from './actors.tables.js';
+import {
+  actorsRepo,
+  assignmentsRepo,
+  type Db,
+  type Executor,
+  keysRepo,
+  requestsRepo,
+} from './actors.repo.js';
+import type { ActorRequestRow, ActorRow, AssignmentRow } from './actors.tables.js';
 import { type AssignmentEntry, parseAssignmentCsv } from './csv.js';
 import {
   type Actor,
@@ -28,7 +35,13 @@ export interface ActorsDeps {
   clock: Clock;
   ids?: IdSource;
   /** Appends administrative events (actor.*, key.*, assignment.*) in the same transaction. */
-  record?: Recorder;
+  record: Recorder;
+  /**
+   * Of these roles, those whose current policy allows plain personal information (any field with
+   * view plain for any purpose). Creating an actor with one, or granting one, needs a second
+   * administrator (four-eyes). The policy module answers it; without it no role counts as such.
+   */
+  plainRoles?: (roles: readonly string[]) => string[];
   /** Resolves the organisation's external subject ids to subject ids (the vault provides it). */
   resolveSubjects?: (externalIds: readonly string[]) => Promise<ReadonlyMap<string, string>>;
 }
@@ -90,12 +103,53 @@ const DUMMY_HASH = Buffer.alloc(32);
 
 export type Actors = ReturnType<typeof createActors>;
 
+/** A four-eyes request: an actor change that waits for a second administrator's approval. */
+export interface ActorRequest {
+  id: string;
+  action: 'create' | 'update';
+  /** The actor an update targets. */
+  target: string | null;
+  /** The actor's name (create) and the requested roles and attributes. */
+  name: string | null;
+  kind: ActorKind | null;
+  roles: string[] | null;
+  /** The requested roles whose policy allows plain personal information. */
+  privilegedRoles: string[];
+  status: 'pending' | 'approved' | 'rejected';
+  requestedBy: string;
+  requestedAt: string;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  /** The actor created or changed on approval. */
+  actor: string | null;
+}
+
+function toRequest(r: ActorRequestRow): ActorRequest {
+  const p = JSON.parse(r.payload) as { name?: string; kind?: ActorKind; roles?: string[] };
+  return {
+    id: r.id,
+    action: r.action,
+    target: r.target_id,
+    name: p.name ?? null,
+    kind: p.kind ?? null,
+    roles: p.roles ?? null,
+    privilegedRoles: JSON.parse(r.privileged_roles) as string[],
+    status: r.status,
+    requestedBy: r.requested_by,
+    requestedAt: r.requested_at,
+    decidedBy: r.decided_by,
+    decidedAt: r.decided_at,
+    actor: r.result_actor_id,
+  };
+}
+
 export function createActors(deps: ActorsDeps) {
+  requireRecorder(deps.record, 'createActors');
   const ids = deps.ids ?? randomId;
   const now = () => deps.clock.now();
 
   async function record(trx: Executor, events: AuditEvent[]): Promise<void> {
-    if (deps.record && events.length > 0) await deps.record(trx, events);
+    if (events.length > 0) await deps.record(trx, events);
   }
 
   async function mustGet(db: Executor, ref: string): Promise<ActorRow> {
@@ -177,49 +231,111 @@ export function createActors(deps: ActorsDeps) {
     return m;
   }
 
+  /**
+   * The roles among `roles` that need a second administrator: those the policy lets read plain PI,
+   * and the administrator role itself (else one administrator makes a second one, his own
+   * accomplice, and approves through it).
+   */
+  function plainRolesOf(roles: readonly string[]): string[] {
+    if (!deps.plainRoles) return [];
+    const out = deps.plainRoles(roles);
+    if (roles.includes(ADMIN_ROLE) && !out.includes(ADMIN_ROLE)) out.push(ADMIN_ROLE);
+    return out;
+  }
+
+  async function insertActor(
+    trx: Executor,
+    v: ReturnType<typeof NewActorSchema.parse>,
+    by: string | null,
+    extra: AuditEvent[],
+  ): Promise<{ actor: Actor; apiKey: string }> {
+    const at = now().toISOString();
+    const row: ActorRow = {
+      id: ids('act'),
+      name: v.name,
+      kind: v.kind,
+      roles: JSON.stringify(v.roles),
+      attributes: JSON.stringify(v.attributes),
+      status: 'active',
+      created_at: at,
+      created_by: by,
+      disabled_at: null,
+    };
+    const key = newApiKey();
+    if (await actorsRepo.byName(trx, v.name)) throw actorsError('ACTORS_NAME_TAKEN');
+    await actorsRepo.insert(trx, row);
+    await keysRepo.insert(trx, {
+      id: key.id,
+      actor_id: row.id,
+      hash: key.hash,
+      created_at: at,
+      expires_at: null,
+      revoked_at: null,
+    });
+    await record(trx, [
+      ...extra,
+      {
+        kind: 'actor.created',
+        at,
+        actor: by,
+        attrs: { target: row.id, kind: v.kind, roles: v.roles, key: key.id },
+      },
+    ]);
+    return { actor: toActor(row), apiKey: key.token };
+  }
+
+  async function updateActor(
+    trx: Executor,
+    row: ActorRow,
+    v: ReturnType<typeof ActorPatchSchema.parse>,
+    by: string | null,
+    extra: AuditEvent[],
+  ): Promise<Actor> {
+    if (v.roles) await keepAnAdmin(trx, row, v.roles.includes(ADMIN_ROLE));
+    const next: Partial<ActorRow> = {};
+    if (v.roles) next.roles = JSON.stringify(v.roles);
+    if (v.attributes) next.attributes = JSON.stringify(v.attributes);
+    await actorsRepo.update(trx, row.id, next);
+    const out = toActor({ ...row, ...next });
+    await record(trx, [
+      ...extra,
+      {
+        kind: 'actor.updated',
+        at: now().toISOString(),
+        actor: by,
+        attrs: { target: row.id, roles: out.roles, attributes: Object.keys(out.attributes).sort() },
+      },
+    ]);
+    return out;
+  }
+
+  /** Roles an update adds that allow plain PI (roles the actor already holds need no new approval). */
+  function grantedPlainRoles(row: ActorRow, roles: readonly string[] | undefined): string[] {
+    if (!roles) return [];
+    const held = new Set(JSON.parse(row.roles) as string[]);
+    return plainRolesOf(roles.filter((r) => !held.has(r)));
+  }
+
   const actors = {
-    /** Creates an actor and its first API key; the key is returned here once and never again. */
+    /**
+     * Creates an actor and its first API key; the key is returned here once and never again. An
+     * administrator (`by` an actor) cannot create one whose roles allow plain personal information:
+     * that takes a request and a second administrator's approval (`request`, `approveRequest`).
+     * `by: null` is the host operator (CLI with the database and key file, bootstrap, simulation).
+     */
     async create(input: NewActor, opts: { by: string | null }): Promise<{ actor: Actor; apiKey: string }> {
       const v = parseInput(NewActorSchema, input);
-      const at = now().toISOString();
-      const row: ActorRow = {
-        id: ids('act'),
-        name: v.name,
-        kind: v.kind,
-        roles: JSON.stringify(v.roles),
-        attributes: JSON.stringify(v.attributes),
-        status: 'active',
-        created_at: at,
-        created_by: opts.by,
-        disabled_at: null,
-      };
-      const key = newApiKey();
+      if (opts.by !== null) {
+        const privileged = plainRolesOf(v.roles);
+        if (privileged.length > 0)
+          throw actorsError('ACTORS_FOUR_EYES_REQUIRED', { details: { roles: privileged } });
+      }
       try {
-        await deps.db.transaction().execute(async (trx) => {
-          if (await actorsRepo.byName(trx, v.name)) throw actorsError('ACTORS_NAME_TAKEN');
-          await actorsRepo.insert(trx, row);
-          await keysRepo.insert(trx, {
-            id: key.id,
-            actor_id: row.id,
-            hash: key.hash,
-            created_at: at,
-            expires_at: null,
-            revoked_at: null,
-          });
-          await record(trx, [
-            {
-              kind: 'actor.created',
-              at,
-              actor: opts.by,
-              attrs: { target: row.id, kind: v.kind, roles: v.roles, key: key.id },
-            },
-          ]);
-        });
+        return await deps.db.transaction().execute((trx) => insertActor(trx, v, opts.by, []));
       } catch (e) {
         if (isUniqueViolation(e)) throw actorsError('ACTORS_NAME_TAKEN', { cause: e });
         throw e;
       }
-      return { actor: toActor(row), apiKey: key.token };
     },
 
     /** By id or by name. */
@@ -239,28 +355,175 @@ export function createActors(deps: ActorsDeps) {
       return f.role ? all.filter((a) => a.roles.includes(f.role!)) : all;
     },
 
-    /** Replaces roles and/or attributes. */
+    /**
+     * Replaces roles and/or attributes. Granting a role that allows plain personal information takes
+     * a request and a second administrator's approval when `by` is an actor (four-eyes).
+     */
     async update(ref: string, patch: ActorPatch, opts: { by: string | null }): Promise<Actor> {
       const v = parseInput(ActorPatchSchema, patch);
-      let out: Actor | undefined;
-      await deps.db.transaction().execute(async (trx) => {
+      return deps.db.transaction().execute(async (trx) => {
         const row = await mustGet(trx, ref);
-        if (v.roles) await keepAnAdmin(trx, row, v.roles.includes(ADMIN_ROLE));
-        const next: Partial<ActorRow> = {};
-        if (v.roles) next.roles = JSON.stringify(v.roles);
-        if (v.attributes) next.attributes = JSON.stringify(v.attributes);
-        await actorsRepo.update(trx, row.id, next);
-        out = toActor({ ...row, ...next });
+        if (opts.by !== null) {
+          const privileged = grantedPlainRoles(row, v.roles);
+          if (privileged.length > 0)
+            throw actorsError('ACTORS_FOUR_EYES_REQUIRED', { details: { roles: privileged } });
+        }
+        return updateActor(trx, row, v, opts.by, []);
+      });
+    },
+
+    /**
+     * Files a four-eyes request: a new actor (`create`) or new roles for one (`update`) that the
+     * policy lets read plain personal information. Recorded; nothing changes until another
+     * administrator approves.
+     */
+    async request(
+      input: { action: 'create'; actor: NewActor } | { action: 'update'; target: string; patch: ActorPatch },
+      opts: { by: string },
+    ): Promise<ActorRequest> {
+      const at = now().toISOString();
+      return deps.db.transaction().execute(async (trx) => {
+        let row: ActorRequestRow;
+        if (input.action === 'create') {
+          const v = parseInput(NewActorSchema, input.actor);
+          const privileged = plainRolesOf(v.roles);
+          if (privileged.length === 0) throw actorsError('ACTORS_REQUEST_NOT_NEEDED');
+          if (await actorsRepo.byName(trx, v.name)) throw actorsError('ACTORS_NAME_TAKEN');
+          row = {
+            id: ids('areq'),
+            action: 'create',
+            target_id: null,
+            payload: JSON.stringify(v),
+            privileged_roles: JSON.stringify(privileged),
+            status: 'pending',
+            requested_by: opts.by,
+            requested_at: at,
+            decided_by: null,
+            decided_at: null,
+            result_actor_id: null,
+          };
+        } else {
+          const v = parseInput(ActorPatchSchema, input.patch);
+          const target = await mustGet(trx, input.target);
+          const privileged = grantedPlainRoles(target, v.roles);
+          if (privileged.length === 0) throw actorsError('ACTORS_REQUEST_NOT_NEEDED');
+          row = {
+            id: ids('areq'),
+            action: 'update',
+            target_id: target.id,
+            payload: JSON.stringify(v),
+            privileged_roles: JSON.stringify(privileged),
+            status: 'pending',
+            requested_by: opts.by,
+            requested_at: at,
+            decided_by: null,
+            decided_at: null,
+            result_actor_id: null,
+          };
+        }
+        await requestsRepo.insert(trx, row);
         await record(trx, [
           {
-            kind: 'actor.updated',
-            at: now().toISOString(),
+            kind: 'actor.request.filed',
+            at,
             actor: opts.by,
-            attrs: { target: row.id, roles: out.roles, attributes: Object.keys(out.attributes).sort() },
+            attrs: {
+              request: row.id,
+              action: row.action,
+              ...(row.target_id ? { target: row.target_id } : {}),
+              roles: JSON.parse(row.privileged_roles) as string[],
+            },
           },
         ]);
+        return toRequest(row);
       });
-      return out!;
+    },
+
+    async requests(
+      q: { status?: 'pending' | 'approved' | 'rejected'; limit?: number } = {},
+    ): Promise<ActorRequest[]> {
+      return (
+        await requestsRepo.list(deps.db, { status: q.status, limit: Math.min(q.limit ?? 200, 1000) })
+      ).map(toRequest);
+    },
+
+    async getRequest(id: string): Promise<ActorRequest> {
+      const r = await requestsRepo.get(deps.db, id);
+      if (!r) throw actorsError('ACTORS_REQUEST_NOT_FOUND');
+      return toRequest(r);
+    },
+
+    /**
+     * A second administrator approves: only now is the actor created (its key returned here, once,
+     * to the approver) or the role granted, in the same transaction as the approval's record. The
+     * requester cannot approve his own request; the approver must be an active administrator.
+     */
+    async approveRequest(
+      id: string,
+      opts: { by: string },
+    ): Promise<{ request: ActorRequest; actor: Actor; apiKey?: string }> {
+      return deps.db.transaction().execute(async (trx) => {
+        const r = await requestsRepo.get(trx, id);
+        if (!r) throw actorsError('ACTORS_REQUEST_NOT_FOUND');
+        if (r.requested_by === opts.by) throw actorsError('ACTORS_REQUEST_SELF');
+        if (r.status !== 'pending') throw actorsError('ACTORS_REQUEST_DECIDED');
+        const approver = await actorsRepo.get(trx, opts.by);
+        if (!approver || approver.status !== 'active' || !toActor(approver).roles.includes(ADMIN_ROLE))
+          throw commonError('FORBIDDEN');
+        const at = now().toISOString();
+        const approved: AuditEvent = {
+          kind: 'actor.request.approved',
+          at,
+          actor: opts.by,
+          attrs: { request: r.id, action: r.action, requestedBy: r.requested_by },
+        };
+        let actor: Actor;
+        let apiKey: string | undefined;
+        if (r.action === 'create') {
+          const v = parseInput(NewActorSchema, JSON.parse(r.payload));
+          try {
+            ({ actor, apiKey } = await insertActor(trx, v, opts.by, [approved]));
+          } catch (e) {
+            if (isUniqueViolation(e)) throw actorsError('ACTORS_NAME_TAKEN', { cause: e });
+            throw e;
+          }
+        } else {
+          const target = await mustGet(trx, r.target_id!);
+          actor = await updateActor(
+            trx,
+            target,
+            parseInput(ActorPatchSchema, JSON.parse(r.payload)),
+            opts.by,
+            [approved],
+          );
+        }
+        const decided = {
+          status: 'approved' as const,
+          decided_by: opts.by,
+          decided_at: at,
+          result_actor_id: actor.id,
+        };
+        if (!(await requestsRepo.decide(trx, r.id, decided))) throw actorsError('ACTORS_REQUEST_DECIDED');
+        return { request: toRequest({ ...r, ...decided }), actor, ...(apiKey ? { apiKey } : {}) };
+      });
+    },
+
+    /** Another administrator (or the requester, withdrawing it) rejects a pending request; recorded. */
+    async rejectRequest(id: string, opts: { by: string }): Promise<ActorRequest> {
+      return deps.db.transaction().execute(async (trx) => {
+        const r = await requestsRepo.get(trx, id);
+        if (!r) throw actorsError('ACTORS_REQUEST_NOT_FOUND');
+        const at = now().toISOString();
+        const decided = {
+          status: 'rejected' as const,
+          decided_by: opts.by,
+          decided_at: at,
+          result_actor_id: null,
+        };
+        if (!(await requestsRepo.decide(trx, r.id, decided))) throw actorsError('ACTORS_REQUEST_DECIDED');
+        await record(trx, [{ kind: 'actor.request.rejected', at, actor: opts.by, attrs: { request: r.id } }]);
+        return toRequest({ ...r, ...decided });
+      });
     },
 
     /** Disables an actor: its keys stop authenticating at once. Not reversible by design. */

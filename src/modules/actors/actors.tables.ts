@@ -31,3 +31,21 @@ export interface AssignmentRow {
   expires_at: string | null;
   removed_at: string | null;
 }
+
+/** A four-eyes request (migration 0008_four_eyes): an actor change that waits for a second administrator. */
+export interface ActorRequestRow {
+  id: string;
+  /** 'create' (a new actor) or 'update' (roles granted to an existing one). */
+  action: 'create' | 'update';
+  target_id: string | null;
+  /** JSON of the NewActor or ActorPatch, as validated. */
+  payload: string;
+  /** JSON array: the requested roles whose policy allows plain personal information. */
+  privileged_roles: string;
+  status: 'pending' | 'approved' | 'rejected';
+  requested_by: string;
+  requested_at: string;
+  decided_by: string | null;
+  decided_at: string | null;
+  result_actor_id: string | null;
+}

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { DialectName } from '../../db/index.js';
-import type { AuditEvent, DbExecutor, Recorder } from '../../lib/audit.js';
+import { type AuditEvent, type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
 import { type Keyring, sha256 } from '../../lib/crypto/index.js';
 import { type AppError, isAppError } from '../../lib/errors.js';
@@ -161,7 +161,7 @@ export interface ConsentDeps {
   clock: Clock;
   keyring: Pick<Keyring, 'signingKey' | 'publicKeyRaw'>;
   ids?: IdSource;
-  record?: Recorder;
+  record: Recorder;
   /** Blind-index lookup of a subject by a field value (the vault's `lookup`), for imports. */
   lookup?: (field: string, value: string) => Promise<readonly string[]>;
   /** Which of these subject ids exist (the vault); when absent ids are taken as given. */
@@ -319,6 +319,7 @@ function rowMatcher(opts: CheckOptions): (r: CheckRow) => boolean {
 }
 
 export function createConsent(deps: ConsentDeps) {
+  requireRecorder(deps.record, 'createConsent');
   const ids = deps.ids ?? randomId;
   const listeners: WithdrawalListener[] = [];
   const now = () => deps.clock.now().toISOString();
@@ -402,7 +403,7 @@ export function createConsent(deps: ConsentDeps) {
           published_by: by,
         };
         await insertNotice(trx, row);
-        await deps.record?.(trx, [
+        await deps.record(trx, [
           {
             kind: 'notice.published',
             at: row.published_at,
@@ -440,7 +441,7 @@ export function createConsent(deps: ConsentDeps) {
           importId: null,
         });
         await insertConsents(trx, [row]);
-        await deps.record?.(trx, [givenEvent(row)]);
+        await deps.record(trx, [givenEvent(row)]);
         const consent = toConsentRecord(row);
         return { consent, receipt: receiptFor(consent, notice) };
       });
@@ -471,7 +472,7 @@ export function createConsent(deps: ConsentDeps) {
         );
       }
       await insertConsents(trx, rows);
-      await deps.record?.(trx, rows.map(givenEvent));
+      await deps.record(trx, rows.map(givenEvent));
       return rows.map(toConsentRecord);
     },
 
@@ -504,7 +505,7 @@ export function createConsent(deps: ConsentDeps) {
         const withdrawn = rows.map((r) =>
           toConsentRecord({ ...r, withdrawn_at: at, withdrawal_method: ctx.method, withdrawn_by: ctx.by }),
         );
-        await deps.record?.(
+        await deps.record(
           trx,
           withdrawn.map((r) => ({
             kind: 'consent.withdrawn',
@@ -736,7 +737,7 @@ export function createConsent(deps: ConsentDeps) {
                   },
                 });
             }
-            await deps.record?.(trx, events);
+            await deps.record(trx, events);
             for (const p of fresh) results.push({ line: p.line, status: 'imported', consentId: p.row.id });
           });
         } catch {
@@ -752,7 +753,7 @@ export function createConsent(deps: ConsentDeps) {
       const count = (s: ImportRowResult['status']) => results.filter((r) => r.status === s).length;
       if (count('imported') > 0)
         await deps.db.transaction().execute(async (trx) => {
-          await deps.record?.(trx, [
+          await deps.record(trx, [
             {
               kind: 'consent.imported',
               at,

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { AttrValue, DbExecutor, Recorder } from '../../lib/audit.js';
+import { type AttrValue, type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
 import { detectError } from './detect.errors.js';
@@ -37,7 +37,7 @@ export interface DetectDeps {
   db: Kysely<any>;
   clock: Clock;
   ids?: IdSource;
-  record?: Recorder;
+  record: Recorder;
 }
 
 export type Detect = ReturnType<typeof createDetect>;
@@ -57,6 +57,7 @@ function toAlert(r: AlertsTable): Alert {
 }
 
 export function createDetect(deps: DetectDeps) {
+  requireRecorder(deps.record, 'createDetect');
   const ids = deps.ids ?? randomId;
   return {
     /** Raises an alert inside `trx` (the caller's transaction) and records it in the ledger. */
@@ -74,7 +75,7 @@ export function createDetect(deps: DetectDeps) {
         created_at: at,
         closed_at: null,
       });
-      await deps.record?.(trx, [
+      await deps.record(trx, [
         {
           kind: 'alert.raised',
           at,
@@ -101,7 +102,7 @@ export function createDetect(deps: DetectDeps) {
         if (!r) throw detectError('DETECT_ALERT_NOT_FOUND');
         const at = deps.clock.now().toISOString();
         if ((await closeAlert(trx, id, at)) === 0) throw detectError('DETECT_ALERT_CLOSED');
-        await deps.record?.(trx, [{ kind: 'alert.closed', at, actor: by, attrs: { alert: id } }]);
+        await deps.record(trx, [{ kind: 'alert.closed', at, actor: by, attrs: { alert: id } }]);
       });
     },
   };

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { DbExecutor, Recorder } from '../../lib/audit.js';
+import { type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
 import { blindIndexer, deriveKey, type Keyring, sha256 } from '../../lib/crypto/index.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
@@ -73,7 +73,7 @@ export interface CanaryDeps {
   clock: Clock;
   keyring: Pick<Keyring, 'indexKey'>;
   ids?: IdSource;
-  record?: Recorder;
+  record: Recorder;
   detect: Pick<Detect, 'raise'>;
   vault: CanaryVault;
   config?: CanaryConfig | undefined;
@@ -127,6 +127,7 @@ export type Canaries = ReturnType<typeof createCanaries>;
 const RESERVE_BLOCK = 64;
 
 export function createCanaries(deps: CanaryDeps) {
+  requireRecorder(deps.record, 'createCanaries');
   const ids = deps.ids ?? randomId;
   const hash = blindIndexer(deps.keyring as Keyring);
   // The generator seed comes from the key file, not the database or the code: someone holding the
@@ -247,7 +248,7 @@ export function createCanaries(deps: CanaryDeps) {
       out.push(ids);
     }
     await insertCanaries(trx, rows);
-    await deps.record?.(
+    await deps.record(
       trx,
       groups
         .filter((g) => g.n > 0)
@@ -382,7 +383,7 @@ export function createCanaries(deps: CanaryDeps) {
           alert_id: alertId,
           reported_by: reportedBy,
         });
-        await deps.record?.(trx, [
+        await deps.record(trx, [
           c
             ? {
                 kind: 'canary.tripped',

@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { z } from 'zod';
 import type { DialectName } from '../../db/index.js';
-import type { AuditEvent, DbExecutor, Recorder } from '../../lib/audit.js';
+import { type AuditEvent, type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
 import { blindIndexer, ed25519Sign, type Keyring, sha256 } from '../../lib/crypto/index.js';
 import { type AppError, isAppError } from '../../lib/errors.js';
@@ -79,7 +79,7 @@ export interface DisclosureDeps {
   clock: Clock;
   keyring: Pick<Keyring, 'indexKey' | 'signingKey' | 'publicKeyRaw'>;
   ids?: IdSource;
-  record?: Recorder;
+  record: Recorder;
   consent: Pick<Consent, 'consentedSubjects' | 'allConsentedSubjects' | 'onWithdrawal'>;
   detect: Pick<Detect, 'raise'>;
   read: DisclosureReader;
@@ -250,6 +250,7 @@ function itemsDigest(subjectIds: readonly string[]): string {
 export type DisclosureService = ReturnType<typeof createDisclosure>;
 
 export function createDisclosure(deps: DisclosureDeps) {
+  requireRecorder(deps.record, 'createDisclosure');
   const ids = deps.ids ?? randomId;
   const random = deps.random ?? Math.random;
   const home = deps.jurisdiction ?? 'CN';
@@ -262,7 +263,7 @@ export function createDisclosure(deps: DisclosureDeps) {
     clock: deps.clock,
     keyring: deps.keyring,
     ...(deps.ids ? { ids: deps.ids } : {}),
-    ...(deps.record ? { record: deps.record } : {}),
+    record: deps.record,
     detect: deps.detect,
     vault: deps.vault,
     config: deps.canaries,
@@ -328,7 +329,7 @@ export function createDisclosure(deps: DisclosureDeps) {
   async function recordRefusal(e: AppError, r: z.output<typeof DisclosureRequestSchema>, actorId: string) {
     const d = (e.details ?? {}) as Record<string, unknown>;
     await deps.db.transaction().execute(async (trx) => {
-      await deps.record?.(trx, [
+      await deps.record(trx, [
         {
           kind: 'disclosure.refused',
           actor: actorId,
@@ -444,7 +445,7 @@ export function createDisclosure(deps: DisclosureDeps) {
         });
     }
     await insertDeletionNotices(trx, rows);
-    await deps.record?.(trx, events);
+    await deps.record(trx, events);
   });
 
   return {
@@ -479,7 +480,7 @@ export function createDisclosure(deps: DisclosureDeps) {
           updated_at: at,
         };
         await insertRecipient(trx, row);
-        await deps.record?.(trx, [
+        await deps.record(trx, [
           {
             kind: 'recipient.created',
             at,
@@ -528,7 +529,7 @@ export function createDisclosure(deps: DisclosureDeps) {
           set.status = p.status;
         } else if (set.pia_ref && row.status === 'pending') set.status = 'enabled';
         await updateRecipient(trx, id, set);
-        await deps.record?.(trx, [
+        await deps.record(trx, [
           {
             kind: 'recipient.updated',
             at,
@@ -666,7 +667,7 @@ export function createDisclosure(deps: DisclosureDeps) {
           };
           await insertDisclosure(trx, row);
           await insertItems(trx, deps.dialect, id, order, (s) => (delivered?.has(s) ? at : null));
-          await deps.record?.(trx, [
+          await deps.record(trx, [
             {
               kind: 'disclosure.created',
               at,
@@ -763,7 +764,7 @@ export function createDisclosure(deps: DisclosureDeps) {
         );
         if (n === 0) throw disclosureError('DISCLOSURE_ALREADY_DELIVERED');
         await markItemsDelivered(trx, d.id, delivered, at);
-        await deps.record?.(trx, [
+        await deps.record(trx, [
           {
             kind: 'disclosure.delivered',
             at,
@@ -850,7 +851,7 @@ export function createDisclosure(deps: DisclosureDeps) {
           last_attempt_at: at,
           delivered_at: at,
         });
-        await deps.record?.(trx, [
+        await deps.record(trx, [
           {
             kind: 'deletion_notice.delivered',
             at,
@@ -904,7 +905,7 @@ export function createDisclosure(deps: DisclosureDeps) {
             delivered_at: t,
             last_error: null,
           });
-          await deps.record?.(trx, [
+          await deps.record(trx, [
             {
               kind: 'deletion_notice.delivered',
               at: t,

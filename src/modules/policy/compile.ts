@@ -1,6 +1,14 @@
 import { sha256 } from '../../lib/crypto/index.js';
 import { type LocalTime, localTime, parseClockTime } from './localtime.js';
-import { type LegalBasis, type PolicyDoc, parsePolicy, type View } from './schema.js';
+import {
+  DEFAULT_PERMISSIONS,
+  type LegalBasis,
+  PERMISSIONS,
+  type Permission,
+  type PolicyDoc,
+  parsePolicy,
+  type View,
+} from './schema.js';
 
 /**
  * A policy compiled into lookup maps: purpose → role → grant, field → view. Decisions read only
@@ -33,6 +41,20 @@ export interface CompiledGrant extends FieldViews {
   readonly hours: { readonly from: number; readonly to: number } | undefined;
   readonly attributes: ReadonlyMap<string, ReadonlySet<string>> | undefined;
   readonly breakGlass: FieldViews | undefined;
+  /** Usable only to resolve a contact token (never a read by subject id). */
+  readonly tokenOnly: boolean;
+}
+
+/** A disclosure grant, compiled. */
+export interface CompiledDisclose {
+  readonly role: string;
+  readonly purpose: string;
+  /** Recipient ids; undefined = every recipient ("*"). */
+  readonly recipients: ReadonlySet<string> | undefined;
+  /** Fields that may leave; undefined = every field ("*"). */
+  readonly fields: ReadonlySet<string> | undefined;
+  readonly assignment: boolean;
+  readonly quota: { readonly daily: number } | undefined;
 }
 
 export interface CompiledPolicy {
@@ -46,6 +68,9 @@ export interface CompiledPolicy {
   readonly purposes: ReadonlyMap<string, Purpose>;
   readonly grants: readonly CompiledGrant[];
   readonly byPurpose: ReadonlyMap<string, ReadonlyMap<string, CompiledGrant>>;
+  readonly disclose: readonly CompiledDisclose[];
+  /** Action → roles (the file's `permissions:`, else the defaults). */
+  readonly permissions: ReadonlyMap<Permission, ReadonlySet<string>>;
 }
 
 export const VIEW_RANK: Readonly<Record<View, number>> = { deny: 0, masked: 1, token: 2, plain: 3 };
@@ -88,6 +113,7 @@ export function compileDoc(doc: PolicyDoc, text: string, hash = policyHash(text)
         ? new Map(Object.entries(g.attributes).map(([k, vs]) => [k, new Set(vs)] as const))
         : undefined,
       breakGlass: g.break_glass ? fieldViews(g.break_glass.fields) : undefined,
+      tokenOnly: g.token_only,
     };
     grants.push(compiled);
     let roles = byPurpose.get(g.purpose);
@@ -97,7 +123,19 @@ export function compileDoc(doc: PolicyDoc, text: string, hash = policyHash(text)
     }
     roles.set(g.role, compiled);
   }
+  const disclose: CompiledDisclose[] = doc.disclose.map((g) => ({
+    role: g.role,
+    purpose: g.purpose,
+    recipients: g.recipients.includes('*') ? undefined : new Set(g.recipients),
+    fields: g.fields.includes('*') ? undefined : new Set(g.fields),
+    assignment: g.assignment,
+    quota: g.quota ? { daily: g.quota.daily } : undefined,
+  }));
+  const permissions = new Map<Permission, ReadonlySet<string>>();
+  for (const p of PERMISSIONS) permissions.set(p, new Set(doc.permissions?.[p] ?? DEFAULT_PERMISSIONS[p]));
   return {
+    disclose,
+    permissions,
     name: doc.name,
     version: doc.version,
     hash,
@@ -127,4 +165,68 @@ export function compilePolicy(text: string): CompiledPolicy {
 /** The view a grant gives a field, and the policy key it came from (the field itself or "*"). */
 export function viewOf(g: FieldViews, field: string): View {
   return g.views.get(field) ?? g.defaultView;
+}
+
+/**
+ * Of `roles`, those that some grant of `policy` lets see a field in plain (a named field or "*",
+ * any purpose). Break-glass views are not counted: each break-glass read raises its own alert.
+ * Creating an actor with such a role, or granting one, needs a second administrator (four-eyes).
+ */
+export function plainRoles(policy: CompiledPolicy, roles: readonly string[]): string[] {
+  const plain = new Set<string>();
+  for (const g of policy.grants) {
+    if (g.defaultView === 'plain' || [...g.views.values()].includes('plain')) plain.add(g.role);
+  }
+  return [...new Set(roles)].filter((r) => plain.has(r));
+}
+
+/** Whether one of the principal's roles holds `action` under the policy's `permissions:`. */
+export function permits(policy: CompiledPolicy, roles: readonly string[], action: Permission): boolean {
+  const allowed = policy.permissions.get(action);
+  return allowed !== undefined && roles.some((r) => allowed.has(r));
+}
+
+export interface DisclosureDecisionInput {
+  roles: readonly string[];
+  purpose: string;
+  recipientId: string;
+  fields: readonly string[];
+  /** Subjects in this disclosure. */
+  subjects: number;
+  /** Subjects this actor disclosed today (policy time zone) for this purpose, before this one. */
+  usedToday: number;
+  /** Every subject is assigned to the releasing actor. */
+  allAssigned: boolean;
+}
+
+export interface DisclosureDecision {
+  allowed: boolean;
+  /** Stable codes for the record, never for the caller: NO_GRANT, FIELDS_DENIED, ASSIGNMENT_REQUIRED, QUOTA_EXCEEDED. */
+  reasons: string[];
+  /** The grant's daily limit when quota-bound. */
+  quota?: number;
+}
+
+/**
+ * A disclosure is a policy decision like a read: the releasing actor needs a `disclose` grant for
+ * the purpose and the recipient covering every field, and passes its assignment and quota
+ * conditions. Any one passing grant suffices (grants of several roles are alternatives).
+ */
+export function decideDisclosure(policy: CompiledPolicy, input: DisclosureDecisionInput): DisclosureDecision {
+  const reasons = new Set<string>();
+  let candidates = 0;
+  for (const g of policy.disclose) {
+    if (g.purpose !== input.purpose || !input.roles.includes(g.role)) continue;
+    if (g.recipients && !g.recipients.has(input.recipientId)) continue;
+    candidates++;
+    const failures: string[] = [];
+    if (g.fields && input.fields.some((f) => !g.fields!.has(f))) failures.push('FIELDS_DENIED');
+    if (g.assignment && !input.allAssigned) failures.push('ASSIGNMENT_REQUIRED');
+    if (g.quota && input.usedToday + input.subjects > g.quota.daily) failures.push('QUOTA_EXCEEDED');
+    if (failures.length === 0)
+      return { allowed: true, reasons: [], ...(g.quota ? { quota: g.quota.daily } : {}) };
+    for (const r of failures) reasons.add(r);
+  }
+  if (candidates === 0) reasons.add('NO_GRANT');
+  return { allowed: false, reasons: [...reasons].sort() };
 }

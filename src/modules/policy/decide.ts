@@ -33,6 +33,7 @@ export const REASONS = [
   'BREAK_GLASS_NOT_ALLOWED',
   'BREAK_GLASS_REASON_REQUIRED',
   'FIELDS_DENIED',
+  'TOKEN_REQUIRED',
   // Informational, on allowed decisions:
   'BREAK_GLASS',
   'APPROVAL_USED',
@@ -64,6 +65,11 @@ export interface DecisionContext {
   breakGlass?: { reason: string } | undefined;
   /** The subject's consent for the purpose (and recipient); undefined counts as no consent. */
   consent?: boolean | undefined;
+  /**
+   * The read resolves a contact token (set by the access module's token path only). A `token_only`
+   * grant passes only then: its holder can never read by subject id.
+   */
+  viaToken?: boolean | undefined;
 }
 
 export interface DecisionInput {
@@ -178,6 +184,7 @@ function check(policy: CompiledPolicy, g: CompiledGrant, input: DecisionInput, h
   let usedApproval = false;
   let needsApproval = false;
   if (!attributesMatch(g, input.principal.attributes)) failures.push('ATTRIBUTE_MISMATCH');
+  if (g.tokenOnly && ctx.viaToken !== true) failures.push('TOKEN_REQUIRED');
   if (g.assignment && !ctx.assigned) failures.push('ASSIGNMENT_REQUIRED');
   if (g.hours && !withinHours(policy.local.minuteOfDay(ctx.at), g.hours.from, g.hours.to)) {
     failures.push('OUTSIDE_HOURS');
@@ -340,6 +347,7 @@ function breakGlass(
   for (const g of eligible) {
     const failures: ReasonCode[] = [];
     if (!attributesMatch(g, input.principal.attributes)) failures.push('ATTRIBUTE_MISMATCH');
+    if (g.tokenOnly && input.context.viaToken !== true) failures.push('TOKEN_REQUIRED');
     if (g.consent && input.context.consent !== true) failures.push('CONSENT_REQUIRED');
     if (failures.length === 0) winners.push(g);
     else reasons.push(...failures);

@@ -83,15 +83,25 @@ describe('shipped policies', () => {
     it("without the lead's consent: denied (telemarketing rests on consent)", () => {
       expect(read({ consent: undefined }).reasons).toEqual(['CONSENT_REQUIRED']);
     });
-    it('only the telephony integration sees the number, and only for the contact purpose', () => {
+    it('only the telephony integration sees the number, only for the contact purpose, only through a token', () => {
       const svc = decide(guarded, {
         principal: who('contact_service', 'service'),
         purpose: 'contact',
         subjectId: 'sub_1',
         fields: ['mobile', 'name'],
-        context: ctx({ assigned: false }),
+        context: ctx({ assigned: false, viaToken: true }),
       });
       expect({ ...svc.views }).toEqual({ mobile: 'plain', name: 'deny' });
+      // The same service reading by subject id (no token): denied.
+      const byId = decide(guarded, {
+        principal: who('contact_service', 'service'),
+        purpose: 'contact',
+        subjectId: 'sub_1',
+        fields: ['mobile'],
+        context: ctx({ assigned: false }),
+      });
+      expect(byId.allowed).toBe(false);
+      expect(byId.reasons).toEqual(['TOKEN_REQUIRED']);
       const tmContact = decide(guarded, {
         principal: tm,
         purpose: 'contact',

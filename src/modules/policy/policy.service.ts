@@ -3,12 +3,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DialectName } from '../../db/index.js';
 import { isUniqueViolation } from '../../db/index.js';
-import type { AuditEvent, DbExecutor, Recorder } from '../../lib/audit.js';
+import { type AuditEvent, type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
 import { type AppError, commonError } from '../../lib/errors.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
 import type { Principal } from '../../lib/principal.js';
-import { type CompiledGrant, type CompiledPolicy, compilePolicy } from './compile.js';
+import { type CompiledGrant, type CompiledPolicy, compilePolicy, plainRoles } from './compile.js';
 import { type Decision, type DecisionContext, type DecisionInput, decide } from './decide.js';
 import { policyError } from './policy.errors.js';
 import { approvals, type Db, type Executor, grantUsage, policyVersions, quota } from './policy.repo.js';
@@ -24,7 +24,7 @@ export interface PolicyServiceDeps {
   clock: Clock;
   ids?: IdSource;
   /** Appends administrative events (policy.changed, approval.*) in the same transaction. */
-  record?: Recorder;
+  record: Recorder;
   /** Loaded by init() when the database holds no policy yet; default: policies/default.yaml. */
   policyFile?: string;
   /** Whether an actor is assigned a subject at a time (actors.isAssigned); without it, never. */
@@ -162,6 +162,7 @@ function toApproval(r: ApprovalRow, now: Date): Approval {
 export type PolicyService = ReturnType<typeof createPolicyService>;
 
 export function createPolicyService(deps: PolicyServiceDeps) {
+  requireRecorder(deps.record, 'createPolicyService');
   const ids = deps.ids ?? randomId;
   const refreshMs = deps.refreshMs ?? 5_000;
   let cached: CompiledPolicy | undefined;
@@ -169,7 +170,7 @@ export function createPolicyService(deps: PolicyServiceDeps) {
   let checkedAt = Number.NEGATIVE_INFINITY;
 
   async function record(trx: Executor, events: AuditEvent[]): Promise<void> {
-    if (deps.record && events.length > 0) await deps.record(trx, events);
+    if (events.length > 0) await deps.record(trx, events);
   }
 
   function remember(p: CompiledPolicy, seq: number): void {
@@ -301,6 +302,14 @@ export function createPolicyService(deps: PolicyServiceDeps) {
     /** The cached active policy (no I/O); undefined before init()/load(). */
     current(): CompiledPolicy | undefined {
       return cached;
+    },
+
+    /**
+     * Of these roles, those the active policy lets see some field in plain (four-eyes on creating
+     * or granting them). Before a policy is loaded every role counts, the cautious side.
+     */
+    plainRoles(roles: readonly string[]): string[] {
+      return cached ? plainRoles(cached, roles) : [...new Set(roles)];
     },
 
     /** decide() against the cached active policy. Pure apart from reading the cache. */

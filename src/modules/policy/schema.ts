@@ -81,9 +81,53 @@ const GrantSchema = z.strictObject({
   consent: z.boolean().optional(),
   /** Attribute-based condition: the actor's attribute must be one of the listed values. */
   attributes: z.record(identifier, z.array(z.string().min(1).max(128)).min(1)).optional(),
+  /**
+   * The grant serves only contact-token resolution (the telephony or mail integration): it turns a
+   * valid, unexpired token an authorised employee holds into a number for the dialer, and never
+   * reads by subject id (single reads, batches, lookups and disclosures under it are denied).
+   */
+  token_only: z.boolean().default(false),
   /** Views granted under break-glass (a mandatory reason; alerts). */
   break_glass: z.strictObject({ fields: fieldViews }).optional(),
 });
+
+/**
+ * A disclosure grant: a role may provide the named fields to the named recipients (ids, or "*" for
+ * every enabled recipient) for a purpose, under the same conditions a read has: assignment of
+ * every subject to the releasing employee unless `assignment: false`, and a daily quota of
+ * subjects per actor. Consent and the recipient's own checks stay the disclosure module's.
+ */
+const DiscloseSchema = z.strictObject({
+  role: identifier,
+  purpose: identifier,
+  recipients: z.array(z.string().regex(/^(\*|[A-Za-z0-9_.:-]{1,128})$/, 'a recipient id or "*"')).min(1),
+  /** Fields that may leave; "*" (the default) is every field. */
+  fields: z.array(fieldKey).min(1).default(['*']),
+  assignment: z.boolean().default(true),
+  quota: z.strictObject({ daily: z.number().int().min(1).max(100_000_000) }).optional(),
+  description: z.string().max(500).optional(),
+});
+
+/** Actions outside the read path that the routes check (who may do what), each to its roles. */
+export const PERMISSIONS = [
+  'subjects.write',
+  'subjects.erase',
+  'subjects.history',
+  'recipients.manage',
+  'disclosures.read',
+  'canaries.report_trip',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** The permissions a policy file without a `permissions:` section gets (the roles of before). */
+export const DEFAULT_PERMISSIONS: Readonly<Record<Permission, readonly string[]>> = {
+  'subjects.write': ['admin', 'ingest'],
+  'subjects.erase': ['admin', 'privacy_officer'],
+  'subjects.history': ['privacy_officer', 'auditor', 'admin'],
+  'recipients.manage': ['privacy_officer', 'admin'],
+  'disclosures.read': ['privacy_officer', 'partner_manager', 'auditor', 'admin'],
+  'canaries.report_trip': ['canary_gateway', 'contact_service'],
+};
 
 export const PolicySchema = z
   .strictObject({
@@ -101,8 +145,20 @@ export const PolicySchema = z
     description: z.string().max(2000).optional(),
     purposes: z.record(identifier, PurposeSchema),
     grants: z.array(GrantSchema).default([]),
+    /** Who may provide PI to which recipient, for which purpose (a disclosure is a decision too). */
+    disclose: z.array(DiscloseSchema).default([]),
+    /** Action → roles, for every permission the routes check outside the read path. */
+    permissions: z.partialRecord(z.enum(PERMISSIONS), z.array(identifier)).optional(),
   })
   .superRefine((p, ctx) => {
+    p.disclose.forEach((g, i) => {
+      if (!Object.hasOwn(p.purposes, g.purpose))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['disclose', i, 'purpose'],
+          message: 'is not declared under purposes',
+        });
+    });
     const seen = new Map<string, number>();
     p.grants.forEach((g, i) => {
       if (!Object.hasOwn(p.purposes, g.purpose)) {

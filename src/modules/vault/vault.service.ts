@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { type DialectName, isUniqueViolation } from '../../db/index.js';
-import type { AuditEvent, DbExecutor, Recorder } from '../../lib/audit.js';
+import { type AuditEvent, type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
 // Bulk form of newDataKey + wrapDataKey + sealField (same layouts), added to src/lib/crypto for import.
 import {
@@ -32,7 +32,7 @@ export interface VaultDeps {
   /** Subject ids; `randomId` (`sub_` + 128 random bits) unless a test fixes them. */
   ids?: IdSource;
   /** When given, administrative events are appended in the same transaction as the change. */
-  record?: Recorder;
+  record: Recorder;
 }
 
 export interface SubjectInput {
@@ -98,7 +98,7 @@ export interface VaultCore {
   readonly ids: IdSource;
   /** True when the caller injected `ids` (a worker thread could not use them). */
   readonly customIds: boolean;
-  readonly record: Recorder | undefined;
+  readonly record: Recorder;
   readonly keys: KeyState;
   /** HMAC-SHA-256 under the per-field blind-index key. */
   readonly hash: (field: string, normalised: string) => Buffer;
@@ -230,7 +230,7 @@ function splitIds(e: AuditEvent): AuditEvent[] {
 }
 
 export async function recordEvents(trx: DbExecutor, core: VaultCore, events: AuditEvent[]): Promise<void> {
-  if (core.record && events.length > 0) await core.record(trx, events.flatMap(splitIds));
+  if (events.length > 0) await core.record(trx, events.flatMap(splitIds));
 }
 
 // --- reading (the access module's door: see openSubjectFields in index.ts) -------------------------
@@ -341,6 +341,7 @@ function meta(row: SubjectRow, fields: string[]): SubjectMeta {
 }
 
 export function createVault(deps: VaultDeps): Vault {
+  requireRecorder(deps.record, 'createVault');
   const index = blindIndexer(deps.keyring);
   const core: VaultCore = {
     db: deps.db,
