@@ -52,6 +52,15 @@ export interface LedgerRepo {
   /** One epoch's rows, by bucket. */
   readLeafEpoch(db: DbExecutor, epoch: number): Promise<{ bucket: number; data: Buffer }[]>;
   maxLeafEpoch(db: DbExecutor): Promise<number | undefined>;
+  /**
+   * Every row of the tiles that have a partial row (width < 256), in (level, idx, width) order,
+   * after the given key, at most `limit` rows: the rows a verifier compares with each other.
+   */
+  readTilesWithPartials(
+    db: DbExecutor,
+    after: { level: number; idx: number; width: number } | undefined,
+    limit: number,
+  ): Promise<LedgerTileRow[]>;
   /** Largest tile index stored at a level. */
   maxTileIndex(db: DbExecutor, level: number): Promise<number | undefined>;
   insertCheckpoint(db: DbExecutor, row: LedgerCheckpointRow): Promise<void>;
@@ -246,6 +255,19 @@ export function createLedgerRepo(dialect: DialectName): LedgerRepo {
         )
       )[0];
       return r ? num(r.idx) : undefined;
+    },
+
+    async readTilesWithPartials(db, after, limit) {
+      const from = after ?? { level: -1, idx: -1, width: -1 };
+      const rs = await rows<Record<string, unknown>>(
+        db,
+        'SELECT t.level, t.idx, t.width, t.hashes FROM ledger_tiles t ' +
+          'WHERE EXISTS (SELECT 1 FROM ledger_tiles q WHERE q.level = t.level AND q.idx = t.idx AND q.width < 256) ' +
+          `AND (t.level > ${p(1)} OR (t.level = ${p(2)} AND (t.idx > ${p(3)} OR (t.idx = ${p(4)} AND t.width > ${p(5)})))) ` +
+          `ORDER BY t.level, t.idx, t.width LIMIT ${p(6)}`,
+        [from.level, from.level, from.idx, from.idx, from.width, limit],
+      );
+      return rs.map(tileRow);
     },
 
     async insertLeafIndex(db, rowsIn) {
