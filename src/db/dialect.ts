@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, PostgresAdapter, sql, type Transaction } from 'kysely';
 
 /**
  * Every difference between SQLite and PostgreSQL lives in this file: column types, the
@@ -79,8 +79,25 @@ export function toBuffer(v: unknown): Buffer {
   throw new Error('expected bytes');
 }
 
-/** Largest number of bind parameters one statement may carry on either dialect (SQLite: 32766). */
+/**
+ * Largest number of bind parameters one statement may carry: under each dialect's own limit
+ * (SQLite 32,766; PostgreSQL 65,535 in its wire protocol), one figure for both so that a chunk has
+ * the same size, and the same cached statement shape, on either.
+ */
 export const MAX_BIND_PARAMS = 30_000;
+
+/**
+ * The `i`-th (1-based) bind placeholder of a raw statement: `?` on SQLite, `$i` on PostgreSQL. The
+ * one SQL difference the raw statements (src/db/bulk.ts, the ledger's repository) have.
+ */
+export function placeholder(d: DialectName, i: number): string {
+  return d === 'sqlite' ? '?' : `$${i}`;
+}
+
+/** The dialect a Kysely instance or transaction talks to, from its adapter (no query compiled). */
+export function dialectOfExecutor(db: Kysely<any> | Transaction<any>): DialectName {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+}
 
 /**
  * SQL for an aggregate that concatenates, per group and in `orderBy` order, the entries

@@ -1,11 +1,14 @@
+export { type BulkOptions, insertFlat, insertObjects, insertSql, rowsPerStatement } from './bulk.js';
 export { type Database, dialectOf, type OpenOptions, openDatabase, redactUrl } from './database.js';
 export {
   createAppendOnlyTriggers,
   type DialectName,
+  dialectOfExecutor,
   dialectTypes,
   isUniqueViolation,
   lockForUpdate,
   MAX_BIND_PARAMS,
+  placeholder,
   toBuffer,
 } from './dialect.js';
 export {

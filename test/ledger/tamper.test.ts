@@ -468,3 +468,91 @@ describeEachDialect('ledger tamper detection', (dialect) => {
     expect(r.pending).toBe(2);
   });
 });
+
+/**
+ * Threat: an insider edits a partial tile row (`tile/0/000.p/5`) that a wider row has since
+ * superseded. The tree, the entries and the widest tiles stay intact, so a check of those alone
+ * passes, while the server keeps serving the altered row to every witness or customer who checks
+ * the checkpoint of that size: their proofs fail, or, with a forged hash, prove something false.
+ * `verify` must compare every stored tile row with the wider ones and name the first bad one.
+ */
+describeEachDialect('ledger tamper detection: partial tile rows', (dialect) => {
+  let t: TestLedger;
+  beforeAll(async () => {
+    t = await createTestLedger(dialect);
+    // Batches of 3, 2 and 1: tile 0/000 is stored as rows of widths 3, 5 and 6.
+    await t.ledger.appendBatch(events(0, 3));
+    await t.ledger.checkpoint();
+    await t.ledger.appendBatch(events(3, 2));
+    await t.ledger.checkpoint();
+    await t.ledger.appendBatch(events(5, 1));
+    await t.ledger.checkpoint();
+    await dropAppendOnly(t.db.db, dialect, 'ledger_tiles');
+  });
+  afterAll(async () => {
+    await t.db.destroy();
+  });
+
+  const widths = async () =>
+    (
+      await sql<{
+        width: number;
+      }>`SELECT width FROM ledger_tiles WHERE level = 0 AND idx = 0 ORDER BY width`.execute(t.db.db)
+    ).rows.map((r) => Number(r.width));
+  const flip = async (width: number, at: number) => {
+    const r = await sql<{
+      hashes: Buffer;
+    }>`SELECT hashes FROM ledger_tiles WHERE level = 0 AND idx = 0 AND width = ${width}`.execute(t.db.db);
+    const before = Buffer.from(r.rows[0]!.hashes);
+    await sql`UPDATE ledger_tiles SET hashes = ${flipByte(before, at)} WHERE level = 0 AND idx = 0 AND width = ${width}`.execute(
+      t.db.db,
+    );
+    return async () => {
+      await sql`UPDATE ledger_tiles SET hashes = ${before} WHERE level = 0 AND idx = 0 AND width = ${width}`.execute(
+        t.db.db,
+      );
+    };
+  };
+
+  it('the untouched 6-entry log has rows .p/3, .p/5, .p/6 and verifies', async () => {
+    expect(await widths()).toEqual([3, 5, 6]);
+    expect((await t.ledger.verify()).problems).toEqual([]);
+  });
+
+  for (const [width, at, index] of [
+    [5, 4 * 32 + 7, 4],
+    [3, 1 * 32 + 31, 1],
+  ] as const) {
+    it(`one byte of tile/0/000.p/${width} flipped: verify fails and names that row`, async () => {
+      const restore = await flip(width, at);
+      try {
+        const r = await t.ledger.verify();
+        expect(r.ok).toBe(false);
+        expect(r.firstBadIndex).toBe(index);
+        expect(r.problems[0]).toMatchObject({ kind: 'tile_mismatch', level: 0, tile: 0, index });
+        expect(r.problems[0]!.detail).toContain(`tile/0/000.p/${width} `);
+      } finally {
+        await restore();
+      }
+    });
+  }
+
+  it('a partial row cut short is named too', async () => {
+    const r0 = await sql<{
+      hashes: Buffer;
+    }>`SELECT hashes FROM ledger_tiles WHERE level = 0 AND idx = 0 AND width = 5`.execute(t.db.db);
+    const before = Buffer.from(r0.rows[0]!.hashes);
+    await sql`UPDATE ledger_tiles SET hashes = ${before.subarray(0, 4 * 32)} WHERE level = 0 AND idx = 0 AND width = 5`.execute(
+      t.db.db,
+    );
+    try {
+      const r = await t.ledger.verify();
+      expect(r.ok).toBe(false);
+      expect(r.problems[0]!.detail).toContain('tile/0/000.p/5 ');
+    } finally {
+      await sql`UPDATE ledger_tiles SET hashes = ${before} WHERE level = 0 AND idx = 0 AND width = 5`.execute(
+        t.db.db,
+      );
+    }
+  });
+});

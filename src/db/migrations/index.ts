@@ -12,4 +12,16 @@ import * as m0012 from './0012_rights.js';
 import * as m0014 from './0014_incidents.js';
 
 /** In order. Never edit one that has shipped: add a new one. */
-export const migrations: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0011, m0012, m0014];
+export const migrations: readonly Migration[] = [
+  m0001,
+  m0002,
+  m0003,
+  m0004,
+  m0005,
+  m0006,
+  m0007,
+  m0008,
+  m0011,
+  m0012,
+  m0014,
+];

@@ -1,5 +1,5 @@
 import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
-import { type DialectName, MAX_BIND_PARAMS } from '../../db/index.js';
+import { type DialectName, insertObjects, MAX_BIND_PARAMS, placeholder } from '../../db/index.js';
 import type { ConsentsTable, ConsentTables, NoticesTable } from './consent.tables.js';
 
 type Db = Kysely<ConsentTables> | Transaction<ConsentTables>;
@@ -48,16 +48,34 @@ export async function listNotices(db: AnyDb, key?: string): Promise<NoticesTable
   return q.orderBy('key').orderBy('version', 'desc').limit(1000).execute();
 }
 
-const CONSENT_COLUMNS = 23;
+const CONSENT_COLUMNS = [
+  'id',
+  'subject_id',
+  'purpose',
+  'recipient_id',
+  'fields',
+  'notice_id',
+  'notice_sha256',
+  'method',
+  'given_by',
+  'given_at',
+  'expires_at',
+  'withdrawn_at',
+  'withdrawal_method',
+  'withdrawn_by',
+  'sep_sensitive',
+  'sep_third_party',
+  'sep_cross_border',
+  'evidence_ref',
+  'source',
+  'import_id',
+  'recorded_at',
+  'recorded_by',
+] as const satisfies readonly (keyof ConsentsTable)[];
 
+/** Multi-row INSERTs (src/db/bulk.ts): an import writes its consent records a chunk at a time. */
 export async function insertConsents(db: AnyDb, rows: readonly ConsentsTable[]): Promise<void> {
-  const per = Math.floor(MAX_BIND_PARAMS / CONSENT_COLUMNS);
-  for (let i = 0; i < rows.length; i += per) {
-    await db_(db)
-      .insertInto('consents')
-      .values(rows.slice(i, i + per) as ConsentsTable[])
-      .execute();
-  }
+  await insertObjects(db, 'consents', CONSENT_COLUMNS, rows);
 }
 
 export async function getConsent(db: AnyDb, id: string): Promise<ConsentsTable | undefined> {
@@ -150,7 +168,7 @@ function checkSql(dialect: DialectName, withRecipient: boolean, n: number): stri
   let text = statements.get(key);
   if (text) return text;
   let p = 0;
-  const ph = () => (dialect === 'sqlite' ? '?' : `$${++p}`);
+  const ph = () => placeholder(dialect, ++p);
   const head =
     'select subject_id, fields, sep_sensitive, sep_cross_border from consents where purpose = ' +
     ph() +

@@ -4,7 +4,6 @@ import type { DialectName } from '../../db/index.js';
 import { type AuditEvent, type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
 import { type Keyring, sha256 } from '../../lib/crypto/index.js';
-import { type AppError, isAppError } from '../../lib/errors.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
 import { consentError } from './consent.errors.js';
 import {
@@ -12,11 +11,9 @@ import {
   allCheckRows,
   type CheckRow,
   checkRows,
-  existingImportKeys,
   getConsent,
   getNotice,
   getNoticeByVersion,
-  importKey,
   insertConsents,
   insertNotice,
   latestNoticeVersion,
@@ -25,7 +22,8 @@ import {
   markWithdrawn,
 } from './consent.repo.js';
 import type { ConsentsTable, NoticesTable } from './consent.tables.js';
-import { GIVEN_BY, ImportRowSchema, LOOKUP_COLUMNS, METHODS, parseCsv } from './importcsv.js';
+import { GIVEN_BY, METHODS } from './importcsv.js';
+import { importConsentsCsv } from './importer.js';
 import {
   FIELD_RE,
   ID_RE,
@@ -34,7 +32,6 @@ import {
   type NoticeDeclarations,
   type NoticeInput,
   NoticeInputSchema,
-  noticeScope,
   PURPOSE_RE,
 } from './notice.js';
 import {
@@ -44,6 +41,7 @@ import {
   signReceipt,
   verifyReceipt,
 } from './receipt.js';
+import { buildRow, givenEvent, iso } from './rows.js';
 
 /**
  * Consent records (PIPL art. 13–17, 23, 28–31, 39): who agreed to what, for which purpose and
@@ -213,94 +211,6 @@ export function toConsentRecord(r: ConsentsTable): ConsentRecord {
   };
 }
 
-const iso = (t: Date | string) => (typeof t === 'string' ? new Date(t) : t).toISOString();
-
-function givenEvent(r: ConsentsTable): AuditEvent {
-  return {
-    kind: 'consent.given',
-    at: r.recorded_at,
-    actor: r.recorded_by,
-    subject: r.subject_id,
-    purpose: r.purpose,
-    attrs: {
-      consent: r.id,
-      recipient: r.recipient_id,
-      notice: r.notice_id,
-      notice_sha256: r.notice_sha256,
-      method: r.method,
-      given_at: r.given_at,
-      fields: JSON.parse(r.fields) as string[],
-      sensitive: r.sep_sensitive === 1,
-      third_party: r.sep_third_party === 1,
-      cross_border: r.sep_cross_border === 1,
-      source: r.source,
-    },
-  };
-}
-
-/**
- * Validates a consent against the notice shown and builds its row. Throws an AppError naming the
- * first mismatch (no PI in it).
- */
-function buildRow(
-  notice: Notice,
-  g: z.output<typeof GrantInputSchema> & { withdrawnAt?: string | undefined },
-  ctx: { id: string; now: string; by: string | null; source: string; importId: string | null },
-): ConsentsTable {
-  const recipientId = g.recipientId ?? null;
-  const sep = g.separate ?? {};
-  const d = notice.declarations;
-  if (recipientId !== null && d.thirdParty?.recipientId !== recipientId)
-    throw consentError('CONSENT_RECIPIENT_NOT_IN_NOTICE', { details: { notice: notice.id } });
-  if (sep.thirdParty && recipientId === null)
-    throw consentError('CONSENT_RECIPIENT_NOT_IN_NOTICE', { details: { notice: notice.id } });
-  const scope = noticeScope(notice, recipientId);
-  if (!scope.purposes.has(g.purpose))
-    throw consentError('CONSENT_PURPOSE_NOT_IN_NOTICE', {
-      details: { notice: notice.id, purpose: g.purpose },
-    });
-  const outside = g.fields.filter((f) => !scope.fields.has(f));
-  if (outside.length)
-    throw consentError('CONSENT_FIELDS_NOT_IN_NOTICE', { details: { notice: notice.id, fields: outside } });
-  if (sep.crossBorder && (!d.crossBorder || recipientId === null))
-    throw consentError('CONSENT_CROSS_BORDER_NOT_IN_NOTICE', { details: { notice: notice.id } });
-  if (sep.sensitive && !d.sensitive)
-    throw consentError('CONSENT_SENSITIVE_NOT_IN_NOTICE', { details: { notice: notice.id } });
-  const givenAt = g.givenAt ? iso(g.givenAt) : ctx.now;
-  const expiresAt = g.expiresAt ? iso(g.expiresAt) : null;
-  const withdrawnAt = g.withdrawnAt ? iso(g.withdrawnAt) : null;
-  if (givenAt > ctx.now || (expiresAt !== null && expiresAt <= givenAt))
-    throw consentError('CONSENT_TIME_INVALID');
-  if (withdrawnAt !== null && (withdrawnAt < givenAt || withdrawnAt > ctx.now))
-    throw consentError('CONSENT_TIME_INVALID');
-  const fields = [...new Set(g.fields)].sort();
-  return {
-    id: ctx.id,
-    subject_id: g.subjectId,
-    purpose: g.purpose,
-    recipient_id: recipientId,
-    fields: JSON.stringify(fields),
-    notice_id: notice.id,
-    notice_sha256: notice.sha256,
-    method: g.method,
-    given_by: g.givenBy ?? 'subject',
-    given_at: givenAt,
-    expires_at: expiresAt,
-    withdrawn_at: withdrawnAt,
-    withdrawal_method: withdrawnAt ? g.method : null,
-    withdrawn_by: null,
-    sep_sensitive: sep.sensitive ? 1 : 0,
-    sep_third_party: sep.thirdParty ? 1 : 0,
-    sep_cross_border: sep.crossBorder ? 1 : 0,
-    evidence_ref: g.evidenceRef ?? null,
-    source: ctx.source,
-    import_id: ctx.importId,
-    recorded_at: ctx.now,
-    recorded_by: ctx.by,
-  };
-}
-
-/** A matcher of check rows against the fields and flags asked for; caches parsed field lists. */
 function rowMatcher(opts: CheckOptions): (r: CheckRow) => boolean {
   const want = opts.fields && opts.fields.length > 0 ? [...new Set(opts.fields)] : undefined;
   const cache = new Map<string, boolean>();
@@ -586,190 +496,11 @@ export function createConsent(deps: ConsentDeps) {
     },
 
     /**
-     * Imports existing consents with their evidence from CSV (columns in importcsv.ts). Returns a
-     * result per row and never throws halfway: bad rows are rejected with a code, rows already
-     * present are reported as duplicates (so re-running an import is safe), and the rest are
-     * written in batches, each in one transaction with its ledger entries.
+     * Imports existing consents with their evidence from CSV (columns in importcsv.ts; the import
+     * itself in importer.ts). Returns a result per row and never throws halfway.
      */
-    async importCsv(text: string, by: string | null): Promise<ImportResult> {
-      const importId = ids('imp');
-      const file = parseCsv(text);
-      const results: ImportRowResult[] = file.malformed.map((line) => ({
-        line,
-        status: 'rejected' as const,
-        code: 'VALIDATION_FAILED',
-      }));
-      const hasId = file.header.includes('subject_id');
-      const lookupCol = LOOKUP_COLUMNS.find((c) => file.header.includes(c));
-      if (!hasId && !lookupCol)
-        throw consentError('CONSENT_IMPORT_INVALID', { details: { missing: 'subject_id' } });
-      const at = now();
-      const notices = new Map<string, Notice | AppError>();
-      type Pending = { line: number; row: ConsentsTable };
-      const pending: Pending[] = [];
-      const reject = (line: number, e: unknown, field?: string) =>
-        results.push({
-          line,
-          status: 'rejected',
-          code: isAppError(e) ? e.code : 'VALIDATION_FAILED',
-          ...(field ? { field } : {}),
-        });
-
-      for (const raw of file.rows) {
-        const parsed = ImportRowSchema.safeParse(raw.values);
-        if (!parsed.success) {
-          reject(raw.line, undefined, String(parsed.error.issues[0]?.path[0] ?? ''));
-          continue;
-        }
-        const v = parsed.data;
-        let subjectId = v.subject_id;
-        if (!subjectId) {
-          const col = LOOKUP_COLUMNS.find((c) => v[c] !== undefined);
-          if (!col || !deps.lookup) {
-            reject(raw.line, consentError('CONSENT_SUBJECT_NOT_FOUND'), col ?? 'subject_id');
-            continue;
-          }
-          let found: readonly string[];
-          try {
-            found = await deps.lookup(col, v[col]!);
-          } catch {
-            // The vault rejects values it cannot normalise; the row is rejected, the value not echoed.
-            reject(raw.line, undefined, col);
-            continue;
-          }
-          if (found.length !== 1) {
-            reject(
-              raw.line,
-              consentError(found.length === 0 ? 'CONSENT_SUBJECT_NOT_FOUND' : 'CONSENT_SUBJECT_AMBIGUOUS'),
-              col,
-            );
-            continue;
-          }
-          subjectId = found[0]!;
-        }
-        let notice = notices.get(v.notice);
-        if (!notice) {
-          try {
-            notice = await loadNotice(deps.db, v.notice);
-          } catch (e) {
-            notice = e as AppError;
-          }
-          notices.set(v.notice, notice);
-        }
-        if (!(notice as Notice).declarations) {
-          reject(raw.line, notice, 'notice');
-          continue;
-        }
-        try {
-          const row = buildRow(
-            notice as Notice,
-            {
-              subjectId,
-              purpose: v.purpose,
-              recipientId: v.recipient_id ?? null,
-              fields: v.fields,
-              noticeId: (notice as Notice).id,
-              method: v.method,
-              givenBy: v.given_by,
-              givenAt: v.given_at,
-              expiresAt: v.expires_at ?? null,
-              withdrawnAt: v.withdrawn_at,
-              separate: { sensitive: v.sensitive, thirdParty: v.third_party, crossBorder: v.cross_border },
-              evidenceRef: v.evidence_ref ?? null,
-            },
-            { id: ids('cns'), now: at, by, source: 'import', importId },
-          );
-          pending.push({ line: raw.line, row });
-        } catch (e) {
-          reject(raw.line, e);
-        }
-      }
-
-      if (deps.knownSubjects && pending.length) {
-        const known = await deps.knownSubjects(deps.db, [...new Set(pending.map((p) => p.row.subject_id))]);
-        for (let i = pending.length - 1; i >= 0; i--) {
-          if (!known.has(pending[i]!.row.subject_id)) {
-            reject(pending[i]!.line, consentError('CONSENT_SUBJECT_NOT_FOUND'), 'subject_id');
-            pending.splice(i, 1);
-          }
-        }
-      }
-
-      const BATCH = 2000;
-      for (let i = 0; i < pending.length; i += BATCH) {
-        const batch = pending.slice(i, i + BATCH);
-        try {
-          await deps.db.transaction().execute(async (trx) => {
-            const existing = await existingImportKeys(trx, [...new Set(batch.map((p) => p.row.subject_id))]);
-            const fresh: Pending[] = [];
-            for (const p of batch) {
-              const k = importKey(
-                p.row.subject_id,
-                p.row.purpose,
-                p.row.recipient_id,
-                p.row.given_at,
-                p.row.notice_id,
-              );
-              if (existing.has(k)) results.push({ line: p.line, status: 'duplicate' });
-              else {
-                existing.add(k);
-                fresh.push(p);
-              }
-            }
-            await insertConsents(
-              trx,
-              fresh.map((p) => p.row),
-            );
-            const events: AuditEvent[] = [];
-            for (const p of fresh) {
-              events.push({ ...givenEvent(p.row), attrs: { ...givenEvent(p.row).attrs, import: importId } });
-              if (p.row.withdrawn_at)
-                events.push({
-                  kind: 'consent.withdrawn',
-                  at,
-                  actor: by,
-                  subject: p.row.subject_id,
-                  purpose: p.row.purpose,
-                  attrs: {
-                    consent: p.row.id,
-                    recipient: p.row.recipient_id,
-                    withdrawn_at: p.row.withdrawn_at,
-                  },
-                });
-            }
-            await deps.record(trx, events);
-            for (const p of fresh) results.push({ line: p.line, status: 'imported', consentId: p.row.id });
-          });
-        } catch {
-          for (const p of batch) {
-            const idx = results.findIndex((r) => r.line === p.line);
-            if (idx >= 0) results.splice(idx, 1);
-            results.push({ line: p.line, status: 'rejected', code: 'INTERNAL' });
-          }
-        }
-      }
-
-      results.sort((a, b) => a.line - b.line);
-      const count = (s: ImportRowResult['status']) => results.filter((r) => r.status === s).length;
-      if (count('imported') > 0)
-        await deps.db.transaction().execute(async (trx) => {
-          await deps.record(trx, [
-            {
-              kind: 'consent.imported',
-              at,
-              actor: by,
-              attrs: { import: importId, imported: count('imported'), rejected: count('rejected') },
-            },
-          ]);
-        });
-      return {
-        importId,
-        total: results.length,
-        imported: count('imported'),
-        duplicates: count('duplicate'),
-        rejected: count('rejected'),
-        rows: results,
-      };
+    importCsv(text: string, by: string | null): Promise<ImportResult> {
+      return importConsentsCsv({ deps, ids, now, loadNotice }, text, by);
     },
   };
 }

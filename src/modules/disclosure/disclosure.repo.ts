@@ -1,5 +1,5 @@
-import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
-import { type DialectName, MAX_BIND_PARAMS } from '../../db/index.js';
+import type { Kysely, Transaction } from 'kysely';
+import { type DialectName, insertFlat, rowsPerStatement } from '../../db/index.js';
 import type {
   DeletionNoticesTable,
   DisclosureItemsTable,
@@ -75,33 +75,19 @@ export async function updateDisclosure(
   return Number(r.numUpdatedRows);
 }
 
-const itemStatements = new Map<string, string>();
-
-function itemsSql(dialect: DialectName, rows: number): string {
-  const key = `${dialect}\0${rows}`;
-  let text = itemStatements.get(key);
-  if (text) return text;
-  const tuples: string[] = new Array(rows);
-  if (dialect === 'sqlite') tuples.fill('(?,?,?)');
-  else for (let r = 0, p = 1; r < rows; r++, p += 3) tuples[r] = `($${p},$${p + 1},$${p + 2})`;
-  text = `insert into disclosure_items (disclosure_id, subject_id, delivered_at) values ${tuples.join(',')}`;
-  if (itemStatements.size > 16) itemStatements.clear();
-  itemStatements.set(key, text);
-  return text;
-}
-
 /**
- * One row per subject: multi-row INSERTs with one flat parameter array and the statement text
- * built once per shape, so a million items are a hundred statements and no per-row builder work.
+ * One row per subject: multi-row INSERTs with one flat parameter array (src/db/bulk.ts), so a
+ * million items are a hundred statements and no per-row builder work.
  */
 export async function insertItems(
   db: AnyDb,
-  dialect: DialectName,
+  _dialect: DialectName,
   disclosureId: string,
   subjectIds: readonly string[],
   deliveredAt: (subjectId: string) => string | null,
 ): Promise<void> {
-  const per = Math.floor(MAX_BIND_PARAMS / 3);
+  // One statement's worth of parameters at a time, so a million items never sit in one array.
+  const per = rowsPerStatement(ITEM_COLUMNS.length);
   for (let i = 0; i < subjectIds.length; i += per) {
     const n = Math.min(per, subjectIds.length - i);
     const params: unknown[] = new Array(n * 3);
@@ -111,9 +97,11 @@ export async function insertItems(
       params[3 * k + 1] = s;
       params[3 * k + 2] = deliveredAt(s);
     }
-    await db.executeQuery(CompiledQuery.raw(itemsSql(dialect, n), params));
+    await insertFlat(db, 'disclosure_items', ITEM_COLUMNS, params);
   }
 }
+
+const ITEM_COLUMNS = ['disclosure_id', 'subject_id', 'delivered_at'] as const;
 
 export async function itemsOf(db: AnyDb, disclosureId: string): Promise<DisclosureItemsTable[]> {
   return d_(db)

@@ -1,5 +1,12 @@
 import { CompiledQuery } from 'kysely';
-import { type DialectName, MAX_BIND_PARAMS, toBuffer } from '../../db/index.js';
+import {
+  type DialectName,
+  insertFlat,
+  insertObjects,
+  MAX_BIND_PARAMS,
+  placeholder,
+  toBuffer,
+} from '../../db/index.js';
 import type { DbExecutor } from '../../lib/audit.js';
 import type {
   LedgerCheckpointRow,
@@ -11,11 +18,11 @@ import type {
 } from './ledger.tables.js';
 
 /**
- * All SQL of the ledger. The hot paths (entries, tiles, pending) are multi-row INSERTs written as
- * raw compiled queries: building a Kysely AST for thousands of rows costs more than the insert
- * itself on SQLite. The SQL text of each shape is built once and reused. Nothing here updates or
- * deletes an entry, a tile or a checkpoint: the only UPDATE is the compare-and-swap of the single
- * state row, and the only DELETE empties integrated rows out of the pending queue.
+ * All SQL of the ledger. The hot paths (entries, tiles, pending) are multi-row INSERTs through
+ * src/db/bulk.ts: building a Kysely AST for thousands of rows costs more than the insert itself on
+ * SQLite. The SQL text of each shape is built once and reused. Nothing here updates or deletes an
+ * entry, a tile or a checkpoint: the only UPDATE is the compare-and-swap of the single state row,
+ * and the only DELETE empties integrated rows out of the pending queue.
  */
 export interface LedgerRepo {
   ensureState(db: DbExecutor, emptyRoot: Buffer, at: string): Promise<void>;
@@ -45,6 +52,15 @@ export interface LedgerRepo {
   /** One epoch's rows, by bucket. */
   readLeafEpoch(db: DbExecutor, epoch: number): Promise<{ bucket: number; data: Buffer }[]>;
   maxLeafEpoch(db: DbExecutor): Promise<number | undefined>;
+  /**
+   * Every row of the tiles that have a partial row (width < 256), in (level, idx, width) order,
+   * after the given key, at most `limit` rows: the rows a verifier compares with each other.
+   */
+  readTilesWithPartials(
+    db: DbExecutor,
+    after: { level: number; idx: number; width: number } | undefined,
+    limit: number,
+  ): Promise<LedgerTileRow[]>;
   /** Largest tile index stored at a level. */
   maxTileIndex(db: DbExecutor, level: number): Promise<number | undefined>;
   insertCheckpoint(db: DbExecutor, row: LedgerCheckpointRow): Promise<void>;
@@ -76,43 +92,23 @@ function checkpointRow(r: Record<string, unknown>): LedgerCheckpointRow {
   };
 }
 
-export function createLedgerRepo(dialect: DialectName): LedgerRepo {
-  // Placeholders are the one SQL difference the raw statements have: ? on SQLite, $n on PostgreSQL.
-  const p = dialect === 'sqlite' ? (_i: number) => '?' : (i: number) => `$${i}`;
-  const shapes = new Map<string, string>();
+const ENTRY_COLUMNS = ['idx', 'entry'] as const;
+const TILE_COLUMNS = ['level', 'idx', 'width', 'hashes'] as const satisfies readonly (keyof LedgerTileRow)[];
+const PENDING_COLUMNS = ['leaf_hash', 'entry'] as const;
+const LEAF_INDEX_COLUMNS = [
+  'bucket',
+  'epoch',
+  'data',
+] as const satisfies readonly (keyof LedgerLeafIndexRow)[];
 
-  /** `INSERT INTO table (cols) VALUES (…), (…)` for `count` rows, cached per shape. */
-  function insertSql(table: string, cols: readonly string[], count: number): string {
-    const key = `${table}:${count}`;
-    let s = shapes.get(key);
-    if (!s) {
-      // Batches come in few sizes; a bound keeps odd sizes from piling up.
-      if (shapes.size >= 64) shapes.clear();
-      const tuples: string[] = [];
-      let i = 1;
-      for (let r = 0; r < count; r++) {
-        const t: string[] = [];
-        for (let c = 0; c < cols.length; c++) t.push(p(i++));
-        tuples.push(`(${t.join(',')})`);
-      }
-      s = `INSERT INTO ${table} (${cols.join(',')}) VALUES ${tuples.join(',')}`;
-      shapes.set(key, s);
-    }
-    return s;
-  }
+export function createLedgerRepo(dialect: DialectName): LedgerRepo {
+  // Placeholders are the one SQL difference the raw statements have (src/db/dialect.ts).
+  const p = (i: number) => placeholder(dialect, i);
 
   function inList(count: number, start = 1): string {
     const t: string[] = [];
     for (let i = 0; i < count; i++) t.push(p(start + i));
     return t.join(',');
-  }
-
-  async function multiInsert(db: DbExecutor, table: string, cols: readonly string[], values: unknown[][]) {
-    const perStatement = Math.floor(MAX_BIND_PARAMS / cols.length);
-    for (let at = 0; at < values.length; at += perStatement) {
-      const chunk = values.slice(at, at + perStatement);
-      await run(db, insertSql(table, cols, chunk.length), chunk.flat());
-    }
   }
 
   return {
@@ -140,16 +136,12 @@ export function createLedgerRepo(dialect: DialectName): LedgerRepo {
 
     async insertEntries(db, first, entries) {
       // The hot path: parameters are laid out directly, two per row, without per-row arrays.
-      const per = Math.floor(MAX_BIND_PARAMS / 2);
-      for (let at = 0; at < entries.length; at += per) {
-        const count = Math.min(per, entries.length - at);
-        const params: unknown[] = new Array(count * 2);
-        for (let i = 0; i < count; i++) {
-          params[2 * i] = first + at + i;
-          params[2 * i + 1] = entries[at + i];
-        }
-        await run(db, insertSql('ledger_entries', ['idx', 'entry'], count), params);
+      const params: unknown[] = new Array(entries.length * 2);
+      for (let i = 0; i < entries.length; i++) {
+        params[2 * i] = first + i;
+        params[2 * i + 1] = entries[i];
       }
+      await insertFlat(db, 'ledger_entries', ENTRY_COLUMNS, params);
     },
 
     async moveFromPending(db, first, seqs) {
@@ -171,22 +163,16 @@ export function createLedgerRepo(dialect: DialectName): LedgerRepo {
     },
 
     async insertTiles(db, tiles) {
-      if (tiles.length === 0) return;
-      await multiInsert(
-        db,
-        'ledger_tiles',
-        ['level', 'idx', 'width', 'hashes'],
-        tiles.map((t) => [t.level, t.idx, t.width, t.hashes]),
-      );
+      await insertObjects(db, 'ledger_tiles', TILE_COLUMNS, tiles);
     },
 
     async insertPending(db, leafHashes, entries) {
-      await multiInsert(
-        db,
-        'ledger_pending',
-        ['leaf_hash', 'entry'],
-        entries.map((e, i) => [leafHashes[i], e]),
-      );
+      const params: unknown[] = new Array(entries.length * 2);
+      for (let i = 0; i < entries.length; i++) {
+        params[2 * i] = leafHashes[i];
+        params[2 * i + 1] = entries[i];
+      }
+      await insertFlat(db, 'ledger_pending', PENDING_COLUMNS, params);
     },
 
     async readPendingHashes(db, limit) {
@@ -271,14 +257,21 @@ export function createLedgerRepo(dialect: DialectName): LedgerRepo {
       return r ? num(r.idx) : undefined;
     },
 
-    async insertLeafIndex(db, rowsIn) {
-      if (rowsIn.length === 0) return;
-      await multiInsert(
+    async readTilesWithPartials(db, after, limit) {
+      const from = after ?? { level: -1, idx: -1, width: -1 };
+      const rs = await rows<Record<string, unknown>>(
         db,
-        'ledger_leaf_index',
-        ['bucket', 'epoch', 'data'],
-        rowsIn.map((r) => [r.bucket, r.epoch, r.data]),
+        'SELECT t.level, t.idx, t.width, t.hashes FROM ledger_tiles t ' +
+          'WHERE EXISTS (SELECT 1 FROM ledger_tiles q WHERE q.level = t.level AND q.idx = t.idx AND q.width < 256) ' +
+          `AND (t.level > ${p(1)} OR (t.level = ${p(2)} AND (t.idx > ${p(3)} OR (t.idx = ${p(4)} AND t.width > ${p(5)})))) ` +
+          `ORDER BY t.level, t.idx, t.width LIMIT ${p(6)}`,
+        [from.level, from.level, from.idx, from.idx, from.width, limit],
       );
+      return rs.map(tileRow);
+    },
+
+    async insertLeafIndex(db, rowsIn) {
+      await insertObjects(db, 'ledger_leaf_index', LEAF_INDEX_COLUMNS, rowsIn);
     },
 
     async readLeafBucket(db, bucket) {

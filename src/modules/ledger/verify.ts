@@ -5,11 +5,11 @@ import { decodeEntry } from './entry.js';
 import { type HashedRun, hashEntries } from './hashpool.js';
 import { BUCKETS, buildEpochIndex, EPOCH } from './leafindex.js';
 import type { LedgerRepo } from './ledger.repo.js';
-import type { LedgerEntryRow } from './ledger.tables.js';
+import type { LedgerEntryRow, LedgerTileRow } from './ledger.tables.js';
 import { findLeaf } from './lookup.js';
 import { CompactRange, EMPTY_ROOT, HASH_SIZE, leafHash, verifyConsistency } from './merkle.js';
 import { formatVkey, type ParsedCheckpoint, parseVkey, verifyCheckpoint } from './note.js';
-import { storedCount, TILE_HEIGHT, TILE_WIDTH, TileHashes, tileWidthAt } from './tiles.js';
+import { storedCount, TILE_HEIGHT, TILE_WIDTH, TileHashes, tilePath, tileWidthAt } from './tiles.js';
 import { TreeReader } from './treereader.js';
 
 /**
@@ -163,6 +163,58 @@ interface Signed {
 interface Level0Mismatch {
   index: number;
   e: Buffer;
+}
+
+/**
+ * Every stored tile row, not only the widest: the server serves a partial row (`.p/W`) to anyone
+ * checking the checkpoint of that size, so a partial row altered after a wider one was written
+ * would mislead a witness while the tree itself stays intact. Each narrower row must be a byte
+ * prefix of the widest row of its tile (and so of every row in between), whose every hash the main
+ * pass compares with the recomputed tree; a row whose length is not its width is bad too. Returns
+ * the bad rows in (level, tile, width) order, the first bad hash of each named.
+ */
+async function checkPartialTileRows(trx: DbExecutor, repo: LedgerRepo): Promise<VerifyProblem[]> {
+  const problems: VerifyProblem[] = [];
+  let group: LedgerTileRow[] = [];
+  const settle = () => {
+    const widest = group[group.length - 1];
+    if (!widest) return;
+    for (const row of group) {
+      const path = tilePath(row.level, row.idx, row.width);
+      const len = row.width * HASH_SIZE;
+      let bad = row.hashes.length === len ? -1 : Math.min(row.hashes.length, len) / HASH_SIZE;
+      if (bad < 0 && row !== widest) {
+        for (let k = 0; k < row.width && bad < 0; k++) {
+          const off = k * HASH_SIZE;
+          if (row.hashes.compare(widest.hashes, off, off + HASH_SIZE, off, off + HASH_SIZE) !== 0) bad = k;
+        }
+      }
+      if (bad < 0) continue;
+      const pos = row.idx * TILE_WIDTH + Math.floor(bad);
+      problems.push({
+        kind: 'tile_mismatch',
+        index: pos * TILE_WIDTH ** row.level,
+        level: row.level,
+        tile: row.idx,
+        detail: `${path} is not a prefix of ${tilePath(widest.level, widest.idx, widest.width)}: its hash at position ${Math.floor(bad)} differs`,
+      });
+    }
+    group = [];
+  };
+  let after: { level: number; idx: number; width: number } | undefined;
+  for (;;) {
+    const rows = await repo.readTilesWithPartials(trx, after, CHUNK);
+    for (const r of rows) {
+      const head = group[0];
+      if (head && (head.level !== r.level || head.idx !== r.idx)) settle();
+      group.push(r);
+    }
+    const last = rows[rows.length - 1];
+    if (!last || rows.length < CHUNK) break;
+    after = { level: last.level, idx: last.idx, width: last.width };
+  }
+  settle();
+  return problems;
 }
 
 export async function verifyLedger(ctx: VerifyContext, options: VerifyOptions = {}): Promise<VerifyReport> {
@@ -584,6 +636,11 @@ export async function verifyLedger(ctx: VerifyContext, options: VerifyOptions = 
         index: lo,
         detail: `the leaf index of entries ${lo}–${lo + EPOCH - 1} does not match their leaf hashes`,
       });
+    }
+    // Partial tile rows: each must be a prefix of the widest row of its tile.
+    for (const bad of await checkPartialTileRows(trx, repo)) {
+      if (!problems.some((q) => q.kind === 'tile_mismatch' && q.index === bad.index && q.level === bad.level))
+        problems.push(bad);
     }
     const located = problems.filter((p) => p.index !== null && p.kind !== 'truncated');
     if (firstBad && firstBad.size <= n && !located.some((p) => (p.index as number) < firstBad.size)) {

@@ -312,7 +312,7 @@ async function writeOnce(
   }
   let updated = 0;
   await core.db.transaction().execute(async (trx) => {
-    await writeNew(trx, core, fresh);
+    await writeNew(trx, fresh);
     const updatedIds: string[] = [];
     for (const u of updates) {
       const set = new Map<string, string>();

@@ -1,59 +1,28 @@
-import { CompiledQuery } from 'kysely';
-import { type DialectName, lockForUpdate, MAX_BIND_PARAMS, toBuffer } from '../../db/index.js';
+import {
+  insertFlat as bulkInsertFlat,
+  type DialectName,
+  lockForUpdate,
+  MAX_BIND_PARAMS,
+  toBuffer,
+} from '../../db/index.js';
 import type { DbExecutor } from '../../lib/audit.js';
 import { decodeEntries, type Entry } from './entries.js';
 import { SUBJECT_META_COLUMNS, type SubjectRow, type SubjectStore } from './vault.tables.js';
 
 /**
  * The vault's SQL. Bulk writes go through `insertFlat`: multi-row INSERTs with parameters in one
- * flat array, the statement text built once per shape and reused, so an import batch costs a few
- * statements and no per-row query-builder work.
+ * flat array (src/db/bulk.ts), so an import batch costs a few statements and no per-row
+ * query-builder work.
  */
-const statementCache = new Map<string, string>();
-
-function insertSql(dialect: DialectName, table: string, columns: readonly string[], rows: number): string {
-  const key = `${dialect}\0${table}\0${rows}`;
-  let text = statementCache.get(key);
-  if (text) return text;
-  const width = columns.length;
-  const tuples: string[] = new Array(rows);
-  if (dialect === 'sqlite') {
-    const tuple = `(${new Array(width).fill('?').join(',')})`;
-    tuples.fill(tuple);
-  } else {
-    let p = 1;
-    for (let r = 0; r < rows; r++) {
-      const one: string[] = new Array(width);
-      for (let c = 0; c < width; c++) one[c] = `$${p++}`;
-      tuples[r] = `(${one.join(',')})`;
-    }
-  }
-  text = `insert into ${table} (${columns.join(', ')}) values ${tuples.join(',')}`;
-  // Full batches share one shape; the cap only bounds odd-sized tails.
-  if (statementCache.size > 256) statementCache.clear();
-  statementCache.set(key, text);
-  return text;
-}
 
 /** Inserts rows given as one flat parameter array (row-major), within MAX_BIND_PARAMS per statement. */
 export async function insertFlat(
   db: DbExecutor,
-  dialect: DialectName,
   table: string,
   columns: readonly string[],
   params: readonly unknown[],
 ): Promise<void> {
-  const width = columns.length;
-  const total = params.length / width;
-  const perStatement = Math.floor(MAX_BIND_PARAMS / width);
-  for (let start = 0; start < total; start += perStatement) {
-    const n = Math.min(perStatement, total - start);
-    const slice = n === total ? params : params.slice(start * width, (start + n) * width);
-    await db.executeQuery(CompiledQuery.raw(insertSql(dialect, table, columns, n), slice as unknown[]));
-    // SQLite runs each statement synchronously in this thread: between statements, let the event
-    // loop turn so that a streaming import keeps its worker thread fed meanwhile.
-    if (dialect === 'sqlite' && start + n < total) await new Promise<void>((r) => setImmediate(r));
-  }
+  await bulkInsertFlat(db, table, columns, params, { yieldBetween: true });
 }
 
 function chunks<T>(xs: readonly T[], size: number): T[][] {

@@ -204,11 +204,10 @@ export function sealNew(
   });
 }
 
-export async function writeNew(trx: DbExecutor, core: VaultCore, rows: NewRows): Promise<void> {
+export async function writeNew(trx: DbExecutor, rows: NewRows): Promise<void> {
   if (rows.ids.length === 0) return;
-  await repo.insertFlat(trx, core.dialect, 'subjects', SUBJECT_COLUMNS, rows.subjects);
-  if (rows.index.length > 0)
-    await repo.insertFlat(trx, core.dialect, 'blind_index', INDEX_COLUMNS, rows.index);
+  await repo.insertFlat(trx, 'subjects', SUBJECT_COLUMNS, rows.subjects);
+  if (rows.index.length > 0) await repo.insertFlat(trx, 'blind_index', INDEX_COLUMNS, rows.index);
 }
 
 export function fingerprintOf(core: VaultCore, values: ReadonlyMap<string, string>): Buffer {
@@ -409,7 +408,7 @@ export function createVault(deps: VaultDeps): Vault {
         prepared.map((p) => p.externalId),
       );
       if (existing.length > 0) throw fail('VAULT_EXTERNAL_ID_TAKEN', { count: existing.length });
-      await writeNew(trx, core, rows);
+      await writeNew(trx, rows);
       await recordEvents(trx, core, [
         {
           kind: 'subject.created',
@@ -562,8 +561,7 @@ export async function applyUpdate(
       subjectId,
       oldKeys.filter((e) => gone(e.name)),
     );
-    if (indexParams.length > 0)
-      await repo.insertFlat(trx, core.dialect, 'blind_index', INDEX_COLUMNS, indexParams);
+    if (indexParams.length > 0) await repo.insertFlat(trx, 'blind_index', INDEX_COLUMNS, indexParams);
     await repo.writeRecord(trx, subjectId, {
       sealed: encodeEntries(fields),
       lookupKeys: encodeEntries(keys),
