@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import { openScratchDatabase } from '../../db/index.js';
+import type { AuditEvent } from '../../lib/audit.js';
 import { fixedClock } from '../../lib/clock.js';
 import { generateKeyFile, keyringFromFile } from '../../lib/crypto/index.js';
-import type { AuditEvent } from '../../lib/audit.js';
 import { createFakeGateway } from '../../lib/messaging/index.js';
 import { createLedger, createLedgerProver } from '../../modules/ledger/index.js';
 import { createRights, DEFAULT_RULES, type Rights, verifyHistory } from '../../modules/rights/index.js';
@@ -50,7 +50,10 @@ function stubDeps() {
 }
 
 async function historyBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): Promise<Measurement> {
-  const scratch = await openScratchDatabase(dialect, { postgresUrl: ctx.postgresUrl, prefix: 'bench_rights' });
+  const scratch = await openScratchDatabase(dialect, {
+    postgresUrl: ctx.postgresUrl,
+    prefix: 'bench_rights',
+  });
   try {
     const { db } = scratch.database;
     const keyring = keyringFromFile(generateKeyFile());
@@ -70,7 +73,13 @@ async function historyBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): 
           actor: `act_staff${k % 500}`,
           subject: mine ? target : `sub_c${k % 200_000}`,
           purpose: 'customer_support',
-          attrs: { event: `evt_${k}`, fields: ['name', 'mobile'], views: ['name=masked', 'mobile=masked'], reasons: [], policy: '2025.1' },
+          attrs: {
+            event: `evt_${k}`,
+            fields: ['name', 'mobile'],
+            views: ['name=masked', 'mobile=masked'],
+            reasons: [],
+            policy: '2025.1',
+          },
         });
       }
       await ledger.appendBatch(events);
@@ -88,7 +97,9 @@ async function historyBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): 
     });
     const t1 = Date.now();
     await rights.commitSubjects();
-    ctx.log(`  ${dialect}: completeness commitment over ${total} entries in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+    ctx.log(
+      `  ${dialect}: completeness commitment over ${total} entries in ${((Date.now() - t1) / 1000).toFixed(1)} s`,
+    );
     const times: number[] = [];
     const baseline: number[] = [];
     let entries = 0;
@@ -103,7 +114,9 @@ async function historyBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): 
       const b = process.hrtime.bigint();
       const idx = h.bundle.entries.map((e) => e.index);
       for (let i = 0; i < idx.length; i += 5000)
-        await sql`SELECT idx, entry FROM ledger_entries WHERE idx IN (${sql.join(idx.slice(i, i + 5000))})`.execute(db);
+        await sql`SELECT idx, entry FROM ledger_entries WHERE idx IN (${sql.join(idx.slice(i, i + 5000))})`.execute(
+          db,
+        );
       baseline.push(Number(process.hrtime.bigint() - b) / 1e6);
     }
     const p95 = percentile(times, 95);
@@ -113,8 +126,16 @@ async function historyBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): 
       unit: 'ms',
       better: 'lower',
       baseline: { name: 'SELECT of the same entry rows', value: median(baseline) },
-      goal: { text: `p95 ≤ 1 s for ${TARGET_EVENTS} events incl. proofs`, met: p95 <= 1000 && ok && entries === TARGET_EVENTS },
-      extra: { ledgerEntries: total, subjectEntries: entries, median: median(times), verified: ok ? 'yes' : 'no' },
+      goal: {
+        text: `p95 ≤ 1 s for ${TARGET_EVENTS} events incl. proofs`,
+        met: p95 <= 1000 && ok && entries === TARGET_EVENTS,
+      },
+      extra: {
+        ledgerEntries: total,
+        subjectEntries: entries,
+        median: median(times),
+        verified: ok ? 'yes' : 'no',
+      },
     };
   } finally {
     await scratch.destroy();
@@ -122,20 +143,43 @@ async function historyBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): 
 }
 
 async function yearBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): Promise<Measurement> {
-  const scratch = await openScratchDatabase(dialect, { postgresUrl: ctx.postgresUrl, prefix: 'bench_rights_year' });
+  const scratch = await openScratchDatabase(dialect, {
+    postgresUrl: ctx.postgresUrl,
+    prefix: 'bench_rights_year',
+  });
   try {
     const { db } = scratch.database;
     const keyring = keyringFromFile(generateKeyFile());
     const clock = fixedClock('2026-01-01T01:00:00.000Z');
     const ledger = createLedger({ db, dialect, keyring, origin: 'bench.local/ledger', clock });
-    const rights = createRights({ db, clock, keyring, record: ledger.append, ledger, prover: createLedgerProver({ db }), ...stubDeps() });
+    const rights = createRights({
+      db,
+      clock,
+      keyring,
+      record: ledger.append,
+      ledger,
+      prover: createLedgerProver({ db }),
+      ...stubDeps(),
+    });
     const customers = Math.round(1_000_000 * ctx.scale);
     const count = Math.max(10, Math.round((900 * customers) / 1_000_000));
     const rnd = lcg(14);
-    const kinds = ['access', 'copy', 'portability', 'correction', 'deletion', 'restriction', 'explanation', 'withdrawal'] as const;
+    const kinds = [
+      'access',
+      'copy',
+      'portability',
+      'correction',
+      'deletion',
+      'restriction',
+      'explanation',
+      'withdrawal',
+    ] as const;
     const arrivals = Array.from({ length: count }, () => Math.floor(rnd() * 365)).sort((a, b) => a - b);
     // Work each request needs (days), whether it waits for the subject, whether it is refused.
-    const plan = new Map<string, { work: number; wait: number; refuse: boolean; started: number; resumeAt?: number }>();
+    const plan = new Map<
+      string,
+      { work: number; wait: number; refuse: boolean; started: number; resumeAt?: number }
+    >();
     const officer = 'act_officer';
     const DAY = 86_400_000;
     const start = clock.now().getTime();
@@ -151,7 +195,12 @@ async function yearBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): Pro
           filedBy: null,
           ...(a % 10 === 0 ? { jurisdiction: 'EU' } : {}),
         });
-        plan.set(r.id, { work: 1 + Math.floor(rnd() * 12), wait: rnd() < 0.15 ? 2 + Math.floor(rnd() * 6) : 0, refuse: rnd() < 0.05, started: -1 });
+        plan.set(r.id, {
+          work: 1 + Math.floor(rnd() * 12),
+          wait: rnd() < 0.15 ? 2 + Math.floor(rnd() * 6) : 0,
+          refuse: rnd() < 0.05,
+          started: -1,
+        });
         a++;
       }
       // The daily list, soonest due first; the officer handles up to 20 a day.
@@ -176,7 +225,8 @@ async function yearBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): Pro
           continue;
         }
         if (day - p.started >= p.work) {
-          if (p.refuse) await rights.requests.refuse(r.id, 'Records kept under a legal retention duty.', officer);
+          if (p.refuse)
+            await rights.requests.refuse(r.id, 'Records kept under a legal retention duty.', officer);
           else await rights.requests.complete(r.id, officer, { summary: 'done' });
           handled++;
         }
@@ -214,7 +264,8 @@ async function yearBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): Pro
 
 export const rightsSuite: BenchSuite = {
   name: 'rights',
-  description: 'subject history with proofs (10,000 events); a simulated year of rights requests on the clock',
+  description:
+    'subject history with proofs (10,000 events); a simulated year of rights requests on the clock',
   async run(ctx) {
     const out: Measurement[] = [];
     for (const d of ctx.dialects) {
