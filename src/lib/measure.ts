@@ -18,7 +18,7 @@ export interface Measurement {
   name: string;
   /** The operation's rate or latency, median over the runs. */
   value: number;
-  unit: 'ops/s' | 'subjects/s' | 'entries/s' | 'requests/s' | 'ms' | 'us' | 'MB/s' | 'bytes';
+  unit: 'ops/s' | 'subjects/s' | 'entries/s' | 'requests/s' | 'ms' | 'us' | 'MB/s' | 'bytes' | '%';
   /** Greater is better for rates, smaller for latencies. */
   better: 'higher' | 'lower';
   baseline?: { name: string; value: number };

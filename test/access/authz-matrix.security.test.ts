@@ -407,6 +407,11 @@ describeEachDialect('authorization matrix over every route', (dialect) => {
           expect(res.json().code).toBe(code);
           expect(piIn(res.body, w.piNeedles)).toEqual([]);
           checked++;
+        } else if (route.url.startsWith('/v1/portal/') && !/\/(login|verify|logout)$/.test(route.url)) {
+          // Subject routes (rights portal): an API key is never a subject session (a probe that
+          // fails the route's schema is refused before that, with 400).
+          expect([400, 401], `${name} ${route.method} ${route.url}`).toContain(res.statusCode);
+          if (res.statusCode === 401) expect(res.json().code).toBe('RIGHTS_SESSION_REQUIRED');
         } else {
           expect(res.statusCode, `${name} ${route.method} ${route.url}`).not.toBe(401);
         }

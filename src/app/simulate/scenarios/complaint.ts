@@ -1,3 +1,4 @@
+import { type HistoryBundle, verifyHistory } from '../../../modules/rights/index.js';
 import { generateWorkload, TELEPHONY_SERVICE } from '../../../modules/sim/index.js';
 import {
   DAY_MS,
@@ -14,8 +15,9 @@ import {
 /**
  * complaint-li-ming (seed 004): a customer keeps getting sales calls from companies claiming to be
  * partners, and complains. What exists today is the investigation's evidence: every actor and
- * recipient that read or received his record, each with a ledger proof anyone can verify. The
- * complaint workflow itself (rights module) is not built, and is reported so.
+ * recipient that read or received his record, each with a ledger proof anyone can verify, and a
+ * per-subject completeness proof; the complaint, filed from his portal, cannot be closed by staff,
+ * and after its deadline is escalated with the regulator's channel shown to him.
  */
 const WORKLOAD_SCALE = 0.05;
 
@@ -136,25 +138,120 @@ export const complaintLiMing: ScenarioDef = {
       `${proof.verified} of ${events.length} events proved included in the signed checkpoint (size ${proof.size}) using only the checkpoint, the verifier key and the proofs; the ledger entry hashes to its leaf`,
       { checkpointSize: proof.size, root: proof.root, ledgerIndexes: proof.indexes },
     );
-    checks.notCovered(
+    // The complaint, in his portal: what happened, who called, when.
+    const session = await app.rights.createSession(li.id);
+    const filed = await inst.request(session.token, 'POST', '/v1/portal/complaints', {
+      what: 'I keep getting sales calls from companies that say they are your partners.',
+      who: 'callers naming a distributor',
+      when: 'for the past weeks',
+    });
+    const complaintId = (filed.body as { complaint?: { id: string } })?.complaint?.id ?? '';
+    // Staff try to mark it resolved, as in the seed: refused, for every way of asking.
+    const closeTry = await inst.request(officer.apiKey, 'POST', `/v1/complaints/${complaintId}/close`, {});
+    const confirmTry = await inst.request(
+      officer.apiKey,
+      'POST',
+      `/v1/portal/complaints/${complaintId}/confirm`,
+      {
+        resolved: true,
+      },
+    );
+    const responded = await inst.request(officer.apiKey, 'POST', `/v1/complaints/${complaintId}/respond`, {
+      text: 'We looked into the calls and found a referral export you had agreed to.',
+    });
+    const earlyEscalation = await inst.request(
+      officer.apiKey,
+      'POST',
+      `/v1/complaints/${complaintId}/escalate`,
+      {
+        text: 'We cannot find the source of the calls and refer you to the regulator.',
+      },
+    );
+    const stillOpen = (await app.rights.complaints.get(complaintId)).status;
+    checks.expect(
       'traced',
       'the complaint cannot be closed by staff alone: it closes when he confirms, or is escalated with a written explanation after the deadline',
-      'complaints and rights requests (rights module) are not built yet',
+      filed.status === 201 &&
+        closeTry.status === 403 &&
+        confirmTry.status === 401 &&
+        responded.status === 200 &&
+        earlyEscalation.status === 409 &&
+        stillOpen === 'responded',
+      `filed ${complaintId} from his portal session; POST /v1/complaints/:id/close by the privacy officer → ${closeTry.status} ${(closeTry.body as { code?: string })?.code ?? ''}; his confirm route with a staff key → ${confirmTry.status}; a response leaves it "${stillOpen}"; escalation before the deadline → ${earlyEscalation.status}`,
+      {
+        complaint: complaintId,
+        close: closeTry.status,
+        confirm: confirmTry.status,
+        escalate: earlyEscalation.status,
+      },
     );
-    checks.notCovered(
+
+    // The investigation, with the proofs, and the same history in his portal.
+    await app.access.drain();
+    await app.ledger.integrate();
+    await app.ledger.checkpoint();
+    await app.rights.commitSubjects();
+    const inv = await inst.request(officer.apiKey, 'GET', `/v1/complaints/${complaintId}/investigation`);
+    const invBody = (inv.body ?? {}) as {
+      readers?: { actor: string }[];
+      recipients?: { recipient: string }[];
+      bundle?: HistoryBundle;
+    };
+    const invReaders = new Set((invBody.readers ?? []).map((r) => r.actor));
+    const invMissing = [...expected].filter((a) => !invReaders.has(a));
+    const verified = invBody.bundle ? verifyHistory(invBody.bundle, app.ledger.vkey()) : undefined;
+    const portal = await inst.request(session.token, 'GET', '/v1/portal/history');
+    const portalBundle = (portal.body as { bundle?: HistoryBundle })?.bundle;
+    const portalOk = portalBundle ? verifyHistory(portalBundle, app.ledger.vkey()).ok : false;
+    const cut = portalBundle ? { ...portalBundle, entries: portalBundle.entries.slice(1) } : undefined;
+    const cutCaught = cut ? !verifyHistory(cut, app.ledger.vkey()).ok : false;
+    checks.expect(
+      'traced',
+      'the complaint investigation lists every reader and recipient, with a history that verifies independently and is provably complete',
+      inv.status === 200 &&
+        invMissing.length === 0 &&
+        (invBody.recipients ?? []).some((r) => r.recipient === partner.recipient.id) &&
+        verified?.ok === true &&
+        portalOk &&
+        cutCaught,
+      `GET /v1/complaints/:id/investigation → ${invReaders.size} reader(s), ${(invBody.recipients ?? []).length} recipient(s); every actor the simulation had read it is listed (${expected.size - invMissing.length}/${expected.size}); ${verified?.entries ?? 0} entries verified against the signed checkpoint (size ${verified?.size ?? 0}) and the signed per-subject commitment with only the verifier key (custodian ledger verify-subject, scripts/verify-subject.mjs); his portal serves the same; a copy with one entry left out fails: ${cutCaught}`,
+      { readers: invReaders.size, entries: verified?.entries ?? 0, size: verified?.size ?? 0 },
+    );
+
+    // After the deadline, unresolved: escalation with a written explanation; he sees the channel.
+    inst.clock.set(new Date(inst.clock.now().getTime() + 16 * DAY_MS));
+    const esc = await inst.request(officer.apiKey, 'POST', `/v1/complaints/${complaintId}/escalate`, {
+      text: 'The distributor refused to say where it got your number; we have suspended the referral export and refer the matter to the regulator.',
+    });
+    // Sessions last 15 minutes: he signs in again to look.
+    const later = await app.rights.createSession(li.id);
+    const his = await inst.request(later.token, 'GET', '/v1/portal/complaints');
+    const mine = (
+      (
+        his.body as {
+          complaints?: {
+            id: string;
+            status: string;
+            escalation: string | null;
+            regulator: { channel: string };
+          }[];
+        }
+      )?.complaints ?? []
+    ).find((c) => c.id === complaintId);
+    checks.expect(
       'traced',
       'he is told how to escalate to the regulator',
-      'complaints and rights requests (rights module) are not built yet',
+      esc.status === 200 &&
+        mine?.status === 'escalated' &&
+        Boolean(mine?.escalation) &&
+        /12377/.test(mine?.regulator.channel ?? ''),
+      `after the 15-day deadline the officer escalated with a written explanation; his portal shows "${mine?.status}" and the channel: ${mine?.regulator.channel ?? '—'}`,
+      { status: mine?.status ?? null },
     );
     checks.notCovered(
       'traced',
       'the callers claiming to be partners are traced to their source',
       'leak attribution is not built yet; the export above carries canaries unique to its recipient, which would name it if called',
-    );
-    checks.notCovered(
-      'traced',
-      'he sees this himself in a portal',
-      'the subject portal is not built; the history is served to the privacy team',
     );
   },
 };
