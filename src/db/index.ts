@@ -1,4 +1,12 @@
-export { type Database, dialectOf, type OpenOptions, openDatabase, redactUrl } from './database.js';
+export {
+  type Database,
+  DatabaseOpenError,
+  dialectOf,
+  explainStartupError,
+  type OpenOptions,
+  openDatabase,
+  redactUrl,
+} from './database.js';
 export {
   createAppendOnlyTriggers,
   type DialectName,
