@@ -82,12 +82,9 @@ const BodyLimitsSchema = z
 
 const ConfigSchema = z.object({
   dataDir: z.string().min(1),
-  databaseUrl: z
-    .string()
-    .min(1)
-    .refine((u) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(u) || /^postgres(ql)?:\/\//.test(u), {
-      message: 'must be a file path, sqlite:PATH, or postgres://…',
-    }),
+  databaseUrl: z.string().min(1).refine(validDatabaseUrl, {
+    message: 'must be sqlite:PATH, postgres://…, or an absolute or ./relative file path',
+  }),
   keyFile: z.string().min(1),
   host: z.string().min(1),
   port: z.coerce.number().int().min(0).max(65535),
@@ -123,6 +120,20 @@ const ConfigSchema = z.object({
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/**
+ * `sqlite:PATH`, `postgres://…`/`postgresql://…`, `:memory:`, or a file path that looks like one
+ * (absolute, ./ or ../, or ending in .db/.sqlite). Anything else (`garbage url`, `mysql://…`,
+ * `postgres:/x`) is refused rather than silently becoming a new SQLite file in the working directory.
+ */
+export function validDatabaseUrl(u: string): boolean {
+  if (/^postgres(ql)?:\/\/[^\s]+$/.test(u)) return true;
+  if (u.startsWith('sqlite:')) return u.length > 'sqlite:'.length && !/\s/.test(u.slice(7, 8));
+  if (/^[a-z][a-z0-9+.-]*:/i.test(u) && u !== ':memory:') return false;
+  if (u === ':memory:') return true;
+  if (/\s/.test(u) && !/^(\/|\.\.?\/)/.test(u)) return false;
+  return /^(\/|\.\.?\/)/.test(u) || /\.(db|sqlite3?)$/i.test(u);
+}
 
 export class ConfigError extends Error {
   constructor(

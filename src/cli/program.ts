@@ -1,6 +1,6 @@
 import { type Command, CommanderError, Option } from 'commander';
 import { type Config, ConfigError, loadConfig } from '../config.js';
-import { MigrationError } from '../db/index.js';
+import { explainStartupError, MigrationError } from '../db/index.js';
 import { type CommandContext, createOutput, EXIT, type Opened } from '../lib/cli/index.js';
 import { KeyFileError } from '../lib/crypto/index.js';
 import { isAppError } from '../lib/errors.js';
@@ -48,8 +48,16 @@ export function reportError(e: unknown, json: boolean): number {
   } else if (e instanceof KeyFileError || e instanceof MigrationError) {
     code = e instanceof KeyFileError ? 'KEY_FILE_INVALID' : 'MIGRATION_FAILED';
     message = e.message;
-  } else if (e instanceof Error && process.env.CUSTODIAN_DEBUG) {
-    message = e.stack ?? e.message;
+  } else if (explainStartupError(e)) {
+    // Unreachable PostgreSQL, missing database, wrong user, port in use…: one line, a stable
+    // code, a hint. The driver's own error and stack only with CUSTODIAN_DEBUG=1 (docs/errors.md).
+    const x = explainStartupError(e)!;
+    code = x.code;
+    message = `${x.message} (hint: ${x.hint})`;
+  }
+  if (process.env.CUSTODIAN_DEBUG && e instanceof Error) {
+    const cause = (e as { cause?: unknown }).cause;
+    message += `\n${e.stack ?? ''}${cause instanceof Error ? `\ncaused by: ${cause.stack ?? cause.message}` : ''}`;
   }
   if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
   else process.stderr.write(`custodian: ${code}: ${message}\n`);

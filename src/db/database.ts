@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
@@ -20,6 +20,113 @@ export interface OpenOptions {
   poolSize?: number;
   /** SQLite page cache in MiB (default 64). */
   sqliteCacheMiB?: number;
+}
+
+/** Opening the database failed for a reason the operator can fix: a stable code and a hint. */
+export class DatabaseOpenError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly hint: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'DatabaseOpenError';
+  }
+}
+
+/**
+ * Maps a driver or listener error to a one-line cause with a stable code and a hint (issue 11,
+ * item 16); undefined when it is not one of the known operational failures.
+ */
+export function explainStartupError(e: unknown): DatabaseOpenError | undefined {
+  if (e instanceof DatabaseOpenError) return e;
+  const err = e as {
+    code?: string;
+    message?: string;
+    errors?: { code?: string }[];
+    syscall?: string;
+    port?: number;
+  };
+  const code = err?.code ?? err?.errors?.[0]?.code;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return new DatabaseOpenError(
+        'DB_UNREACHABLE',
+        'PostgreSQL refused the connection',
+        "is it running, and are DATABASE_URL's host and port right?",
+        { cause: e },
+      );
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new DatabaseOpenError(
+        'DB_UNREACHABLE',
+        'the PostgreSQL host name does not resolve',
+        'check the host in DATABASE_URL',
+        { cause: e },
+      );
+    case 'ETIMEDOUT':
+      return new DatabaseOpenError(
+        'DB_UNREACHABLE',
+        'connecting to PostgreSQL timed out',
+        'check the host, port and firewall',
+        { cause: e },
+      );
+    case '3D000':
+      return new DatabaseOpenError(
+        'DB_MISSING',
+        'the database named in DATABASE_URL does not exist',
+        'create it (createdb NAME) or fix the name',
+        { cause: e },
+      );
+    case '28P01':
+    case '28000':
+      return new DatabaseOpenError(
+        'DB_AUTH_FAILED',
+        'PostgreSQL rejected the user or password',
+        'check the user in DATABASE_URL and the password (PGPASSFILE)',
+        { cause: e },
+      );
+    case '42501':
+      return new DatabaseOpenError(
+        'DB_PERMISSION_DENIED',
+        'the database user lacks a privilege Custodian needs',
+        'grant it CREATE on the schema, or run migrations as the owner',
+        { cause: e },
+      );
+    case 'EADDRINUSE':
+      return new DatabaseOpenError(
+        'APP_PORT_IN_USE',
+        `the address is already in use${err.port ? ` (port ${err.port})` : ''}`,
+        'stop the other process or set CUSTODIAN_PORT',
+        { cause: e },
+      );
+    case 'EACCES':
+      return new DatabaseOpenError(
+        err.syscall === 'listen' ? 'APP_PORT_DENIED' : 'DB_FILE_DENIED',
+        err.syscall === 'listen' ? 'not allowed to listen on that port' : 'permission denied opening a file',
+        err.syscall === 'listen'
+          ? 'use a port above 1024 or set CUSTODIAN_PORT'
+          : 'check the owner and mode of the data directory',
+        { cause: e },
+      );
+    case 'SQLITE_CANTOPEN':
+      return new DatabaseOpenError(
+        'DB_FILE_UNOPENABLE',
+        'the SQLite file cannot be opened',
+        'check that the path in DATABASE_URL exists and is writable',
+        { cause: e },
+      );
+    case 'SQLITE_NOTADB':
+      return new DatabaseOpenError(
+        'DB_FILE_NOT_SQLITE',
+        'the file named by DATABASE_URL is not a SQLite database',
+        'point DATABASE_URL at the right file',
+        { cause: e },
+      );
+    default:
+      return undefined;
+  }
 }
 
 export function dialectOf(url: string): DialectName {
@@ -55,7 +162,19 @@ export function openDatabase(url: string, options: OpenOptions = {}): Database {
     return { db, dialect: 'postgres', description: redactUrl(url), close: () => db.destroy() };
   }
   const path = sqlitePath(url);
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (path !== ':memory:') {
+    // Only the data directory itself is created (one level): a mistyped path must not grow a tree.
+    const dir = dirname(path);
+    if (!existsSync(dir)) {
+      if (!existsSync(dirname(dir)))
+        throw new DatabaseOpenError(
+          'DB_DIRECTORY_MISSING',
+          `the directory for the SQLite file does not exist: ${dirname(dir)}`,
+          'create it, or point DATABASE_URL at an existing directory',
+        );
+      mkdirSync(dir, { mode: 0o700 });
+    }
+  }
   const sqlite = new SQLite(path);
   // Owner-only: SQLite creates the -wal and -shm files with the database file's permissions.
   if (path !== ':memory:') chmodSync(path, 0o600);

@@ -1,5 +1,13 @@
 export { type BulkOptions, insertFlat, insertObjects, insertSql, rowsPerStatement } from './bulk.js';
-export { type Database, dialectOf, type OpenOptions, openDatabase, redactUrl } from './database.js';
+export {
+  type Database,
+  DatabaseOpenError,
+  dialectOf,
+  explainStartupError,
+  type OpenOptions,
+  openDatabase,
+  redactUrl,
+} from './database.js';
 export {
   createAppendOnlyTriggers,
   type DialectName,

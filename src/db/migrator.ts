@@ -79,11 +79,45 @@ export interface MigrateResult {
   alreadyApplied: number;
 }
 
+/**
+ * Two nodes starting at once must not both apply the same migration (issue 11, item 17): the run
+ * holds a lock. PostgreSQL: a session advisory lock keyed by the schema, on one connection for the
+ * whole run; SQLite: the whole run is one BEGIN IMMEDIATE transaction (the second process waits on
+ * busy_timeout, then sees everything applied).
+ */
 export async function migrate(
   database: Database,
   list: readonly Migration[] = migrations,
 ): Promise<MigrateResult> {
   const { db, dialect } = database;
+  return db.connection().execute(async (conn) => {
+    if (dialect === 'postgres') {
+      const key = sql`hashtext('custodian.migrate:' || current_schema())`;
+      await sql`select pg_advisory_lock(${key})`.execute(conn);
+      try {
+        return await apply(conn, dialect, list, false);
+      } finally {
+        await sql`select pg_advisory_unlock(${key})`.execute(conn);
+      }
+    }
+    await sql`begin immediate`.execute(conn);
+    try {
+      const r = await apply(conn, dialect, list, true);
+      await sql`commit`.execute(conn);
+      return r;
+    } catch (e) {
+      await sql`rollback`.execute(conn).catch(() => undefined);
+      throw e;
+    }
+  });
+}
+
+async function apply(
+  db: Kysely<any>,
+  dialect: DialectName,
+  list: readonly Migration[],
+  inTransaction: boolean,
+): Promise<MigrateResult> {
   await db.schema
     .createTable('custodian_migrations')
     .ifNotExists()
@@ -111,13 +145,15 @@ export async function migrate(
       }
       continue;
     }
-    await db.transaction().execute(async (trx) => {
+    const run = async (trx: Kysely<any>) => {
       await m.up(trx, dialect);
       await trx
         .insertInto('custodian_migrations')
         .values({ name: m.name, checksum, applied_at: new Date().toISOString() })
         .execute();
-    });
+    };
+    if (inTransaction) await run(db);
+    else await db.transaction().execute(run);
     done.push(m.name);
   }
   return { applied: done, alreadyApplied: applied.size };

@@ -17,6 +17,7 @@ export {
 export {
   addKekVersion,
   generateKeyFile,
+  KEY_FILE_MODE_OVERRIDE_ENV,
   type KeyFile,
   KeyFileError,
   type Keyring,

@@ -5,7 +5,18 @@ import {
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 
@@ -93,17 +104,41 @@ export function generateKeyFile(): KeyFile {
   };
 }
 
-export function readKeyFile(path: string): KeyFile {
+/**
+ * Containers that manage file modes themselves (a secret mounted 0440 for a group the process is
+ * in) set this to 1 to load a key file that others may read. Documented in docs/security.md.
+ */
+export const KEY_FILE_MODE_OVERRIDE_ENV = 'CUSTODIAN_ALLOW_SHARED_KEY_FILE';
+
+export function readKeyFile(path: string, env: NodeJS.ProcessEnv = process.env): KeyFile {
   let raw: string;
+  let mode: number;
   try {
+    mode = statSync(path).mode & 0o777;
     raw = readFileSync(path, 'utf8');
   } catch (e) {
     throw new KeyFileError(
       `key file not readable: ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
     );
   }
-  const parsed = KeyFileSchema.safeParse(JSON.parse(raw));
-  if (!parsed.success) throw new KeyFileError(`key file is not valid: ${path}`);
+  if (mode & 0o077 && env[KEY_FILE_MODE_OVERRIDE_ENV] !== '1') {
+    throw new KeyFileError(
+      `key file ${path} is readable by group or others (mode ${mode.toString(8)}): chmod 600 it, or set ${KEY_FILE_MODE_OVERRIDE_ENV}=1 where the platform manages modes`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (e) {
+    throw new KeyFileError(`key file ${path} is not JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  const parsed = KeyFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    throw new KeyFileError(
+      `key file ${path} is not valid: ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`,
+    );
+  }
   return parsed.data;
 }
 
@@ -111,13 +146,30 @@ export function loadKeyring(path: string): Keyring {
   return keyringFromFile(readKeyFile(path), path);
 }
 
-/** Atomic write with mode 0600: a crash never leaves a half-written key file. */
+/**
+ * Atomic and durable write with mode 0600: the temporary file is fsynced before the rename and the
+ * directory after it, so a power cut leaves either the old key file or the new one, never none
+ * (losing it loses every customer's data).
+ */
 export function writeKeyFile(path: string, file: KeyFile): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: 'w' });
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(file, null, 2)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   chmodSync(tmp, 0o600);
   renameSync(tmp, path);
+  const dfd = openSync(dir, 'r');
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
 }
 
 export function keyFileExists(path: string): boolean {
