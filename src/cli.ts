@@ -18,6 +18,7 @@ import { registerConsentCommands } from './modules/consent/index.js';
 import { registerDisclosureCommands } from './modules/disclosure/index.js';
 import { registerLedgerCommands } from './modules/ledger/index.js';
 import { registerPolicyCommands } from './modules/policy/index.js';
+import { registerSessionCommands } from './modules/session/index.js';
 import { registerVaultCommands } from './modules/vault/index.js';
 
 async function openApp(config: Config): Promise<App> {
@@ -141,6 +142,7 @@ export function buildProgram(): Command {
   registerConsentCommands(program, ctx);
   registerDisclosureCommands(program, ctx);
   registerSimulateCommands(program, ctx);
+  registerSessionCommands(program, ctx);
 
   addCommonOptions(program);
   return program;

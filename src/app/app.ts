@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../lib/http/index.js';
 import { type Access, accessRoutes, createAccess } from '../modules/access/index.js';
 import { type Actors, actorsRoutes, createActors, toPrincipal } from '../modules/actors/index.js';
@@ -6,6 +7,12 @@ import { createDetect, type Detect, detectRoutes } from '../modules/detect/index
 import { createDisclosure, type DisclosureService, disclosureRoutes } from '../modules/disclosure/index.js';
 import { createLedger, type Ledger, ledgerRoutes } from '../modules/ledger/index.js';
 import { createPolicyService, type PolicyService, policyRoutes } from '../modules/policy/index.js';
+import {
+  createSessions,
+  type Sessions,
+  sessionAuthenticator,
+  sessionRoutes,
+} from '../modules/session/index.js';
 import { createVault, loadCatalog, type Vault } from '../modules/vault/index.js';
 import type { RouteDef } from './http/index.js';
 import type { Infra } from './infra.js';
@@ -26,11 +33,14 @@ export interface Services {
   detect: Detect;
   access: Access;
   disclosure: DisclosureService;
+  sessions: Sessions;
 }
 
 export interface App extends Infra, Services {
   routes: RouteDef<any, any, any, any>[];
   authenticate(token: string): Promise<Principal | undefined>;
+  /** The console's session cookie (+ CSRF header on state-changing requests) → principal. */
+  authenticateRequest(request: FastifyRequest): Promise<Principal | undefined>;
   rateLimit(principal: Principal): void;
   /** Background work for a long-running server: the ledger sequencer and checkpoint cadence. */
   startBackground(): void;
@@ -140,6 +150,20 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     sensitiveFields: catalog.fields.filter((f) => f.sensitivity === 'sensitive').map((f) => f.name),
   });
   disclosureRef = disclosure;
+  // Console sessions: the cookie is Secure whenever the server speaks TLS.
+  const secureCookies = Boolean(config.tlsCert && config.tlsKey);
+  const activePrincipal = async (id: string) => {
+    const a = await actors.get(id).catch(() => undefined);
+    return a && a.status === 'active' ? toPrincipal(a) : undefined;
+  };
+  const sessions = createSessions({
+    db,
+    clock,
+    record,
+    authenticateKey: (t) => actors.authenticate(t),
+    principalOf: activePrincipal,
+    actorId: async (ref) => (await actors.get(ref)).id,
+  });
 
   const routes = [
     ...accessRoutes({
@@ -154,7 +178,9 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     ...consentRoutes({ consent }),
     ...disclosureRoutes({ disclosure }),
     ...detectRoutes({ detect }),
+    ...sessionRoutes({ sessions, secure: secureCookies }),
   ];
+  const authenticateRequest = sessionAuthenticator(sessions, secureCookies);
   const rateLimit = createRateLimiter(clock);
   let background = false;
 
@@ -168,8 +194,10 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     detect,
     access,
     disclosure,
+    sessions,
     routes,
     authenticate: (token) => actors.authenticate(token),
+    authenticateRequest,
     rateLimit,
     startBackground() {
       background = true;

@@ -13,6 +13,7 @@ export function buildHttp(app: App): FastifyInstance {
     logger: app.logger,
     routes: app.routes,
     authenticate: (t) => app.authenticate(t),
+    authenticateRequest: (r) => app.authenticateRequest(r),
     rateLimit: (p) => app.rateLimit(p),
     health: async () => ({ database: app.database.dialect }),
     version: VERSION,

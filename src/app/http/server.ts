@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
@@ -11,6 +17,11 @@ export interface HttpDeps {
   routes: readonly RouteDef<any, any, any, any>[];
   /** Resolves a bearer token to a principal, or undefined when it is not valid. */
   authenticate(token: string): Promise<Principal | undefined>;
+  /**
+   * For requests without an Authorization header: a session cookie → principal (the console).
+   * Throws for a state-changing request whose CSRF header does not match.
+   */
+  authenticateRequest?(request: FastifyRequest): Promise<Principal | undefined>;
   /** Called for every authenticated request; throws RATE_LIMITED when the actor is over its rate. */
   rateLimit?(principal: Principal): void;
   health(): Promise<Record<string, unknown>>;
@@ -60,6 +71,8 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     ...(deps.https ? { https: deps.https } : {}),
   };
   const app = Fastify(options as FastifyServerOptions) as unknown as FastifyInstance;
+  // Cookies are parsed only for the console's session (see src/modules/session).
+  void app.register(fastifyCookie);
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'custodian_' });
@@ -115,11 +128,15 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
         let principal: Principal | undefined;
         if (def.auth === 'actor') {
           const header = request.headers.authorization;
-          if (!header) throw commonError('AUTH_REQUIRED');
-          const m = /^Bearer\s+(\S+)$/i.exec(header);
-          if (!m) throw commonError('AUTH_INVALID');
-          principal = await deps.authenticate(m[1]!);
-          if (!principal) throw commonError('AUTH_INVALID');
+          if (!header) {
+            principal = await deps.authenticateRequest?.(request);
+            if (!principal) throw commonError('AUTH_REQUIRED');
+          } else {
+            const m = /^Bearer\s+(\S+)$/i.exec(header);
+            if (!m) throw commonError('AUTH_INVALID');
+            principal = await deps.authenticate(m[1]!);
+            if (!principal) throw commonError('AUTH_INVALID');
+          }
           deps.rateLimit?.(principal);
         }
         const body = def.body ? def.body.parse(request.body ?? {}) : undefined;

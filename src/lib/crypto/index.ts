@@ -28,3 +28,4 @@ export {
   writeKeyFile,
 } from './keyring.js';
 export { ed25519PublicKeyFromRaw, ed25519Sign, ed25519Verify, sha256, sha256Digest } from './sign.js';
+export { hashToken, type NewToken, newToken, tokenMatches } from './token.js';
