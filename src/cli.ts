@@ -67,6 +67,7 @@ export function buildProgram(): Command {
       const url = await listen(app, server);
       app.startBackground();
       out.info(`custodian ${VERSION} listening on ${url} (${app.database.description})`);
+      out.info(`console: ${url}/console/  portal: ${url}/portal/`);
       if (demo) out.result(formatDemo(demo, url), demo);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();

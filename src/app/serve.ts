@@ -2,14 +2,14 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { isLoopback } from '../config.js';
 import type { App } from './app.js';
-import { buildServer } from './http/index.js';
+import { buildServer, registerWeb } from './http/index.js';
 import { appError } from './infra.js';
 
 export const VERSION = '0.1.0';
 
 export function buildHttp(app: App): FastifyInstance {
   const { tlsCert, tlsKey } = app.config;
-  return buildServer({
+  const server = buildServer({
     logger: app.logger,
     routes: app.routes,
     authenticate: (t) => app.authenticate(t),
@@ -19,6 +19,9 @@ export function buildHttp(app: App): FastifyInstance {
     version: VERSION,
     ...(tlsCert && tlsKey ? { https: { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } } : {}),
   });
+  // The console and the portal (web/), served from the built assets with their own CSP.
+  registerWeb(server);
+  return server;
 }
 
 /**

@@ -8,7 +8,8 @@ export {
   sessionAuthenticator,
   sessionOf,
 } from './session.http.js';
-export { SessionView, type SessionViewT, type SignIn, SignInBody, sessionRoutes } from './session.routes.js';
+export { sessionRoutes } from './session.routes.js';
+export { SessionView, type SessionViewT, type SignIn, SignInBody } from './session.schemas.js';
 export {
   createSessions,
   LOGIN_LINK_TTL_MS,

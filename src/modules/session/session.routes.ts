@@ -2,25 +2,10 @@ import { z } from 'zod';
 import { commonError } from '../../lib/errors.js';
 import { route } from '../../lib/http/index.js';
 import { clearSessionCookies, sessionOf, setSessionCookies } from './session.http.js';
+import { SessionView, SignInBody } from './session.schemas.js';
 import type { Sessions } from './session.service.js';
 
 const ADMIN = 'admin';
-
-/** The same shapes the SPA's sign-in form uses (web/ imports them). */
-export const SignInBody = z.union([
-  z.object({ apiKey: z.string().min(1).max(200) }).strict(),
-  z.object({ link: z.string().min(1).max(200) }).strict(),
-]);
-export type SignIn = z.infer<typeof SignInBody>;
-
-export const SessionView = z.object({
-  actor: z.object({ id: z.string(), kind: z.string(), roles: z.array(z.string()) }),
-  via: z.enum(['api_key', 'session']),
-  session: z
-    .object({ id: z.string(), expiresAt: z.string(), lastSeenAt: z.string(), idleSeconds: z.number() })
-    .optional(),
-});
-export type SessionViewT = z.infer<typeof SessionView>;
 
 const SessionRow = z.object({
   id: z.string(),
