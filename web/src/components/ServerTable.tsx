@@ -97,7 +97,7 @@ export function ServerTable<Row extends Record<string, any>>(props: ServerTableP
       )}
       <QueryState isPending={q.isPending} error={q.error}>
         {rows.length === 0 ? (
-          <Text c="dimmed">{t('common.empty')}</Text>
+          <Text>{t('common.empty')}</Text>
         ) : (
           <Table.ScrollContainer minWidth={600}>
             <Table striped highlightOnHover aria-label={props.label}>

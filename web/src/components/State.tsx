@@ -34,6 +34,6 @@ export function QueryState({
       </Alert>
     );
   }
-  if (isPending) return <Loader size="sm" aria-label={t('common.loading')} />;
+  if (isPending) return <Loader size="sm" role="status" aria-label={t('common.loading')} />;
   return <>{children}</>;
 }

@@ -24,7 +24,9 @@ export function VerifyButton({ leafHash, base }: { leafHash: string; base?: stri
     const ok = m.data.inTree && m.data.signature !== 'invalid';
     return (
       <Badge
-        color={ok ? 'green.9' : 'red.9'}
+        variant="light"
+        c="dark.9"
+        color={ok ? 'green' : 'red'}
         data-testid="proof-result"
         title={`signature: ${m.data.signature}`}
       >
@@ -35,7 +37,7 @@ export function VerifyButton({ leafHash, base }: { leafHash: string; base?: stri
   }
   if (m.error)
     return (
-      <Badge color="gray.8" data-testid="proof-result">
+      <Badge variant="light" c="dark.9" color="gray" data-testid="proof-result">
         {t('common.notVerified')}
       </Badge>
     );

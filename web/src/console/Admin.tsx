@@ -149,7 +149,15 @@ export function ReviewPage() {
                       {f.view}
                       {f.via === 'break_glass' ? ' (break-glass)' : ''}
                     </Table.Td>
-                    <Table.Td>{f.used ? '' : <Badge color="orange.9">{t('review.unused')}</Badge>}</Table.Td>
+                    <Table.Td>
+                      {f.used ? (
+                        ''
+                      ) : (
+                        <Badge variant="light" c="dark.9" color="orange">
+                          {t('review.unused')}
+                        </Badge>
+                      )}
+                    </Table.Td>
                   </Table.Tr>
                 )),
               )}
@@ -255,12 +263,10 @@ export function LedgerPage() {
             <Text>{t('ledger.signature')}:</Text>
             <Badge
               data-testid="signature-status"
+              variant="light"
+              c="dark.9"
               color={
-                cp.data?.signature === 'valid'
-                  ? 'green.9'
-                  : cp.data?.signature === 'invalid'
-                    ? 'red.9'
-                    : 'gray.8'
+                cp.data?.signature === 'valid' ? 'green' : cp.data?.signature === 'invalid' ? 'red' : 'gray'
               }
             >
               {cp.data?.signature}

@@ -105,7 +105,7 @@ export default function ConsoleApp() {
   if (session.isPending)
     return (
       <Center mih="100vh">
-        <Loader aria-label={t('common.loading')} />
+        <Loader role="status" aria-label={t('common.loading')} />
       </Center>
     );
   if (session.error instanceof ApiError && session.error.status === 401) return <SignIn />;
@@ -126,7 +126,7 @@ export default function ConsoleApp() {
       onSignOut={() => void signOut()}
       nav={Object.entries(PAGES).map(([href, [label]]) => ({ href, label: t(label) }))}
     >
-      <Suspense fallback={<Loader size="sm" aria-label={t('common.loading')} />}>
+      <Suspense fallback={<Loader size="sm" role="status" aria-label={t('common.loading')} />}>
         <Page />
       </Suspense>
     </Shell>

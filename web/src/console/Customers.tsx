@@ -54,7 +54,7 @@ function Subject({ id, purpose }: { id: string; purpose: string }) {
                   <Table.Th scope="row">{f}</Table.Th>
                   <Table.Td>{v.value ?? '—'}</Table.Td>
                   <Table.Td>
-                    <Badge variant="outline" color="gray.8">
+                    <Badge variant="light" c="dark.9" color="gray">
                       {v.view}
                     </Badge>
                   </Table.Td>
@@ -65,6 +65,9 @@ function Subject({ id, purpose }: { id: string; purpose: string }) {
         </QueryState>
       </Section>
       <Section title={t('customers.history')} testId="subject-history">
+        <Button size="xs" variant="default" mb="xs" onClick={() => void history.refetch()}>
+          {t('common.refresh')}
+        </Button>
         <QueryState isPending={history.isPending} error={history.error}>
           <Table aria-label={t('customers.history')}>
             <Table.Thead>
@@ -135,7 +138,7 @@ export default function Customers() {
               {t('customers.search')}
             </Button>
           </Group>
-          <Text size="sm" c="dimmed" mt="xs">
+          <Text size="sm" mt="xs">
             {t('customers.recorded')}
           </Text>
         </form>

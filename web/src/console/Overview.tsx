@@ -109,7 +109,11 @@ export default function Overview() {
             {(incidents.data?.incidents ?? []).map((i) => (
               <Group key={i.id} justify="space-between">
                 <Text>{i.title ?? i.id}</Text>
-                {i.deadline && <Badge color="red.9">{clock(i.deadline)}</Badge>}
+                {i.deadline && (
+                  <Badge variant="light" c="dark.9" color="red">
+                    {clock(i.deadline)}
+                  </Badge>
+                )}
               </Group>
             ))}
           </QueryState>
@@ -121,7 +125,11 @@ export default function Overview() {
                 <Text>
                   {r.kind} {r.id}
                 </Text>
-                {r.dueAt && <Badge color="orange.9">{clock(r.dueAt)}</Badge>}
+                {r.dueAt && (
+                  <Badge variant="light" c="dark.9" color="orange">
+                    {clock(r.dueAt)}
+                  </Badge>
+                )}
               </Group>
             ))}
           </QueryState>

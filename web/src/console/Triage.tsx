@@ -180,7 +180,13 @@ export function IncidentsPage() {
             id: 'clock',
             header: t('incidents.clock'),
             cell: (c: any) =>
-              c.row.original.deadline ? <Badge color="red.9">{clock(c.row.original.deadline)}</Badge> : '—',
+              c.row.original.deadline ? (
+                <Badge variant="light" c="dark.9" color="red">
+                  {clock(c.row.original.deadline)}
+                </Badge>
+              ) : (
+                '—'
+              ),
           } as never,
         ]}
         filterable

@@ -122,7 +122,7 @@ function Verified({ check }: { check?: EntryCheck | 'error' }) {
   if (!check) return null;
   const ok = check !== 'error' && check.inTree && check.signature !== 'invalid';
   return (
-    <Badge color={ok ? 'green.9' : 'red.9'} data-testid="proof-result">
+    <Badge variant="light" c="dark.9" color={ok ? 'green' : 'red'} data-testid="proof-result">
       {ok ? t('common.verified') : t('common.notVerified')}
     </Badge>
   );
