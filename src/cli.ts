@@ -20,6 +20,7 @@ import { registerIncidentsCommands } from './modules/incidents/index.js';
 import { registerLedgerCommands } from './modules/ledger/index.js';
 import { registerPolicyCommands } from './modules/policy/index.js';
 import { registerRightsCommands } from './modules/rights/index.js';
+import { registerSessionCommands } from './modules/session/index.js';
 import { registerTraceCommands } from './modules/trace/index.js';
 import { registerVaultCommands } from './modules/vault/index.js';
 
@@ -69,6 +70,7 @@ export function buildProgram(): Command {
       const url = await listen(app, server);
       app.startBackground();
       out.info(`custodian ${VERSION} listening on ${url} (${app.database.description})`);
+      out.info(`console: ${url}/console/  portal: ${url}/portal/`);
       if (demo) out.result(formatDemo(demo, url), demo);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
@@ -155,6 +157,7 @@ export function buildProgram(): Command {
   registerRightsCommands(program, ctx);
   registerIncidentsCommands(program, ctx);
   registerSimulateCommands(program, ctx);
+  registerSessionCommands(program, ctx);
 
   addCommonOptions(program);
   return program;

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../lib/http/index.js';
 import { createGatewayFromConfig, type MessageGateway } from '../lib/messaging/index.js';
 import { type Access, accessRoutes, createAccess } from '../modules/access/index.js';
@@ -15,6 +16,12 @@ import {
 } from '../modules/ledger/index.js';
 import { createPolicyService, type PolicyService, policyRoutes } from '../modules/policy/index.js';
 import { createRights, loadRules, type Rights, rightsRoutes } from '../modules/rights/index.js';
+import {
+  createSessions,
+  type Sessions,
+  sessionAuthenticator,
+  sessionRoutes,
+} from '../modules/session/index.js';
 import { createTrace, type Trace, traceRoutes } from '../modules/trace/index.js';
 import {
   countLiveSubjects,
@@ -48,11 +55,14 @@ export interface Services {
   messaging: MessageGateway;
   rights: Rights;
   incidents: Incidents;
+  sessions: Sessions;
 }
 
 export interface App extends Infra, Services {
   routes: RouteDef<any, any, any, any>[];
   authenticate(token: string): Promise<Principal | undefined>;
+  /** The console's session cookie (+ CSRF header on state-changing requests) → principal. */
+  authenticateRequest(request: FastifyRequest): Promise<Principal | undefined>;
   /** Per-actor limits in subjects (docs/security.md); `rateLimit.wait` answers without charging. */
   rateLimit: RateLimiter;
   /** Refused attempts of authenticated actors, coalesced into access events (docs/access.md). */
@@ -284,6 +294,21 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     },
   });
 
+  // Console sessions: the cookie is Secure whenever the server speaks TLS.
+  const secureCookies = Boolean(config.tlsCert && config.tlsKey);
+  const activePrincipal = async (id: string) => {
+    const a = await actors.get(id).catch(() => undefined);
+    return a && a.status === 'active' ? toPrincipal(a) : undefined;
+  };
+  const sessions = createSessions({
+    db,
+    clock,
+    record,
+    authenticateKey: (t) => actors.authenticate(t),
+    principalOf: activePrincipal,
+    actorId: async (ref) => (await actors.get(ref)).id,
+  });
+
   const routes = [
     ...accessRoutes({
       access,
@@ -300,6 +325,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     ...traceRoutes({ trace }),
     ...rightsRoutes({ rights, recipientsOfActor: (id) => disclosure.recipientsOfActor(id) }),
     ...incidentsRoutes({ incidents }),
+    ...sessionRoutes({ sessions, secure: secureCookies }),
   ];
   const rateLimit = createRateLimiter(clock, { ...DEFAULT_RATE_LIMITS, ...config.rateLimits });
   const attempts = createAttemptLog({ write: (a) => access.recordAttempts(a), logger });
@@ -320,8 +346,10 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     messaging,
     rights,
     incidents,
+    sessions,
     routes,
     authenticate: (token) => actors.authenticate(token),
+    authenticateRequest: sessionAuthenticator(sessions, secureCookies),
     rateLimit,
     attempts,
     startBackground() {

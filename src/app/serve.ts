@@ -2,17 +2,18 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { isLoopback } from '../config.js';
 import type { App } from './app.js';
-import { buildServer, DEFAULT_HTTP_LIMITS } from './http/index.js';
+import { buildServer, DEFAULT_HTTP_LIMITS, registerWeb } from './http/index.js';
 import { appError } from './infra.js';
 
 export const VERSION = '0.1.0';
 
 export function buildHttp(app: App): FastifyInstance {
   const { tlsCert, tlsKey } = app.config;
-  return buildServer({
+  const server = buildServer({
     logger: app.logger,
     routes: app.routes,
     authenticate: (t) => app.authenticate(t),
+    authenticateRequest: (r) => app.authenticateRequest(r),
     rateLimit: app.rateLimit,
     attempt: (a) => app.attempts.note(a),
     health: async () => ({ database: app.database.dialect }),
@@ -25,6 +26,9 @@ export function buildHttp(app: App): FastifyInstance {
     gauges: ledgerGauges(app),
     ...(tlsCert && tlsKey ? { https: { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } } : {}),
   });
+  // The console and the portal (web/), served from the built assets with their own CSP.
+  registerWeb(server);
+  return server;
 }
 
 /**

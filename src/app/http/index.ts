@@ -10,3 +10,4 @@ export {
   SPA_CSP,
   toErrorBody,
 } from './server.js';
+export { registerWeb, WEB_CSP, webRoot } from './web.js';

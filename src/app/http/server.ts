@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Transform } from 'node:stream';
+import fastifyCookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import rateLimitPlugin from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
@@ -68,6 +69,11 @@ export interface HttpDeps {
    * without a database round trip); `charge` adds the rest of a batch's cost once it is known.
    */
   rateLimit?: HttpRateLimiter;
+  /**
+   * For requests without an Authorization header: a session cookie → principal (the console).
+   * Throws for a state-changing request whose CSRF header does not match.
+   */
+  authenticateRequest?(request: FastifyRequest): Promise<Principal | undefined>;
   /** An authenticated actor's attempt refused before any decision (bad shape, rate): recorded. */
   attempt?(a: {
     actor: string;
@@ -168,6 +174,8 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     ...(deps.https ? { https: deps.https } : {}),
   };
   const app = Fastify(options as FastifyServerOptions) as unknown as FastifyInstance;
+  // Cookies are parsed only for the console's session (see src/modules/session).
+  void app.register(fastifyCookie);
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'custodian_' });
@@ -296,13 +304,7 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
    * over its rate gets 429 from memory. An authenticated body is capped by the actor's role, by
    * Content-Length up front and by counting bytes as they stream in.
    */
-  async function authenticate(
-    def: RouteDef<any, any, any, any>,
-    req: FastifyRequest,
-    payload: NodeJS.ReadableStream,
-  ): Promise<NodeJS.ReadableStream> {
-    const header = req.headers.authorization;
-    if (!header) throw commonError('AUTH_REQUIRED');
+  async function bearer(req: FastifyRequest, header: string): Promise<Principal> {
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     if (!m) throw commonError('AUTH_INVALID');
     const token = m[1]!;
@@ -322,6 +324,17 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     }
     if (known.size >= KNOWN_MAX) known.clear();
     known.set(th, principal.id);
+    return principal;
+  }
+
+  async function authenticate(
+    def: RouteDef<any, any, any, any>,
+    req: FastifyRequest,
+    payload: NodeJS.ReadableStream,
+  ): Promise<NodeJS.ReadableStream> {
+    const header = req.headers.authorization;
+    const principal = header ? await bearer(req, header) : await deps.authenticateRequest?.(req);
+    if (!principal) throw commonError('AUTH_REQUIRED');
     principals.set(req, principal);
     deps.rateLimit?.(principal, 1);
     const limit = bodyLimitFor(principal, def);

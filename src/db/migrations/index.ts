@@ -9,6 +9,7 @@ import * as m0007 from './0007_vault_rows.js';
 import * as m0008 from './0008_four_eyes.js';
 import * as m0011 from './0011_trace.js';
 import * as m0012 from './0012_rights.js';
+import * as m0013 from './0013_sessions.js';
 import * as m0014 from './0014_incidents.js';
 
 /** In order. Never edit one that has shipped: add a new one. */
@@ -23,5 +24,6 @@ export const migrations: readonly Migration[] = [
   m0008,
   m0011,
   m0012,
+  m0013,
   m0014,
 ];

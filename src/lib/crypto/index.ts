@@ -37,3 +37,4 @@ export {
   sha256,
   sha256Digest,
 } from './sign.js';
+export { hashToken, type NewToken, newToken, tokenMatches } from './token.js';

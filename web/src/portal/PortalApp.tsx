@@ -1,0 +1,350 @@
+import { zodResolver } from '@hookform/resolvers/zod';
+import {
+  Badge,
+  Button,
+  Center,
+  Paper,
+  Select,
+  Stack,
+  Table,
+  Text,
+  Textarea,
+  TextInput,
+  Title,
+} from '@mantine/core';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { Controller, useForm } from 'react-hook-form';
+import { z } from 'zod';
+import { PageTitle, Section } from '../components/Section.tsx';
+import { Shell } from '../components/Shell.tsx';
+import { QueryState } from '../components/State.tsx';
+import { useI18n } from '../i18n/index.tsx';
+import { ApiError, api, get, post } from '../lib/api.ts';
+import { usePath } from '../lib/router.tsx';
+import { type EntryCheck, type PortalProof, verifyPortalEntry } from '../lib/verify.ts';
+
+/**
+ * The customers' portal, against the rights module's /v1/portal/* API: sign in with a one-time
+ * code, see my data, who read or received it (each entry checked in this browser against the
+ * signed checkpoint), withdraw consents, file requests and complaints.
+ */
+const Contact = z.object({ contact: z.string().min(3).max(256) });
+const Code = z.object({ code: z.string().regex(/^[0-9]{4,8}$/) });
+
+function SignIn() {
+  const { t } = useI18n();
+  const qc = useQueryClient();
+  const [contact, setContact] = useState<string>();
+  const f1 = useForm<z.infer<typeof Contact>>({ resolver: zodResolver(Contact) as never });
+  const f2 = useForm<z.infer<typeof Code>>({ resolver: zodResolver(Code) as never });
+  const login = useMutation({
+    mutationFn: (b: z.infer<typeof Contact>) => post('/v1/portal/login', b),
+    onSuccess: (_r, b) => setContact(b.contact),
+  });
+  const verify = useMutation({
+    mutationFn: (b: z.infer<typeof Code>) => post('/v1/portal/verify', { contact, code: b.code }),
+    onSuccess: () => qc.invalidateQueries({ queryKey: ['portal-me'] }),
+  });
+  return (
+    <Center mih="100vh" component="main">
+      <Paper withBorder p="lg" w={380}>
+        <Stack>
+          <Title order={1} size="h3">
+            {t('app.portal')}
+          </Title>
+          {!contact ? (
+            <form onSubmit={f1.handleSubmit((v) => login.mutate(v))}>
+              <Stack>
+                <TextInput label={t('portal.contact')} autoComplete="username" {...f1.register('contact')} />
+                <Button type="submit" loading={login.isPending}>
+                  {t('portal.sendCode')}
+                </Button>
+              </Stack>
+            </form>
+          ) : (
+            <form onSubmit={f2.handleSubmit((v) => verify.mutate(v))}>
+              <Stack>
+                <TextInput
+                  label={t('portal.code')}
+                  inputMode="numeric"
+                  autoComplete="one-time-code"
+                  {...f2.register('code')}
+                />
+                <Button type="submit" loading={verify.isPending}>
+                  {t('portal.verifyCode')}
+                </Button>
+              </Stack>
+            </form>
+          )}
+          <QueryState isPending={false} error={login.error ?? verify.error} />
+        </Stack>
+      </Paper>
+    </Center>
+  );
+}
+
+function MyData() {
+  const { t } = useI18n();
+  const q = useQuery({
+    queryKey: ['portal-me-data'],
+    queryFn: () => get<{ fields?: Record<string, string> }>('/v1/portal/me'),
+  });
+  return (
+    <div data-testid="page-portal-data">
+      <PageTitle>{t('portal.myData')}</PageTitle>
+      <QueryState isPending={q.isPending} error={q.error}>
+        <Table aria-label={t('portal.myData')}>
+          <Table.Tbody>
+            {Object.entries(q.data?.fields ?? {}).map(([k, v]) => (
+              <Table.Tr key={k}>
+                <Table.Th scope="row">{k}</Table.Th>
+                <Table.Td>{v}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </QueryState>
+    </div>
+  );
+}
+
+interface HistoryEntry {
+  at: string;
+  who: string;
+  kind: string;
+  purpose?: string;
+  proof?: PortalProof;
+}
+
+function Verified({ check }: { check?: EntryCheck | 'error' }) {
+  const { t } = useI18n();
+  if (!check) return null;
+  const ok = check !== 'error' && check.inTree && check.signature !== 'invalid';
+  return (
+    <Badge variant="light" c="dark.9" color={ok ? 'green' : 'red'} data-testid="proof-result">
+      {ok ? t('common.verified') : t('common.notVerified')}
+    </Badge>
+  );
+}
+
+function History() {
+  const { t } = useI18n();
+  const q = useQuery({
+    queryKey: ['portal-history'],
+    queryFn: () => get<{ entries: HistoryEntry[] }>('/v1/portal/history', { limit: 100 }),
+  });
+  const [checks, setChecks] = useState<Record<number, EntryCheck | 'error'>>({});
+  const verifyAll = useMutation({
+    mutationFn: async () => {
+      const out: Record<number, EntryCheck | 'error'> = {};
+      for (const [i, e] of (q.data?.entries ?? []).entries()) {
+        out[i] = e.proof
+          ? await verifyPortalEntry(
+              e.proof,
+              (u) => get(u),
+              (u) => get<string>(u),
+            ).catch(() => 'error' as const)
+          : 'error';
+      }
+      setChecks(out);
+    },
+  });
+  return (
+    <div data-testid="page-portal-history">
+      <PageTitle>{t('portal.history')}</PageTitle>
+      <QueryState isPending={q.isPending} error={q.error}>
+        <Button mb="sm" onClick={() => verifyAll.mutate()} loading={verifyAll.isPending}>
+          {t('portal.verifyAll')}
+        </Button>
+        <Table aria-label={t('portal.history')}>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>{t('history.at')}</Table.Th>
+              <Table.Th>{t('history.actor')}</Table.Th>
+              <Table.Th>{t('history.action')}</Table.Th>
+              <Table.Th>{t('history.purpose')}</Table.Th>
+              <Table.Th>{t('history.proof')}</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {(q.data?.entries ?? []).map((e, i) => (
+              <Table.Tr key={`${e.at}-${i}`}>
+                <Table.Td>{e.at}</Table.Td>
+                <Table.Td>{e.who}</Table.Td>
+                <Table.Td>{e.kind}</Table.Td>
+                <Table.Td>{e.purpose ?? '—'}</Table.Td>
+                <Table.Td>
+                  <Verified check={checks[i]} />
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </QueryState>
+    </div>
+  );
+}
+
+function Consents() {
+  const { t } = useI18n();
+  const qc = useQueryClient();
+  const q = useQuery({
+    queryKey: ['portal-consents'],
+    queryFn: () =>
+      get<{ consents: { id: string; purpose: string; recipient?: string | null; status: string }[] }>(
+        '/v1/portal/consents',
+      ),
+  });
+  const withdraw = useMutation({
+    mutationFn: (id: string) => post('/v1/portal/consents/withdraw', { consentId: id }),
+    onSettled: () => qc.invalidateQueries({ queryKey: ['portal-consents'] }),
+  });
+  return (
+    <div data-testid="page-portal-consents">
+      <PageTitle>{t('portal.consents')}</PageTitle>
+      <QueryState isPending={q.isPending} error={q.error}>
+        <Table aria-label={t('portal.consents')}>
+          <Table.Tbody>
+            {(q.data?.consents ?? []).map((c) => (
+              <Table.Tr key={c.id}>
+                <Table.Td>{c.purpose}</Table.Td>
+                <Table.Td>{c.recipient ?? '—'}</Table.Td>
+                <Table.Td>{c.status}</Table.Td>
+                <Table.Td>
+                  {c.status === 'active' && (
+                    <Button size="compact-xs" variant="default" onClick={() => withdraw.mutate(c.id)}>
+                      {t('consents.withdraw')}
+                    </Button>
+                  )}
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </QueryState>
+      {withdraw.error && <QueryState isPending={false} error={withdraw.error} />}
+    </div>
+  );
+}
+
+const NewItem = z.object({ kind: z.string().min(1), details: z.string().min(1).max(4000) });
+
+function Requests() {
+  const { t } = useI18n();
+  const qc = useQueryClient();
+  const requests = useQuery({
+    queryKey: ['portal-requests'],
+    queryFn: () => get<{ requests: { id: string; kind: string; status: string }[] }>('/v1/portal/requests'),
+  });
+  const complaints = useQuery({
+    queryKey: ['portal-complaints'],
+    queryFn: () => get<{ complaints: { id: string; status: string }[] }>('/v1/portal/complaints'),
+  });
+  const form = useForm<z.infer<typeof NewItem>>({
+    resolver: zodResolver(NewItem) as never,
+    defaultValues: { kind: 'access', details: '' },
+  });
+  const file = useMutation({
+    mutationFn: (v: z.infer<typeof NewItem>) =>
+      v.kind === 'complaint'
+        ? post('/v1/portal/complaints', { details: v.details })
+        : post('/v1/portal/requests', { kind: v.kind, details: v.details }),
+    onSuccess: () => qc.invalidateQueries({ queryKey: ['portal-requests'] }),
+  });
+  return (
+    <div data-testid="page-portal-requests">
+      <PageTitle>{t('portal.requests')}</PageTitle>
+      <Section title={t('portal.newRequest')}>
+        <form onSubmit={form.handleSubmit((v) => file.mutate(v))}>
+          <Stack maw={480}>
+            <Controller
+              control={form.control}
+              name="kind"
+              render={({ field }) => (
+                <Select
+                  label={t('portal.kind')}
+                  data={['access', 'copy', 'correction', 'deletion', 'explanation', 'complaint']}
+                  value={field.value}
+                  onChange={(v) => field.onChange(v ?? 'access')}
+                  allowDeselect={false}
+                />
+              )}
+            />
+            <Textarea label={t('portal.details')} {...form.register('details')} />
+            <Button type="submit" loading={file.isPending}>
+              {t('common.submit')}
+            </Button>
+          </Stack>
+        </form>
+        {file.error && <QueryState isPending={false} error={file.error} />}
+      </Section>
+      <Section title={t('requests.title')}>
+        <QueryState isPending={requests.isPending} error={requests.error}>
+          {(requests.data?.requests ?? []).map((r) => (
+            <Text key={r.id}>
+              {r.kind} · {r.status}
+            </Text>
+          ))}
+        </QueryState>
+      </Section>
+      <Section title={t('complaints.title')}>
+        <QueryState isPending={complaints.isPending} error={complaints.error}>
+          {(complaints.data?.complaints ?? []).map((c) => (
+            <Text key={c.id}>
+              {c.id} · {c.status}
+            </Text>
+          ))}
+        </QueryState>
+      </Section>
+    </div>
+  );
+}
+
+const PAGES = {
+  '/portal/': ['portal.myData', MyData],
+  '/portal/history': ['portal.history', History],
+  '/portal/consents': ['portal.consents', Consents],
+  '/portal/requests': ['portal.requests', Requests],
+} as const;
+
+export default function PortalApp() {
+  const { t } = useI18n();
+  const path = usePath();
+  const qc = useQueryClient();
+  const me = useQuery({
+    queryKey: ['portal-me'],
+    queryFn: () => get<unknown>('/v1/portal/me'),
+    retry: false,
+  });
+  // The rights module is merged later: until then /v1/portal/* is 404 and the sign-in page shows.
+  const signedIn = me.isSuccess;
+  const missing = me.error instanceof ApiError && me.error.notAvailable;
+  if (!signedIn)
+    return (
+      <>
+        <SignIn />
+        {missing && (
+          <Center>
+            <QueryState isPending={false} error={me.error} />
+          </Center>
+        )}
+      </>
+    );
+  const key = (path in PAGES ? path : '/portal/') as keyof typeof PAGES;
+  const [, Page] = PAGES[key];
+  return (
+    <Shell
+      title={t('app.portal')}
+      path={key}
+      onSignOut={() => {
+        void api('DELETE', '/v1/portal/session')
+          .catch(() => undefined)
+          .then(() => qc.invalidateQueries({ queryKey: ['portal-me'] }));
+      }}
+      nav={Object.entries(PAGES).map(([href, [label]]) => ({ href, label: t(label) }))}
+    >
+      <Page />
+    </Shell>
+  );
+}
