@@ -15,6 +15,7 @@ import type { Config } from './config.js';
 import { EXIT, table } from './lib/cli/index.js';
 import { registerActorsCommands } from './modules/actors/index.js';
 import { registerConsentCommands } from './modules/consent/index.js';
+import { registerDetectCommands } from './modules/detect/index.js';
 import { registerDisclosureCommands } from './modules/disclosure/index.js';
 import { registerLedgerCommands } from './modules/ledger/index.js';
 import { registerPolicyCommands } from './modules/policy/index.js';
@@ -140,6 +141,7 @@ export function buildProgram(): Command {
   registerLedgerCommands(program, ctx);
   registerConsentCommands(program, ctx);
   registerDisclosureCommands(program, ctx);
+  registerDetectCommands(program, ctx);
   registerSimulateCommands(program, ctx);
 
   addCommonOptions(program);

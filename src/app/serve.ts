@@ -16,6 +16,7 @@ export function buildHttp(app: App): FastifyInstance {
     rateLimit: (p) => app.rateLimit(p),
     health: async () => ({ database: app.database.dialect }),
     version: VERSION,
+    metrics: [app.detect.registry],
     ...(tlsCert && tlsKey ? { https: { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } } : {}),
   });
 }

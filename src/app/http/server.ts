@@ -16,6 +16,8 @@ export interface HttpDeps {
   health(): Promise<Record<string, unknown>>;
   https?: { cert: Buffer; key: Buffer };
   version: string;
+  /** Modules' own metric registries (e.g. detection's per-detector counters), served on /metrics too. */
+  metrics?: readonly Registry[];
 }
 
 export interface ErrorBody {
@@ -102,7 +104,8 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok', version: deps.version, ...(await deps.health()) }));
   app.get('/metrics', async (_req, reply) => {
     reply.type(registry.contentType);
-    return registry.metrics();
+    if (!deps.metrics?.length) return registry.metrics();
+    return Registry.merge([registry, ...deps.metrics]).metrics();
   });
   app.get('/openapi.json', async () => openApiDocument(deps.routes, deps.version));
 

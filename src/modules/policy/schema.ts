@@ -101,6 +101,8 @@ export const PolicySchema = z
     description: z.string().max(2000).optional(),
     purposes: z.record(identifier, PurposeSchema),
     grants: z.array(GrantSchema).default([]),
+    /** Insider detection's ladder and tuning, validated by the detect module (docs/detect.md). */
+    detection: z.record(z.string(), z.unknown()).optional(),
   })
   .superRefine((p, ctx) => {
     const seen = new Map<string, number>();
