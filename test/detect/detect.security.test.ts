@@ -52,7 +52,7 @@ describeEachDialect('detect', (dialect) => {
     expect(res.statusCode).toBe(403);
     expect(res.json().code).toBe('ACCESS_ACTOR_SUSPENDED');
     const events = await app.access.actorEvents(w.support.id, { limit: 1000 });
-    expect(events.at(-1)!.reasons).toContain('ACTOR_SUSPENDED');
+    expect(events.some((e) => e.reasons.includes('ACTOR_SUSPENDED'))).toBe(true);
     // Alerts carry evidence with ledger indexes and proofs.
     const list = await w.http.inject({
       method: 'GET',

@@ -117,7 +117,7 @@ export const COLD_START: Thresholds = {
   lookupsHour: 40,
   missesHour: 20,
   tokensUndialed: 40,
-  deniedHour: 25,
+  deniedHour: 60,
   serviceNew: 5,
   newAccountDays: 7,
   newAccountDistinct: 60,
@@ -239,6 +239,8 @@ export function createEngine(o: EngineOptions = {}) {
   /** role → recent days' maxima over its members (the peer baseline). */
   const peers = new Map<string, PeerDay[]>();
   const counters = new Map<DetectorName, number>();
+  /** The first day the engine saw anything: accounts seen then are not "new", just unobserved before. */
+  let firstSeenDay = Number.POSITIVE_INFINITY;
   let totalReads = 0;
   let totalExplained = 0;
 
@@ -451,6 +453,7 @@ export function createEngine(o: EngineOptions = {}) {
     let s = actors.get(ob.actor);
     if (!s) {
       s = fresh(ob, dayOf(ob.at));
+      firstSeenDay = Math.min(firstSeenDay, s.firstDay);
       actors.set(ob.actor, s);
     }
     roll(s, ob.at, findings);
@@ -573,7 +576,7 @@ export function createEngine(o: EngineOptions = {}) {
               s.recentAll,
               findings,
             );
-          const young = s.day - s.firstDay < t.newAccountDays;
+          const young = s.firstDay > firstSeenDay && s.day - s.firstDay < t.newAccountDays;
           if (young && s.daySubjects.size > t.newAccountDistinct)
             flag(
               s,
