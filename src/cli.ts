@@ -15,6 +15,7 @@ import type { Config } from './config.js';
 import { EXIT, table } from './lib/cli/index.js';
 import { registerActorsCommands } from './modules/actors/index.js';
 import { registerConsentCommands } from './modules/consent/index.js';
+import { registerDetectCommands } from './modules/detect/index.js';
 import { registerDisclosureCommands } from './modules/disclosure/index.js';
 import { registerIncidentsCommands } from './modules/incidents/index.js';
 import { registerLedgerCommands } from './modules/ledger/index.js';
@@ -156,6 +157,7 @@ export function buildProgram(): Command {
   registerTraceCommands(program, ctx);
   registerRightsCommands(program, ctx);
   registerIncidentsCommands(program, ctx);
+  registerDetectCommands(program, ctx);
   registerSimulateCommands(program, ctx);
   registerSessionCommands(program, ctx);
 

@@ -76,6 +76,8 @@ export interface AppOptions {
   /** Sequencer cadence for `startBackground` (ms). */
   integrateEveryMs?: number;
   checkpointEveryMs?: number;
+  /** Detection worker cadence for `startBackground` (ms). */
+  detectEveryMs?: number;
   /** The messaging gateway (tests pass a fake); default from CUSTODIAN_MESSAGING. */
   messaging?: MessageGateway;
 }
@@ -148,7 +150,27 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     },
   });
   await policy.init();
-  const detect = createDetect({ db, clock, record });
+  const detect = createDetect({
+    db,
+    clock,
+    record,
+    assignedAmong: (pairs, at, ex) => actors.assignedAmong(pairs, at, ex),
+    consentedAmong: async (subjectIds, purpose, recipient, at, ex) => {
+      const ok = await consent.consentedSubjects(ex, subjectIds, purpose, recipient, at);
+      if (!recipient) return ok;
+      for (const r of await disclosureRef!.recipientsOfActor(recipient, ex)) {
+        const rest = subjectIds.filter((s) => !ok.has(s));
+        if (rest.length === 0) break;
+        for (const s of await consent.consentedSubjects(ex, rest, purpose, r.id, at)) ok.add(s);
+      }
+      return ok;
+    },
+    policyText: () => {
+      const p = policy.current();
+      return p ? { hash: p.hash, text: p.text } : undefined;
+    },
+  });
+  await detect.init();
   // Late-bound: disclosure needs access (the reader) and access needs disclosure (canary check).
   let disclosureRef: DisclosureService | undefined;
   const access = createAccess({
@@ -159,6 +181,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     policy,
     record,
     detect,
+    guard: detect,
     isCanary: (ex, subjectId) => disclosureRef!.canaries.isCanary(ex, subjectId),
     // A contact token resolves only while the actor it was issued to may still see the field.
     principalOf: async (id) => {
@@ -321,7 +344,15 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     ...ledgerRoutes({ ledger }),
     ...consentRoutes({ consent }),
     ...disclosureRoutes({ disclosure }),
-    ...detectRoutes({ detect }),
+    ...detectRoutes({
+      detect,
+      prove: async (leafHash) => {
+        const size = await ledger.size();
+        const p = await ledger.inclusionProof({ leafHash, size });
+        return { index: p.index, size, proof: p.proof };
+      },
+      actorExists: async (id) => Boolean(await actors.get(id).catch(() => undefined)),
+    }),
     ...traceRoutes({ trace }),
     ...rightsRoutes({ rights, recipientsOfActor: (id) => disclosure.recipientsOfActor(id) }),
     ...incidentsRoutes({ incidents }),
@@ -330,6 +361,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
   const rateLimit = createRateLimiter(clock, { ...DEFAULT_RATE_LIMITS, ...config.rateLimits });
   const attempts = createAttemptLog({ write: (a) => access.recordAttempts(a), logger });
   let background = false;
+  let detectTimer: ReturnType<typeof setInterval> | undefined;
   let traceSweep: NodeJS.Timeout | undefined;
 
   return {
@@ -363,6 +395,11 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
       // Uploaded leaked files are erased once their retention has passed (checked hourly).
       traceSweep = setInterval(() => void trace.eraseExpired().catch(() => undefined), 3_600_000);
       traceSweep.unref();
+      // Detection's worker: day-end detectors and the daily counts, every few seconds.
+      detectTimer = setInterval(() => {
+        detect.tick().catch((e) => logger.error({ err: (e as Error).name }, 'detect tick failed'));
+      }, options.detectEveryMs ?? 5_000);
+      detectTimer.unref?.();
       rights.startBackground(options.checkpointEveryMs ?? 10_000);
     },
     async close() {
@@ -371,6 +408,8 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
       await rights.drain();
       await attempts.drain();
       await access.drain();
+      if (detectTimer) clearInterval(detectTimer);
+      await detect.flush().catch(() => {});
       if (background) await ledger.stop();
       else await ledger.integrate();
       await database.close();

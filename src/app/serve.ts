@@ -18,6 +18,7 @@ export function buildHttp(app: App): FastifyInstance {
     attempt: (a) => app.attempts.note(a),
     health: async () => ({ database: app.database.dialect }),
     version: VERSION,
+    metrics: [app.detect.registry],
     limits: {
       ipPerMinute: app.config.ipRateLimit,
       maxEventLoopDelayMs: app.config.maxEventLoopDelayMs,

@@ -1,4 +1,5 @@
 import { accessSuite } from './suites/access.js';
+import { detectSuite } from './suites/detect.js';
 import { disclosureSuite } from './suites/disclosure.js';
 import { ledgerSuite } from './suites/ledger.js';
 import { rightsSuite } from './suites/rights.js';

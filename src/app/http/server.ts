@@ -87,6 +87,8 @@ export interface HttpDeps {
   health(): Promise<Record<string, unknown>>;
   https?: { cert: Buffer; key: Buffer };
   version: string;
+  /** Modules' own metric registries (e.g. detection's per-detector counters), served on /metrics too. */
+  metrics?: readonly Registry[];
   limits?: Partial<HttpLimits>;
   csp?: readonly { prefix: string; policy: string }[];
   /** Extra Prometheus gauges, read at scrape time. */
@@ -359,7 +361,8 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     }));
     api.get('/metrics', { config: { rateLimit: false } }, async (_req, reply) => {
       reply.type(registry.contentType);
-      return registry.metrics();
+      if (!deps.metrics?.length) return registry.metrics();
+      return Registry.merge([registry, ...deps.metrics]).metrics();
     });
     api.get('/openapi.json', async () => openApiDocument(deps.routes, deps.version));
 

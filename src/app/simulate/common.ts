@@ -20,6 +20,8 @@ export interface ScenarioContext {
   log(line: string): void;
   /** Counts about the organisation, filled by setupOrganisation. */
   organisation: Record<string, number>;
+  /** Figures a scenario reports beyond its checks (e.g. detection's per-pattern times). */
+  figures?: Record<string, unknown>;
 }
 
 export interface ScenarioDef {

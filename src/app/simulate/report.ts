@@ -36,6 +36,8 @@ export interface ScenarioReport {
   simulated: { from: string; to: string };
   elapsedMs: number;
   organisation: Record<string, number>;
+  /** Figures beyond the checks (detection: recall, false alerts, per-pattern times). */
+  figures?: Record<string, unknown>;
   checks: Check[];
   summary: { held: number; failed: number; notCovered: number };
   /** Every covered expectation held. */

@@ -38,7 +38,12 @@ const FIELDS = ['name', 'email'];
 /** The guarded policy plus one grant for the benchmark's service actor (no assignment, no quota). */
 function benchPolicy(): string {
   const guarded = readFileSync(defaultPolicyFile(), 'utf8');
-  return `${guarded.replace(/version: "[^"]*"/, `version: "${BENCH_POLICY_VERSION}"`)}
+  // Detection only alerts here: a benchmark's reader is a firehose by design.
+  const text = guarded
+    .replace(/version: "[^"]*"/, `version: "${BENCH_POLICY_VERSION}"`)
+    .replace(/medium: approval/, 'medium: alert')
+    .replace(/high: suspend/, 'high: alert');
+  return `${text}
   - role: bench_reader
     purpose: billing
     description: The benchmark's service actor.

@@ -7,6 +7,7 @@ import * as m0005 from './0005_consent_disclosure.js';
 import * as m0006 from './0006_detect.js';
 import * as m0007 from './0007_vault_rows.js';
 import * as m0008 from './0008_four_eyes.js';
+import * as m0010 from './0010_detect_anomaly.js';
 import * as m0011 from './0011_trace.js';
 import * as m0012 from './0012_rights.js';
 import * as m0013 from './0013_sessions.js';
@@ -22,6 +23,7 @@ export const migrations: readonly Migration[] = [
   m0006,
   m0007,
   m0008,
+  m0010,
   m0011,
   m0012,
   m0013,

@@ -10,6 +10,10 @@ export const accessError = defineErrors({
     status: 403,
     message: 'Daily quota for this purpose reached; request an approval to continue.',
   },
+  ACCESS_ACTOR_SUSPENDED: {
+    status: 403,
+    message: 'This account is suspended; reads are refused until another approver reinstates it.',
+  },
   ACCESS_APPROVAL_REQUIRED: { status: 403, message: 'This read needs an approval; request one.' },
   ACCESS_SUBJECT_NOT_FOUND: { status: 404, message: 'No such subject.' },
   ACCESS_SUBJECT_ERASED: { status: 410, message: 'The subject was erased.' },

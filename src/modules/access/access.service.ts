@@ -46,7 +46,44 @@ export const ACCESS_REASONS = [
   'TOKEN_INVALID',
   'TOKEN_EXPIRED',
   'NO_MATCH_VISIBLE',
+  'ACTOR_SUSPENDED',
+  'DETECT_APPROVAL_REQUIRED',
 ] as const;
+
+/** One read attempt as the guard sees it: ids and codes only. */
+export interface GuardItem {
+  actor: string;
+  kind: string;
+  roles: readonly string[];
+  subject: string | null;
+  purpose: string;
+  action: string;
+  at: Date;
+  breakGlass: boolean;
+  /** The actor holds a live approval for this purpose. */
+  approved: boolean;
+  recipient?: string | undefined;
+  issuedTo?: string | undefined;
+}
+
+/**
+ * Insider detection's hook in the read path (the detect module implements it; app.ts wires it).
+ * `before` runs in the read's transaction before any decision is acted on: a blocked read is
+ * refused and recorded (ACTOR_SUSPENDED, DETECT_APPROVAL_REQUIRED), and each read gets its
+ * explanation (recorded in its ledger entry). `after` runs in the same transaction once the
+ * events are written, with their leaf hashes.
+ */
+export interface ReadGuard {
+  before(
+    trx: DbExecutor,
+    items: readonly GuardItem[],
+  ): Promise<{ block: (string | undefined)[]; explained: (string | null)[] }>;
+  after(
+    trx: DbExecutor,
+    items: readonly GuardItem[],
+    outcomes: readonly { allowed: boolean; leaf: string; tokens: number; miss?: boolean }[],
+  ): Promise<void>;
+}
 
 export interface AccessDeps {
   db: Kysely<any>;
@@ -58,6 +95,8 @@ export interface AccessDeps {
   /** The ledger's append, in the caller's transaction. */
   record: Recorder;
   detect?: Pick<Detect, 'raise'>;
+  /** Insider detection (suspension check, explanation, inline counters); none: reads are not scored. */
+  guard?: ReadGuard;
   /**
    * The active actor a contact token was issued to (undefined when disabled or unknown), so a
    * resolution re-checks that actor's decision at dial time. Without it, the token alone suffices.
@@ -137,6 +176,9 @@ export function denialError(r: Pick<ReadResult, 'reasons' | 'remedy'>): AppError
   if (r.reasons.includes('SUBJECT_ERASED')) return accessError('ACCESS_SUBJECT_ERASED');
   if (r.reasons.includes('SUBJECT_NOT_FOUND')) return accessError('ACCESS_SUBJECT_NOT_FOUND');
   if (r.reasons.includes('CANARY')) return accessError('ACCESS_CANARY_CONTACT');
+  if (r.reasons.includes('ACTOR_SUSPENDED')) return accessError('ACCESS_ACTOR_SUSPENDED');
+  if (r.reasons.includes('DETECT_APPROVAL_REQUIRED'))
+    return accessError('ACCESS_APPROVAL_REQUIRED', { details: { remedy: 'request_approval' } });
   if (r.remedy === 'request_approval') {
     return r.reasons.includes('QUOTA_EXCEEDED')
       ? accessError('ACCESS_QUOTA_EXCEEDED', { details: { remedy: 'request_approval' } })
@@ -356,6 +398,27 @@ export function createAccess(deps: AccessDeps) {
         context: ctx,
       });
     }
+    // 1b. Insider detection: a suspended actor's read goes no further; each read is explained.
+    let guardItems: GuardItem[] | undefined;
+    let explained: (string | null)[] | undefined;
+    if (deps.guard) {
+      guardItems = items.map(({ principal, req, at, action, issuer, attrs }, i) => ({
+        actor: principal.id,
+        kind: principal.kind,
+        roles: principal.roles,
+        subject: req.subjectId,
+        purpose: req.purpose,
+        action,
+        at,
+        breakGlass: req.breakGlassReason !== undefined,
+        approved: Boolean(contexts[i]!.approval),
+        recipient: req.recipient,
+        issuedTo: issuer && typeof attrs?.issued_to === 'string' ? attrs.issued_to : undefined,
+      }));
+      const g = await deps.guard.before(trx, guardItems);
+      explained = g.explained;
+      for (let i = 0; i < n; i++) if (g.block[i] && !extra[i]) extra[i] = g.block[i];
+    }
     // 2. Open what the allowed views need, for every allowed read at once.
     const wanted: { subject: string; fields: string[] }[] = [];
     const openKey: (string | undefined)[] = new Array(n);
@@ -429,6 +492,7 @@ export function createAccess(deps: AccessDeps) {
       const reasons: string[] = extra[i] ? [extra[i]!] : d.reasons;
       results[i] = { subject: req.subjectId, purpose: req.purpose, allowed, fields, reasons, evidence: '' };
       if (!allowed && !extra[i] && d.remedy) results[i]!.remedy = d.remedy;
+      if (extra[i] === 'DETECT_APPROVAL_REQUIRED') results[i]!.remedy = 'request_approval';
       events[i] = {
         at,
         actor: principal.id,
@@ -440,11 +504,26 @@ export function createAccess(deps: AccessDeps) {
         allowed,
         reasons,
         requestId: req.requestId,
-        attrs: { policy: d.policy.version, ...attrs },
+        attrs: {
+          policy: d.policy.version,
+          ...attrs,
+          ...(explained ? { explained: explained[i] ?? 'none' } : {}),
+        },
       };
     }
     // 4. Record every decision, allowed or not, in the same transaction.
     const leaves = await logMany(trx, events);
+    if (deps.guard && guardItems) {
+      await deps.guard.after(
+        trx,
+        guardItems,
+        results.map((r, i) => {
+          let tokens = 0;
+          for (const f in events[i]!.views) if (events[i]!.views[f] === 'token') tokens++;
+          return { allowed: r.allowed, leaf: leaves[i]!, tokens };
+        }),
+      );
+    }
     for (let i = 0; i < n; i++) {
       const r = results[i]!;
       r.evidence = leaves[i]!;
@@ -530,7 +609,37 @@ export function createAccess(deps: AccessDeps) {
       checkFields([req.field]);
       const found = await deps.vault.lookup(req.field, req.value);
       const at = deps.clock.now();
-      return group.run(async (trx) => {
+      const r = await group.run(async (trx) => {
+        const guardItem: GuardItem = {
+          actor: principal.id,
+          kind: principal.kind,
+          roles: principal.roles,
+          subject: null,
+          purpose: req.purpose,
+          action: 'lookup',
+          at,
+          breakGlass: false,
+          approved: false,
+        };
+        const blocked = deps.guard ? (await deps.guard.before(trx, [guardItem])).block[0] : undefined;
+        if (blocked) {
+          const [evidence] = await logMany(trx, [
+            {
+              at,
+              actor: principal.id,
+              purpose: req.purpose,
+              subject: null,
+              action: 'lookup',
+              fields: [req.field],
+              views: {},
+              allowed: false,
+              reasons: [blocked],
+              requestId: req.requestId,
+            },
+          ]);
+          await deps.guard!.after(trx, [guardItem], [{ allowed: false, leaf: evidence!, tokens: 0 }]);
+          return { subjects: [] as string[], evidence: evidence!, blocked };
+        }
         const contexts = await deps.policy.contexts(
           trx,
           found.map((subjectId) => ({ principal, purpose: req.purpose, subjectId, at })),
@@ -561,8 +670,15 @@ export function createAccess(deps: AccessDeps) {
             attrs: { matches: visible.slice(0, 1000), matchCount: visible.length },
           },
         ]);
-        return { subjects: visible, evidence: evidence! };
+        await deps.guard?.after(
+          trx,
+          [guardItem],
+          [{ allowed: visible.length > 0, leaf: evidence!, tokens: 0, miss: visible.length === 0 }],
+        );
+        return { subjects: visible, evidence: evidence!, blocked: undefined as string | undefined };
       });
+      if (r.blocked) throw denialError({ reasons: [r.blocked] });
+      return { subjects: r.subjects, evidence: r.evidence };
     },
 
     /**

@@ -11,8 +11,10 @@ export {
   createAccess,
   denialError,
   type FieldResult,
+  type GuardItem,
   MAX_BATCH,
   MAX_FIELDS,
+  type ReadGuard,
   type ReadRequest,
   type ReadResult,
 } from './access.service.js';

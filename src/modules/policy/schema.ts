@@ -149,6 +149,8 @@ export const PolicySchema = z
     disclose: z.array(DiscloseSchema).default([]),
     /** Action → roles, for every permission the routes check outside the read path. */
     permissions: z.partialRecord(z.enum(PERMISSIONS), z.array(identifier)).optional(),
+    /** Insider detection's ladder and tuning, validated by the detect module (docs/detect.md). */
+    detection: z.record(z.string(), z.unknown()).optional(),
   })
   .superRefine((p, ctx) => {
     p.disclose.forEach((g, i) => {

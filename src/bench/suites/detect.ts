@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { createApp } from '../../app/app.js';
+import { loadConfig } from '../../config.js';
+import { type Database, type DialectName, migrate, openDatabase } from '../../db/index.js';
+import { systemClock } from '../../lib/clock.js';
+import { generateKeyFile, keyringFromFile } from '../../lib/crypto/index.js';
+import { createLogger } from '../../lib/log.js';
+import { toPrincipal } from '../../modules/actors/index.js';
+import { createEngine, type Observation } from '../../modules/detect/index.js';
+import { defaultPolicyFile } from '../../modules/policy/index.js';
+import { generateCustomers } from '../../modules/sim/index.js';
+import { type BenchContext, type BenchSuite, type Measurement, median, rate } from '../types.js';
+
+/**
+ * Insider detection's cost:
+ * - inline: audited single reads (issued concurrently, group-committed) with the detection guard
+ *   against the same reads with the guard replaced by a no-op, same app, same run; goal ≤ 10%;
+ * - replay: stored-event-shaped observations pushed through the detectors, events/s; goal ≥ 200,000/s.
+ * The benchmark's reader is a service actor whose ladder only alerts (so a benchmark never
+ * suspends itself).
+ */
+function benchPolicy(): string {
+  const guarded = readFileSync(defaultPolicyFile(), 'utf8')
+    .replace(/version: "[^"]*"/, 'version: "bench-detect-1"')
+    .replace(/medium: approval/, 'medium: alert')
+    .replace(/high: suspend/, 'high: alert');
+  return `${guarded}
+  - role: bench_reader
+    purpose: billing
+    fields:
+      name: plain
+      email: masked
+    assignment: false
+`;
+}
+
+async function inline(ctx: BenchContext, dialect: DialectName): Promise<{ on: number; off: number }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'custodian-bench-detect-'));
+  let database: Database;
+  let url: string;
+  let drop = async () => {};
+  if (dialect === 'sqlite') {
+    url = `sqlite:${join(dataDir, 'bench.db')}`;
+    database = openDatabase(url);
+  } else {
+    url = ctx.postgresUrl!;
+    const schema = `bench_${randomBytes(5).toString('hex')}`;
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    await c.query(`CREATE SCHEMA ${schema}`);
+    await c.end();
+    database = openDatabase(url, { schema, poolSize: 8 });
+    drop = async () => {
+      const d = new pg.Client({ connectionString: url });
+      await d.connect();
+      await d.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await d.end();
+    };
+  }
+  await migrate(database);
+  const config = loadConfig({ dataDir, databaseUrl: url, logLevel: 'silent' }, {});
+  const app = await createApp({
+    config,
+    database,
+    keyring: keyringFromFile(generateKeyFile()),
+    clock: systemClock,
+    logger: createLogger({ level: 'silent' }),
+  });
+  try {
+    await app.policy.load(benchPolicy(), { by: null });
+    const { actor } = await app.actors.create(
+      { name: 'bench.reader', kind: 'service', roles: ['bench_reader'] },
+      { by: null },
+    );
+    const p = toPrincipal(actor);
+    const n = Math.max(200, Math.round(2000 * ctx.scale));
+    const recs = [...generateCustomers({ seed: 'bench-detect', count: Math.min(n, 1000) })];
+    const ids = (
+      await app.vault.createMany(
+        recs.map((r) => ({
+          externalId: r.external_id,
+          fields: Object.fromEntries(Object.entries(r).filter(([k, v]) => k !== 'external_id' && v !== '')),
+        })),
+      )
+    ).map((m) => m.id);
+    const d = app.detect;
+    const real = { before: d.before, after: d.after };
+    const noop = {
+      before: async (_t: unknown, items: readonly unknown[]) => ({
+        block: new Array(items.length).fill(undefined),
+        explained: new Array(items.length).fill(null),
+      }),
+      after: async () => {},
+    };
+    const run = async () => {
+      const start = process.hrtime.bigint();
+      const inflight = 64;
+      let next = 0;
+      const worker = async () => {
+        while (next < n) {
+          const i = next++;
+          await app.access.read(p, { subjectId: ids[i % ids.length]!, purpose: 'billing', fields: ['name'] });
+        }
+      };
+      await Promise.all(Array.from({ length: inflight }, worker));
+      return rate(n, start);
+    };
+    const on: number[] = [];
+    const off: number[] = [];
+    for (let r = 0; r < ctx.runs; r++) {
+      Object.assign(d, noop);
+      off.push(await run());
+      Object.assign(d, real);
+      on.push(await run());
+    }
+    return { on: median(on), off: median(off) };
+  } finally {
+    await app.close();
+    await drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function replay(ctx: BenchContext): number {
+  const n = Math.max(100_000, Math.round(1_000_000 * ctx.scale));
+  // Stored-event-shaped observations: 500 actors over 30 days, 50,000 subjects.
+  const roles = ['telemarketing', 'support', 'billing', 'partner'];
+  const obs: Observation[] = new Array(n);
+  const t0 = Date.parse('2021-03-01T00:00:00Z');
+  const step = (30 * 86_400_000) / n;
+  let x = 12345;
+  const rnd = (m: number) => {
+    x = (x * 1103515245 + 12345) >>> 0;
+    return x % m;
+  };
+  for (let i = 0; i < n; i++) {
+    const a = rnd(500);
+    obs[i] = {
+      at: t0 + Math.floor(i * step),
+      actor: `act_${a}`,
+      role: roles[a % 4]!,
+      subject: `sub_${rnd(50_000)}`,
+      purpose: 'p',
+      action: 'read',
+      explained: rnd(10) === 0 ? null : 'assignment',
+      ref: { leaf: '', at: 0 },
+    };
+  }
+  const runs: number[] = [];
+  for (let r = 0; r < ctx.runs; r++) {
+    const e = createEngine();
+    const start = process.hrtime.bigint();
+    for (const o of obs) e.observe(o);
+    runs.push(rate(n, start));
+  }
+  return median(runs);
+}
+
+export const detectSuite: BenchSuite = {
+  name: 'detect',
+  description: 'insider detection: inline cost on audited reads, replay of events through the detectors',
+  async run(ctx) {
+    const out: Measurement[] = [];
+    const r = replay(ctx);
+    ctx.log(`detect replay: ${Math.round(r)} events/s`);
+    out.push({
+      name: 'detect.replay',
+      value: r,
+      unit: 'entries/s',
+      better: 'higher',
+      goal: { text: '≥ 200,000 events/s through the detectors', met: r >= 200_000 },
+    });
+    for (const dialect of ctx.dialects) {
+      const { on, off } = await inline(ctx, dialect);
+      const cost = 1 - on / off;
+      ctx.log(
+        `detect inline ${dialect}: ${Math.round(on)} reads/s with, ${Math.round(off)} without (${(cost * 100).toFixed(1)}%)`,
+      );
+      out.push({
+        name: `detect.inline.${dialect}`,
+        value: on,
+        unit: 'ops/s',
+        better: 'higher',
+        baseline: { name: 'same reads, guard replaced by a no-op', value: off },
+        goal: { text: 'inline detection costs ≤ 10% of audited read throughput', met: cost <= 0.1 },
+        extra: { costPercent: Math.round(cost * 1000) / 10 },
+      });
+    }
+    return out;
+  },
+};
