@@ -1,8 +1,9 @@
 import { accessSuite } from './suites/access.js';
 import { disclosureSuite } from './suites/disclosure.js';
+import { incidentsSuite } from './suites/incidents.js';
 import { ledgerSuite } from './suites/ledger.js';
 import { vaultSuite } from './suites/vault.js';
 import type { BenchSuite } from './types.js';
 
 /** Every suite `custodian bench` knows, in the order it runs them. */
-export const suites: BenchSuite[] = [vaultSuite, ledgerSuite, accessSuite, disclosureSuite];
+export const suites: BenchSuite[] = [vaultSuite, ledgerSuite, accessSuite, disclosureSuite, incidentsSuite];

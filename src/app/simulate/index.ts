@@ -10,6 +10,7 @@ import { Checks, formatReport, type ScenarioReport } from './report.js';
 import { formatScaleReport, REFERENCE_SUBJECTS, runScale, scaleSuiteResult } from './scale.js';
 import { bulkScrape2020 } from './scenarios/bulkscrape.js';
 import { complaintLiMing } from './scenarios/complaint.js';
+import { incidentDrill } from './scenarios/drill.js';
 import { exposedDatabase2022 } from './scenarios/exposed.js';
 import { overBroadPermissions2019 } from './scenarios/overbroad.js';
 import { partnerWithoutConsent2019 } from './scenarios/partner.js';
@@ -31,6 +32,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
   bulkScrape2020,
   exposedDatabase2022,
   overBroadPermissions2019,
+  incidentDrill,
 ];
 
 export interface RunOptions {
