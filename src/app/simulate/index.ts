@@ -11,6 +11,7 @@ import { formatScaleReport, REFERENCE_SUBJECTS, runScale, scaleSuiteResult } fro
 import { bulkScrape2020 } from './scenarios/bulkscrape.js';
 import { complaintLiMing } from './scenarios/complaint.js';
 import { detectionScenario } from './scenarios/detection.js';
+import { incidentDrill } from './scenarios/drill.js';
 import { exposedDatabase2022 } from './scenarios/exposed.js';
 import { overBroadPermissions2019 } from './scenarios/overbroad.js';
 import { partnerWithoutConsent2019 } from './scenarios/partner.js';
@@ -33,6 +34,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
   exposedDatabase2022,
   overBroadPermissions2019,
   detectionScenario,
+  incidentDrill,
 ];
 
 export interface RunOptions {

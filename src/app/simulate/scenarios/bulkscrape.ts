@@ -1,6 +1,7 @@
 import { bulkScrape } from '../../../modules/sim/index.js';
 import { DEFAULT_RATE_LIMITS } from '../../ratelimit.js';
 import { local, type ScenarioContext, type ScenarioDef, setupOrganisation } from '../common.js';
+import { incidentFromLedger } from '../incident.js';
 
 /**
  * bulk-scrape-2020 (seed 004): insiders drive an employee account with a script to pull records as
@@ -103,10 +104,11 @@ export const bulkScrape2020: ScenarioDef = {
         'the account is suspended',
         'nothing suspends an account automatically yet (an administrator can: POST /v1/actors/:id/disable)',
       );
-    checks.notCovered(
-      'traced',
-      'an incident opens whose scope is the records read',
-      'incident response is not built yet; the scope above is what it would take from the ledger',
-    );
+    await incidentFromLedger(ctx, loaded, {
+      title: 'Scripted bulk reads through an employee account',
+      actorId: agent.actor.id,
+      expected: got,
+      alert: alerts[0] ? { id: alerts[0].id, kind: alerts[0].kind } : undefined,
+    });
   },
 };

@@ -11,6 +11,7 @@ import {
   type ScenarioDef,
   setupOrganisation,
 } from '../common.js';
+import { incidentFromLedger } from '../incident.js';
 
 /**
  * telemarketer-2019 (seeds 000, 001, 002, 004): a telemarketer reads contact details beyond his
@@ -61,10 +62,13 @@ export const telemarketer2019: ScenarioDef = {
       if (!allowed) attempts.denied++;
       if (fields?.mobile?.view === 'plain') plainMobiles++;
     };
+    // Every record his reads returned, from the answers themselves (the incident's scope must equal it).
+    const recordsRead = new Set<string>();
     const readAs = async (subjectId: string, at: string | Date) => {
       inst.clock.set(at);
       const r = await app.access.read(me, { subjectId, purpose: 'telemarketing', fields: LEAD_FIELDS });
       count(r.allowed, r.fields);
+      if (r.allowed) recordsRead.add(subjectId);
       return r;
     };
     const httpRead = async (
@@ -72,7 +76,15 @@ export const telemarketer2019: ScenarioDef = {
       subjectId: string,
       purpose = 'telemarketing',
       fields = LEAD_FIELDS,
-    ) => inst.request(key, 'GET', `/v1/subjects/${subjectId}?purpose=${purpose}&fields=${fields.join(',')}`);
+    ) => {
+      const res = await inst.request(
+        key,
+        'GET',
+        `/v1/subjects/${subjectId}?purpose=${purpose}&fields=${fields.join(',')}`,
+      );
+      if (key === T.apiKey && res.status === 200) recordsRead.add(subjectId);
+      return res;
+    };
 
     /** His consented leads at `t` (sim's record of consent), as subject ids with their index. */
     const consentedLeads = (t: Date) => {
@@ -431,10 +443,12 @@ export const telemarketer2019: ScenarioDef = {
       'the complainants can see in the portal who read their record and when',
       'the subject portal is not built; the same history is served to the privacy team (GET /v1/subjects/:id/access-history)',
     );
-    checks.notCovered(
-      'traced',
-      'an incident opens with the affected customers counted from the ledger, and a PIPL art. 57 notification draft',
-      'incident response (incidents module) is not built yet',
-    );
+    const named = (await app.detect.list({ actorId: T.actor.id, limit: 1000 }))[0];
+    await incidentFromLedger(ctx, loaded, {
+      title: 'Telemarketing employee passed customer contact details to a distributor',
+      actorId: T.actor.id,
+      expected: recordsRead,
+      alert: named ? { id: named.id, kind: named.kind } : undefined,
+    });
   },
 };
