@@ -405,13 +405,13 @@ export const telemarketer2019: ScenarioDef = {
         { trace: traced.id, log10P: first?.log10P ?? null, llr: first?.llr ?? null },
       );
       const byTrips = await app.trace.run({ trips: true, by: officer.actor.id });
-      const named = byTrips.candidates[0];
+      const tripTop = byTrips.candidates[0];
       checks.expect(
         'traced',
         "the trace from the canary trips names him outright",
-        named?.key === `actor:${T.actor.id}` && named.canaryHits.length > 0 && named.log10P < -6,
-        `trace ${byTrips.id} from the canary trips: #1 ${named?.key ?? 'nobody'} with ${named?.canaryHits.length ?? 0} canary hit(s), p = 10^${named?.log10P.toFixed(1) ?? '0'}`,
-        { trace: byTrips.id, log10P: named?.log10P ?? null },
+        tripTop?.key === `actor:${T.actor.id}` && tripTop.canaryHits.length > 0 && tripTop.log10P < -6,
+        `trace ${byTrips.id} from the canary trips: #1 ${tripTop?.key ?? 'nobody'} with ${tripTop?.canaryHits.length ?? 0} canary hit(s), p = 10^${tripTop?.log10P.toFixed(1) ?? '0'}`,
+        { trace: byTrips.id, log10P: tripTop?.log10P ?? null },
       );
     }
 
