@@ -408,7 +408,7 @@ export const telemarketer2019: ScenarioDef = {
       const tripTop = byTrips.candidates[0];
       checks.expect(
         'traced',
-        "the trace from the canary trips names him outright",
+        'the trace from the canary trips names him outright',
         tripTop?.key === `actor:${T.actor.id}` && tripTop.canaryHits.length > 0 && tripTop.log10P < -6,
         `trace ${byTrips.id} from the canary trips: #1 ${tripTop?.key ?? 'nobody'} with ${tripTop?.canaryHits.length ?? 0} canary hit(s), p = 10^${tripTop?.log10P.toFixed(1) ?? '0'}`,
         { trace: byTrips.id, log10P: tripTop?.log10P ?? null },
