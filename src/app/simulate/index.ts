@@ -16,6 +16,7 @@ import { exposedDatabase2022 } from './scenarios/exposed.js';
 import { overBroadPermissions2019 } from './scenarios/overbroad.js';
 import { partnerWithoutConsent2019 } from './scenarios/partner.js';
 import { telemarketer2019 } from './scenarios/telemarketer.js';
+import { formatTraceSim, runTraceSimulation } from './trace.js';
 
 export { type LoadedOrganisation, loadOrganisation, organisationFor } from './organisation.js';
 /**
@@ -149,7 +150,7 @@ export function registerSimulateCommands(
       new Option(
         '--scenario <name>',
         'the scenario (without one: the scale run — import --subjects customers, bytes on disk, lookup latency)',
-      ).choices(SCENARIOS.map((s) => s.name)),
+      ).choices([...SCENARIOS.map((s) => s.name), 'trace']),
     )
     .option(
       '--subjects <n>',
@@ -161,6 +162,7 @@ export function registerSimulateCommands(
     .addOption(
       new Option('--policy <policy>', 'access policy').choices(['guarded', 'lax']).default('guarded'),
     )
+    .option('--trials <n>', 'trace: how many simulated leaks to trace (default 1000)', positiveInt('trials'))
     .option('--keep', 'keep the data directory (and PostgreSQL schema) after the run')
     .option(
       '--record',
@@ -180,6 +182,7 @@ export function registerSimulateCommands(
           policy: PolicyName;
           keep?: boolean;
           record?: boolean;
+          trials?: number;
         },
         cmd: Command,
       ) => {
@@ -206,6 +209,20 @@ export function registerSimulateCommands(
           }
           out.result(formatScaleReport(report), report);
           if (!report.ok) process.exitCode = EXIT.failure;
+          return;
+        }
+        if (o.scenario === 'trace') {
+          const sim = await runTraceSimulation({
+            trials: o.trials ?? 1000,
+            seed: o.seed,
+            subjects: o.subjects,
+            dataDir: g.dataDir,
+            databaseUrl,
+            log,
+          });
+          const { outcomes, ...summary } = sim;
+          out.result(formatTraceSim(sim), out.json ? { ...summary, outcomes } : summary);
+          if (!sim.ok) process.exitCode = EXIT.failure;
           return;
         }
         const report = await runScenario({

@@ -102,6 +102,7 @@ export async function actorSeenCounts(
       .select((eb: any) => ['actor_id', eb.fn.count(eb.fn('distinct', ['subject_id'])).as('n')])
       .where('actor_id', 'in', part)
       .where('allowed', '=', 1)
+      .where('action', '!=', 'disclose')
       .where('subject_id', 'is not', null)
       .where('at', '<=', w.until);
     if (w.since) q = q.where('at', '>=', w.since);
@@ -124,6 +125,7 @@ export async function actorSeenSet(
     .distinct()
     .where('actor_id', '=', actorId)
     .where('allowed', '=', 1)
+    .where('action', '!=', 'disclose')
     .where('subject_id', 'is not', null)
     .where('at', '<=', w.until);
   if (w.since) q = q.where('at', '>=', w.since);

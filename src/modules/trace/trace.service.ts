@@ -363,6 +363,8 @@ export function createTrace(deps: TraceDeps) {
       seen.set(key, set);
     };
     for (const r of reads) {
+      // A disclosure's reads are made for its recipient (scored as the recipient, below).
+      if (r.action === 'disclose') continue;
       const key = `actor:${r.actor_id}`;
       const ok = viewsOk(JSON.parse(r.views) as Record<string, string>, needs);
       note(key, { key, kind: 'actor', id: r.actor_id }, ok ? r.subject_id : undefined);

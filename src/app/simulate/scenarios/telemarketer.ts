@@ -396,10 +396,34 @@ export const telemarketer2019: ScenarioDef = {
         `${leak.complaints.length} complaint(s)${leak.complaints.length ? '' : ' in this run (3% of those called complain); the first 3 customers called stand in'}; ${named} of ${complainants.length} histories (GET /v1/subjects/:id/access-history) list a read by ${T.actor.name}; ${proof.verified} inclusion proof(s) verified against the signed checkpoint of size ${proof.size}`,
         { ledgerIndexes: proof.indexes, checkpointSize: proof.size },
       );
-      checks.notCovered(
+      // The trace: the complaints (who was called, when, what the caller knew) rank the readers.
+      const byExt = new Map(leak.calls.map((c) => [c.external_id, c]));
+      const complaints = complainants.map((ext) => {
+        const call = byExt.get(ext);
+        return {
+          externalId: ext,
+          at: call?.at ?? inst.clock.now().toISOString(),
+          knew: ['name', 'mobile', ...(call?.mentions.includes('company') ? ['company'] : [])],
+          companyNamed: call?.mentions.includes('company') ?? false,
+        };
+      });
+      const traced = await app.trace.run({ complaints, by: officer.actor.id });
+      const first = traced.candidates[0];
+      checks.expect(
         'traced',
         'the trace ranks him first with a stated confidence',
-        'leak attribution (complaints or a leaked file → ranked suspects) is not built yet; the evidence it would rank is the access history above',
+        first?.key === `actor:${T.actor.id}`,
+        `trace ${traced.id} from ${complaints.length} complaint(s): #1 ${first?.key ?? 'nobody'}, LLR ${first?.llr.toFixed(1) ?? '-'} nats, p = 10^${first?.log10P.toFixed(1) ?? '0'} (${first?.verdict ?? ''}); ${traced.summary.candidates} candidate(s) read a complainant`,
+        { trace: traced.id, log10P: first?.log10P ?? null, llr: first?.llr ?? null },
+      );
+      const byTrips = await app.trace.run({ trips: true, by: officer.actor.id });
+      const tripTop = byTrips.candidates[0];
+      checks.expect(
+        'traced',
+        'the trace from the canary trips names him outright',
+        tripTop?.key === `actor:${T.actor.id}` && tripTop.canaryHits.length > 0 && tripTop.log10P < -6,
+        `trace ${byTrips.id} from the canary trips: #1 ${tripTop?.key ?? 'nobody'} with ${tripTop?.canaryHits.length ?? 0} canary hit(s), p = 10^${tripTop?.log10P.toFixed(1) ?? '0'}`,
+        { trace: byTrips.id, log10P: tripTop?.log10P ?? null },
       );
     }
 
