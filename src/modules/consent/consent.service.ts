@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { DialectName } from '../../db/index.js';
-import { type AuditEvent, type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit.js';
+import { type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
 import { type Keyring, sha256 } from '../../lib/crypto/index.js';
 import { type IdSource, randomId } from '../../lib/ids.js';

@@ -1,6 +1,6 @@
 import { formatLeft } from '../../../modules/incidents/index.js';
 import { local, principal, type ScenarioContext, type ScenarioDef, setupOrganisation } from '../common.js';
-import { DRILL_FACTS, incidentFromLedger, officerOf } from '../incident.js';
+import { incidentFromLedger, officerOf } from '../incident.js';
 
 /**
  * incident-drill: from an alert to a regulator-ready draft, on the simulated clock. A support
@@ -30,7 +30,8 @@ export const incidentDrill: ScenarioDef = {
     const read = new Set<string>();
     let t = local('2025-11-12', '20:00').getTime();
     for (const s of subjects) {
-      inst.clock.set(new Date((t += 5_000)));
+      t += 5_000;
+      inst.clock.set(new Date(t));
       const r = await app.access.read(principal(agent), {
         subjectId: s,
         purpose: 'customer_support',
@@ -39,7 +40,8 @@ export const incidentDrill: ScenarioDef = {
       if (r.allowed) read.add(s);
     }
     await app.access.drain();
-    inst.clock.set(new Date((t += 60_000)));
+    t += 60_000;
+    inst.clock.set(new Date(t));
     const alertId = await app.database.db.transaction().execute((trx) =>
       app.detect.raise(trx, {
         kind: 'drill.reads_beyond_tickets',
