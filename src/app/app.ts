@@ -272,7 +272,13 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     ledgerSize: () => ledger.size(),
     inclusionProof: (leafHash) => ledger.inclusionProof({ leafHash }),
     sources: { alert: alertSource, canary: alertSource },
-    suspendedActors: async () => (await actors.list({ status: 'disabled' })).map((a) => a.id),
+    // Accounts stopped by detection (suspended) or by an administrator (disabled).
+    suspendedActors: async () => [
+      ...new Set([
+        ...(await detect.suspensions(true)).filter((s) => s.mode === 'suspend').map((s) => s.actor),
+        ...(await actors.list({ status: 'disabled' })).map((a) => a.id),
+      ]),
+    ],
     // PIPL 57 notices: contact points read through the access path (decision + access event each).
     readContacts: async (subjectIds) => {
       const out = new Map<string, { mobile?: string; email?: string }>();
@@ -290,11 +296,12 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
       return out;
     },
     gateway: messaging,
+    toPortal: (trx, items) => rights.notices.add(trx, items),
     actions: {
-      // detect will suspend actors; until then suspension is the actors module's disable.
+      // Detection's suspension: effective on the actor's very next read, lifted only by another.
       suspend_actor: async (target, by) => {
-        const a = await actors.disable(target, { by });
-        return { status: a.status };
+        const s = await detect.suspend(target, by ?? 'operator', 'suspended from an incident');
+        return { status: 'suspended', suspension: s.id };
       },
       revoke_keys: async (target, by) => {
         let revoked = 0;

@@ -73,6 +73,14 @@ export interface IncidentsDeps {
    */
   readContacts?: (subjectIds: readonly string[]) => Promise<Map<string, { mobile?: string; email?: string }>>;
   gateway?: MessageGateway;
+  /**
+   * Shows each notified customer his notice in the portal (the rights module's notices), written in
+   * the delivery's transaction so a delivery and its portal copy land together.
+   */
+  toPortal?: (
+    trx: DbExecutor,
+    items: readonly { subjectId: string; source: string; ref: string; title: string; body: string }[],
+  ) => Promise<unknown>;
   actions?: Partial<{
     suspend_actor: (target: string, by: string | null) => Promise<Record<string, string | number>>;
     revoke_keys: (target: string, by: string | null) => Promise<Record<string, string | number>>;
@@ -1039,6 +1047,18 @@ export function createIncidents(deps: IncidentsDeps) {
               at,
               leaf_hash: leaves[k] ?? '',
             })),
+          );
+          await deps.toPortal?.(
+            trx,
+            rows
+              .filter((x) => x.status !== 'no_contact')
+              .map((x) => ({
+                subjectId: x.subject,
+                source: 'incident',
+                ref: id,
+                title: 'Notice of a personal-information security incident',
+                body: draft.text ?? '',
+              })),
           );
         });
         for (const x of rows) counts[x.status] = (counts[x.status] ?? 0) + 1;
