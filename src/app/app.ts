@@ -260,6 +260,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     jurisdiction: config.jurisdiction,
     logger,
   });
+  detect.addCaseSource((pairs, at, ex) => rights.openCasesAmong(pairs, at, ex));
   const alertSource = async (id: string) => {
     const a = await detect.get(id);
     return { actor: a.actor, at: a.createdAt, kind: a.kind };

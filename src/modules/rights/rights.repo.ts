@@ -333,3 +333,34 @@ export async function allBuckets(db: Db): Promise<Map<number, Buffer>> {
   const rows = await db.selectFrom('rights_subject_buckets').selectAll().execute();
   return new Map(rows.map((r) => [Number(r.bucket), toBuffer(r.hash)]));
 }
+
+/**
+ * `actor\0subject` keys among `pairs` where the actor is assigned an open request or complaint of
+ * that subject (closed_at not set): the case that explains his reads of the record (detect).
+ */
+export async function openCasesAmong(
+  db: Db,
+  pairs: readonly { actorId: string; subjectId: string }[],
+): Promise<Set<string>> {
+  const out = new Set<string>();
+  if (pairs.length === 0) return out;
+  const actors = [...new Set(pairs.map((p) => p.actorId))];
+  const subjects = [...new Set(pairs.map((p) => p.subjectId))];
+  const wanted = new Set(pairs.map((p) => `${p.actorId}\0${p.subjectId}`));
+  for (const table of ['rights_requests', 'rights_complaints'] as const) {
+    for (let i = 0; i < subjects.length; i += 500) {
+      const rows = await db
+        .selectFrom(table)
+        .select(['assignee', 'subject_id'])
+        .where('assignee', 'in', actors)
+        .where('subject_id', 'in', subjects.slice(i, i + 500))
+        .where('closed_at', 'is', null)
+        .execute();
+      for (const r of rows) {
+        const k = `${r.assignee}\0${r.subject_id}`;
+        if (wanted.has(k)) out.add(k);
+      }
+    }
+  }
+  return out;
+}

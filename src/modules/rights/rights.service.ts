@@ -1217,6 +1217,9 @@ export function createRights(deps: RightsDeps) {
     complaints,
     notices,
     staffRef,
+    /** Detection's case source: an open request or complaint assigned to the actor explains his reads. */
+    openCasesAmong: (pairs: readonly { actorId: string; subjectId: string }[], _at: Date, ex: DbExecutor) =>
+      repo.openCasesAmong(ex as never, pairs),
     startBackground,
     async stop(): Promise<void> {
       if (timer) clearTimeout(timer);
