@@ -136,7 +136,6 @@ function toEvent(r: AccessEventRow): AccessEvent {
 export function denialError(r: Pick<ReadResult, 'reasons' | 'remedy'>): AppError {
   if (r.reasons.includes('SUBJECT_ERASED')) return accessError('ACCESS_SUBJECT_ERASED');
   if (r.reasons.includes('SUBJECT_NOT_FOUND')) return accessError('ACCESS_SUBJECT_NOT_FOUND');
-  if (r.reasons.includes('CANARY')) return accessError('ACCESS_CANARY_CONTACT');
   if (r.remedy === 'request_approval') {
     return r.reasons.includes('QUOTA_EXCEEDED')
       ? accessError('ACCESS_QUOTA_EXCEEDED', { details: { remedy: 'request_approval' } })
@@ -285,11 +284,13 @@ export function createAccess(deps: AccessDeps) {
     const decisions: Decision[] = new Array(n);
     const extra: (string | undefined)[] = new Array(n);
     // 1. Decide, with what the policy needs to know gathered for the whole batch at once.
-    //    Canaries are never resolved for the organisation's own calls.
+    //    A canary's token resolves exactly as a real customer's would (the caller must not be able
+    //    to tell them apart); the trip is recorded internally only — a ledger attribute and an alert.
+    const canary: boolean[] = new Array(n).fill(false);
     for (let i = 0; i < n; i++) {
       const { req, action } = items[i]!;
       if (action === 'resolve_token' && deps.isCanary && (await deps.isCanary(trx, req.subjectId)))
-        extra[i] = 'CANARY';
+        canary[i] = true;
     }
     const queries: ContextQuery[] = items.map(({ principal, req, at }) => ({
       principal,
@@ -424,7 +425,7 @@ export function createAccess(deps: AccessDeps) {
         allowed,
         reasons,
         requestId: req.requestId,
-        attrs: { policy: d.policy.version, ...attrs },
+        attrs: { policy: d.policy.version, ...attrs, ...(canary[i] ? { canary: true } : {}) },
       };
     }
     // 4. Record every decision, allowed or not, in the same transaction.
@@ -432,6 +433,16 @@ export function createAccess(deps: AccessDeps) {
     for (let i = 0; i < n; i++) {
       const r = results[i]!;
       r.evidence = leaves[i]!;
+      if (canary[i]) {
+        // Internal only: the response the caller gets is the same as for any customer.
+        await deps.detect?.raise(trx, {
+          kind: 'canary_token_resolved',
+          severity: 'high',
+          actor: items[i]!.principal.id,
+          subject: r.subject,
+          attrs: { purpose: r.purpose, allowed: r.allowed, evidence: r.evidence },
+        });
+      }
       if (r.allowed && decisions[i]!.obligations.includes('alert:break_glass')) {
         await deps.detect?.raise(trx, {
           kind: 'break_glass',
