@@ -68,5 +68,7 @@ describeEachDialect('a canary contact token answers like a real customer', (dial
     expect(b.body).not.toMatch(/canary|monitor/i);
     const ev = (await w.app.access.history(canary)).find((e) => e.action === 'resolve_token')!;
     expect(ev).toBeDefined();
+    const alerts = await w.app.detect.list({ kind: 'canary_token_resolved' });
+    expect(alerts.map((x) => x.subject)).toEqual([canary]);
   });
 });
