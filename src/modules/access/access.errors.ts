@@ -20,8 +20,4 @@ export const accessError = defineErrors({
   ACCESS_UNKNOWN_FIELD: { status: 400, message: 'A requested field is not in the field catalog.' },
   ACCESS_BATCH_TOO_LARGE: { status: 400, message: 'Too many subjects in one batch.' },
   ACCESS_TOKEN_INVALID: { status: 400, message: 'The contact token is not valid or has expired.' },
-  ACCESS_CANARY_CONTACT: {
-    status: 403,
-    message: 'This contact point is monitored and may not be contacted by the organisation.',
-  },
 });

@@ -175,7 +175,6 @@ function toEvent(r: AccessEventRow): AccessEvent {
 export function denialError(r: Pick<ReadResult, 'reasons' | 'remedy'>): AppError {
   if (r.reasons.includes('SUBJECT_ERASED')) return accessError('ACCESS_SUBJECT_ERASED');
   if (r.reasons.includes('SUBJECT_NOT_FOUND')) return accessError('ACCESS_SUBJECT_NOT_FOUND');
-  if (r.reasons.includes('CANARY')) return accessError('ACCESS_CANARY_CONTACT');
   if (r.reasons.includes('ACTOR_SUSPENDED')) return accessError('ACCESS_ACTOR_SUSPENDED');
   if (r.reasons.includes('DETECT_APPROVAL_REQUIRED'))
     return accessError('ACCESS_APPROVAL_REQUIRED', { details: { remedy: 'request_approval' } });
@@ -343,11 +342,13 @@ export function createAccess(deps: AccessDeps) {
     const decisions: Decision[] = new Array(n);
     const extra: (string | undefined)[] = new Array(n);
     // 1. Decide, with what the policy needs to know gathered for the whole batch at once.
-    //    Canaries are never resolved for the organisation's own calls.
+    //    A canary's token resolves exactly as a real customer's would (the caller must not be able
+    //    to tell them apart); the trip is recorded internally only — a ledger attribute and an alert.
+    const canary: boolean[] = new Array(n).fill(false);
     for (let i = 0; i < n; i++) {
       const { req, action } = items[i]!;
       if (action === 'resolve_token' && deps.isCanary && (await deps.isCanary(trx, req.subjectId)))
-        extra[i] = 'CANARY';
+        canary[i] = true;
     }
     const queries: ContextQuery[] = items.map(({ principal, req, at }) => ({
       principal,
@@ -508,6 +509,7 @@ export function createAccess(deps: AccessDeps) {
           policy: d.policy.version,
           ...attrs,
           ...(explained ? { explained: explained[i] ?? 'none' } : {}),
+          ...(canary[i] ? { canary: true } : {}),
         },
       };
     }
@@ -527,6 +529,16 @@ export function createAccess(deps: AccessDeps) {
     for (let i = 0; i < n; i++) {
       const r = results[i]!;
       r.evidence = leaves[i]!;
+      if (canary[i]) {
+        // Internal only: the response the caller gets is the same as for any customer.
+        await deps.detect?.raise(trx, {
+          kind: 'canary_token_resolved',
+          severity: 'high',
+          actor: items[i]!.principal.id,
+          subject: r.subject,
+          attrs: { purpose: r.purpose, allowed: r.allowed, evidence: r.evidence },
+        });
+      }
       if (r.allowed && decisions[i]!.obligations.includes('alert:break_glass')) {
         await deps.detect?.raise(trx, {
           kind: 'break_glass',
