@@ -72,7 +72,7 @@ interface Probe {
   body?: unknown;
 }
 
-/** Expected statuses for the access module's own routes (the routes this module owns and answers for). */
+/** Expected statuses for the access module's own routes, and the ledger's public/private split. */
 const ACCESS_EXPECT: Record<string, Partial<Record<Who, number>>> = {
   'GET /v1/subjects/:id': {
     none: 401,
@@ -119,6 +119,14 @@ const ACCESS_EXPECT: Record<string, Partial<Record<Who, number>>> = {
     ...Object.fromEntries(ROLES.map((r) => [r, r === 'contact_service' ? 200 : 403])),
   },
   'GET /v1/me/assignments': Object.fromEntries(WHO.map((w) => [w, w === 'none' ? 401 : 200])),
+  // The ledger's public tree and private entries (issue 11 item 5, docs/adr/0006): hash tiles and
+  // proofs to anyone with no key, entry bundles only to the privacy, audit and security roles.
+  'GET /v1/ledger/tile/*': Object.fromEntries(WHO.map((w) => [w, 200])),
+  'GET /v1/ledger/proof/inclusion': Object.fromEntries(WHO.map((w) => [w, 200])),
+  'GET /v1/ledger/tile/entries/*': {
+    none: 401,
+    ...Object.fromEntries(ROLES.map((r) => [r, r === 'admin' || r === 'privacy_officer' ? 200 : 403])),
+  },
 };
 
 describeEachDialect('authorization matrix over every route', (dialect) => {
@@ -303,6 +311,8 @@ describeEachDialect('authorization matrix over every route', (dialect) => {
         return { url: `${route.url}?from=1&to=2` };
       case 'GET /v1/ledger/tile/*':
         return { url: '/v1/ledger/tile/0/000.p/1' };
+      case 'GET /v1/ledger/tile/entries/*':
+        return { url: '/v1/ledger/tile/entries/000.p/1' };
       case 'GET /v1/notices/:id':
         return { url: fill(route.url, ctx.notice!) };
       case 'POST /v1/consents':

@@ -18,13 +18,21 @@ import { createTestLedger, events, hexToBuf, ORIGIN, type TestLedger } from './h
 
 /**
  * The ledger over HTTP, as an outside verifier uses it: everything served checks out with the pure
- * verifier functions and nothing else. Threat guarded: an anonymous client reading proofs, tiles or
- * entry bundles would learn who accessed which pseudonymous subject and when; only the signed
- * checkpoint and the public key are public, everything else needs a valid API key. `authenticate`
- * is a fake of the actors module (an outside system here).
+ * verifier functions and nothing else. Threats guarded (docs/adr/0006): (1) a partner or an
+ * employee with no need reading entry bundles would learn every subject id, who read whom, consents
+ * per subject and denial reasons: entry bundles go only to the privacy, audit and security roles,
+ * everyone else gets a bare 403 FORBIDDEN; (2) a witness or outside auditor needing a credential to
+ * check the log: the checkpoint, the key, the proofs and the hash tiles are public with no key.
+ * `authenticate` is a fake of the actors module (an outside system here).
  */
 const TOKEN = 'ctk_test_token';
 const principal: Principal = { id: 'act_auditor', kind: 'employee', roles: ['auditor'], attributes: {} };
+const PRINCIPALS: Record<string, Principal> = {
+  [TOKEN]: principal,
+  ctk_partner: { id: 'act_partner', kind: 'partner', roles: ['partner'], attributes: {} },
+  ctk_support: { id: 'act_support', kind: 'employee', roles: ['support'], attributes: {} },
+  ctk_privacy: { id: 'act_dpo', kind: 'employee', roles: ['privacy_officer'], attributes: {} },
+};
 const auth = { authorization: `Bearer ${TOKEN}` };
 
 describeEachDialect('ledger HTTP', (dialect) => {
@@ -40,7 +48,7 @@ describeEachDialect('ledger HTTP', (dialect) => {
     app = buildServer({
       logger: createLogger({ level: 'silent' }),
       routes: ledgerRoutes({ ledger: t.ledger }),
-      authenticate: async (token) => (token === TOKEN ? principal : undefined),
+      authenticate: async (token) => PRINCIPALS[token],
       health: async () => ({}),
       version: 'test',
     });
@@ -66,16 +74,42 @@ describeEachDialect('ledger HTTP', (dialect) => {
     expect(parsed.size).toBe(N);
   });
 
-  it('requires an API key for proofs and tiles', async () => {
+  it('serves hash tiles, the checkpoint and proofs with no credential', async () => {
     for (const url of [
+      '/v1/ledger/checkpoint',
+      '/v1/ledger/public-key',
       '/v1/ledger/proof/inclusion?index=1',
       '/v1/ledger/proof/consistency?from=1&to=2',
       '/v1/ledger/tile/0/000',
+      '/v1/ledger/tile/0/002.p/188',
+      '/v1/ledger/tile/1/000.p/2',
     ]) {
-      expect((await get(url, {})).statusCode).toBe(401);
-      expect((await get(url, { authorization: 'Bearer wrong' })).json()).toMatchObject({
-        code: 'AUTH_INVALID',
-      });
+      expect((await get(url, {})).statusCode, url).toBe(200);
+    }
+    expect((await get('/v1/ledger/tile/0/000', {})).headers['cache-control']).toMatch(/^public/);
+  });
+
+  it('gives entry bundles only to the privacy, audit and security roles', async () => {
+    const url = '/v1/ledger/tile/entries/000';
+    const none = await get(url, {});
+    expect(none.statusCode).toBe(401);
+    expect(none.json().code).toBe('AUTH_REQUIRED');
+    expect((await get(url, { authorization: 'Bearer wrong' })).json().code).toBe('AUTH_INVALID');
+    for (const who of ['ctk_partner', 'ctk_support']) {
+      const res = await get(url, { authorization: `Bearer ${who}` });
+      expect(res.statusCode, who).toBe(403);
+      const { requestId: _id, ...body } = res.json() as Record<string, unknown>;
+      expect(body, who).toEqual({ code: 'FORBIDDEN', message: 'This action is not permitted.' });
+      expect(res.body, who).not.toMatch(/auditor|privacy|security|role/i);
+      // Partial bundles too.
+      expect(
+        (await get('/v1/ledger/tile/entries/002.p/188', { authorization: `Bearer ${who}` })).statusCode,
+      ).toBe(403);
+    }
+    for (const who of [TOKEN, 'ctk_privacy']) {
+      const res = await get(url, { authorization: `Bearer ${who}` });
+      expect(res.statusCode, who).toBe(200);
+      expect(res.headers['cache-control']).toMatch(/^private/);
     }
   });
 

@@ -1,12 +1,18 @@
 import { z } from 'zod';
+import { commonError } from '../../lib/errors.js';
 import { type RouteDef, route } from '../../lib/http/index.js';
+import { ledgerError } from './ledger.errors.js';
 import type { Ledger } from './ledger.service.js';
 import { parseTilePath } from './tiles.js';
 
 /**
- * The ledger over HTTP. The checkpoint and the public key are public: anyone may hold the log to
- * its signature. Proofs, tiles and entry bundles need an authenticated principal (any actor): the
- * entries carry pseudonymous ids only, but who-read-what patterns are still not for the world.
+ * The ledger over HTTP, split into a public tree and private entries (docs/adr/0006):
+ * - public, no credential: the signed checkpoint, the public key, inclusion and consistency proofs
+ *   and the hash tiles tile/<L>/<N>[.p/<W>]. They carry hashes only, so a witness or an outside
+ *   auditor checks the log with no API key.
+ * - private: the entry bundles tile/entries/<N>[.p/<W>] carry the entries' contents (pseudonymous
+ *   subject ids, who read whom, consents, denial reasons). Only ENTRY_READERS get them; every other
+ *   actor gets a plain 403 FORBIDDEN that says nothing about roles.
  *
  * Tiles follow the C2SP tlog-tiles read paths under /v1/ledger/, so tlog clients can fetch them.
  * A full tile, and a partial tile of a given width, never change, so they are cached long.
@@ -46,6 +52,11 @@ const PublicKeyResponse = z.object({
 });
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** Entry bundles are private: a shared cache must never keep them. */
+const PRIVATE_IMMUTABLE = 'private, max-age=31536000, immutable';
+
+/** The roles with a need to read entry contents (privacy, audit, security investigations). */
+export const ENTRY_READERS: readonly string[] = ['privacy_officer', 'auditor', 'security', 'admin'];
 
 export function ledgerRoutes(deps: { ledger: Ledger }): RouteDef[] {
   const { ledger } = deps;
@@ -77,7 +88,7 @@ export function ledgerRoutes(deps: { ledger: Ledger }): RouteDef[] {
       url: '/v1/ledger/proof/inclusion',
       summary: 'Inclusion proof of an entry, by index or leaf hash (RFC 9162 §2.1.3)',
       tags: ['ledger'],
-      auth: 'actor',
+      auth: 'none',
       query: InclusionQuery,
       response: InclusionResponse,
       handler: async ({ query }) => {
@@ -93,25 +104,40 @@ export function ledgerRoutes(deps: { ledger: Ledger }): RouteDef[] {
       url: '/v1/ledger/proof/consistency',
       summary: 'Consistency proof between two tree sizes (RFC 9162 §2.1.4)',
       tags: ['ledger'],
-      auth: 'actor',
+      auth: 'none',
       query: ConsistencyQuery,
       response: ConsistencyResponse,
       handler: async ({ query }) => ledger.consistencyProof(query.from, query.to),
     }),
     route({
       method: 'GET',
-      url: '/v1/ledger/tile/*',
-      summary: 'C2SP tlog-tiles: tile/<L>/<N>[.p/<W>] hashes and tile/entries/<N>[.p/<W>] entry bundles',
+      url: '/v1/ledger/tile/entries/*',
+      summary: 'C2SP tlog-tiles entry bundles tile/entries/<N>[.p/<W>] (privacy, audit and security roles)',
       tags: ['ledger'],
       auth: 'actor',
       params: z.object({ '*': z.string().max(128) }),
       produces: 'application/octet-stream',
+      handler: async ({ principal, params, reply }) => {
+        if (!principal.roles.some((r) => ENTRY_READERS.includes(r))) throw commonError('FORBIDDEN');
+        const t = parseTilePath(`entries/${params['*']}`);
+        const body = await ledger.entryBundle(t.index, t.width);
+        reply.header('cache-control', PRIVATE_IMMUTABLE);
+        return body;
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/v1/ledger/tile/*',
+      summary: 'C2SP tlog-tiles hash tiles tile/<L>/<N>[.p/<W>] (public)',
+      tags: ['ledger'],
+      auth: 'none',
+      params: z.object({ '*': z.string().max(128) }),
+      produces: 'application/octet-stream',
       handler: async ({ params, reply }) => {
         const t = parseTilePath(params['*']);
-        const body =
-          t.level === 'entries'
-            ? await ledger.entryBundle(t.index, t.width)
-            : await ledger.tile(t.level, t.index, t.width);
+        // Entry bundles have their own, authenticated route; never serve one here.
+        if (t.level === 'entries') throw ledgerError('LEDGER_TILE_NOT_FOUND');
+        const body = await ledger.tile(t.level, t.index, t.width);
         reply.header('cache-control', IMMUTABLE);
         return body;
       },
