@@ -1,5 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
-import { type Config, ENV, isLoopback } from '../config.js';
+import {
+  type Config,
+  DEMO_CANARY_EMAIL_DOMAIN,
+  DEMO_CANARY_MOBILE_PREFIX,
+  ENV,
+  isLoopback,
+} from '../config.js';
 import { keyFileMode } from '../lib/crypto/index.js';
 import { keyFileBesideDatabase } from './infra.js';
 
@@ -56,7 +62,9 @@ export function checkConfig(config: Config): Finding[] {
       f.push({
         level: 'warn',
         code: 'KEY_FILE_BESIDE_DATABASE',
-        message: `the key file sits beside the database: a copy of the data directory carries both; set ${ENV.keyFile} to another volume in production`,
+        // The default layout (`npm start`, the demo) is exactly this: one directory for a trial run.
+        // Still a warning, with the reason it is acceptable there and not in production.
+        message: `the key file sits beside the database: a copy of the data directory carries both. Expected for the demo and a trial (the default layout); in production set ${ENV.keyFile} to another volume`,
       });
     }
   }
@@ -87,6 +95,16 @@ export function checkConfig(config: Config): Finding[] {
         message: 'the SQLite file is readable by other users',
       });
     }
+  }
+  if (
+    config.canaryMobilePrefix === DEMO_CANARY_MOBILE_PREFIX ||
+    config.canaryEmailDomain === DEMO_CANARY_EMAIL_DOMAIN
+  ) {
+    f.push({
+      level: 'warn',
+      code: 'CANARY_POOL_DEMO',
+      message: `the canary pools are the demo ranges; fine for the demo, but in production set ${ENV.canaryMobilePrefix} and ${ENV.canaryEmailDomain} to a range and domain you monitor, or a leaked canary reaches no one`,
+    });
   }
   if (config.logLevel === 'debug' || config.logLevel === 'trace') {
     f.push({

@@ -281,7 +281,17 @@ describeEachDialect('access read path: views and conditions', (dialect) => {
 
     const alerts = await w.app.detect.list({ actorId: actor.id, kind: 'break_glass' });
     expect(alerts.length - alertsBefore).toBe(c.alert ? 1 : 0);
-    if (c.alert) expect(alerts.find((a) => a.subject === subjectId)?.attrs.evidence).toBe(r.evidence);
+    if (c.alert) {
+      const alert = alerts.find((a) => a.subject === subjectId)!;
+      expect(alert.attrs.evidence).toBe(r.evidence);
+      // Threat: free-text reasons (which may name a person) kept in clear in the alerts table.
+      // Sealed, bound to actor and subject; only the length is in clear.
+      expect(JSON.stringify(alert)).not.toContain(c.breakGlass!);
+      expect(alert.attrs.reasonLength).toBe(c.breakGlass!.length);
+      const sealed = alert.attrs.reasonSealed as string;
+      expect(w.app.access.openBreakGlassReason(actor.id, subjectId, sealed)).toBe(c.breakGlass);
+      expect(w.app.access.openBreakGlassReason(actor.id, 'another-subject', sealed)).toBeUndefined();
+    }
   });
 });
 

@@ -96,6 +96,23 @@ function pooledRandom(n: number): Buffer {
   return out;
 }
 
+/**
+ * Secret random bytes (a data key) from the pool: copied out, then the pool's slice is zeroed, so
+ * the key's only copy is the caller's (which the caller wipes with fill(0)). The slice is never
+ * handed out again (the offset only moves forward), so zeroing it cannot weaken a later draw.
+ */
+function pooledSecret(n: number): Buffer {
+  const slice = pooledRandom(n);
+  const out = Buffer.from(slice);
+  slice.fill(0);
+  return out;
+}
+
+/** Test hook: the unused and used bytes of the current pool (a copy). Never use outside tests. */
+export function poolSnapshotForTests(): Buffer {
+  return Buffer.from(pool);
+}
+
 /** Random bytes for bulk work (the same pool as sealing), e.g. the ids of imported subjects. */
 export function bulkRandomBytes(n: number): Buffer {
   return Buffer.from(pooledRandom(n));
@@ -145,7 +162,7 @@ export function sealNewSubject(
   fields: readonly string[],
   values: readonly string[],
 ): { key: WrappedKey; sealed: Buffer[] } {
-  const dataKey = Buffer.from(pooledRandom(32));
+  const dataKey = pooledSecret(32);
   const v = keyring.currentKekVersion;
   const wrapped = sealPooled(kekObject(keyring.kek(v)), dataKey, wrapAad(subjectId, v));
   const sealed: Buffer[] = new Array(fields.length);

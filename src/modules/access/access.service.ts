@@ -18,6 +18,7 @@ import { maskValue, type OpenedSubjects, openSubjectsFields, type Vault } from '
 import { accessError } from './access.errors.js';
 import { eventsForActor, eventsForSubject, insertEvents } from './access.repo.js';
 import type { AccessEventRow } from './access.tables.js';
+import { createReasonSealer } from './reasons.js';
 import { createTokenSealer } from './tokens.js';
 
 /**
@@ -247,6 +248,7 @@ export function createAccess(deps: AccessDeps) {
   requireRecorder(deps.record, 'createAccess');
   const ids = deps.ids ?? randomId;
   const tokens = createTokenSealer(deps.keyring);
+  const reasonSealer = createReasonSealer(deps.keyring);
   const ttl = deps.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_S;
   const catalogFields = new Set(deps.vault.catalog.fields.map((f) => f.name));
 
@@ -540,13 +542,20 @@ export function createAccess(deps: AccessDeps) {
         });
       }
       if (r.allowed && decisions[i]!.obligations.includes('alert:break_glass')) {
+        const reason = items[i]!.req.breakGlassReason ?? '';
         await deps.detect?.raise(trx, {
           kind: 'break_glass',
           severity: 'high',
           actor: items[i]!.principal.id,
           subject: r.subject,
-          // The reason is the actor's own justification, kept for the privacy team's review.
-          attrs: { purpose: r.purpose, reason: items[i]!.req.breakGlassReason ?? '', evidence: r.evidence },
+          // The reason is the actor's own justification, kept for the privacy team's review. Free
+          // text may hold personal information: sealed, only its length in clear (reasons.ts).
+          attrs: {
+            purpose: r.purpose,
+            reasonLength: reason.length,
+            reasonSealed: reasonSealer.seal(items[i]!.principal.id, r.subject, reason),
+            evidence: r.evidence,
+          },
         });
       }
     }
@@ -834,6 +843,14 @@ export function createAccess(deps: AccessDeps) {
           })),
         ),
       );
+    },
+
+    /**
+     * The break-glass reason of an alert (its attrs.reasonSealed), for the privacy team's review;
+     * undefined when it does not open for this actor and subject.
+     */
+    openBreakGlassReason(actor: string, subject: string, sealed: string): string | undefined {
+      return reasonSealer.open(actor, subject, sealed);
     },
 
     /** Group-commit counters of the single-read path (transactions, reads in them, batches retried one by one). */

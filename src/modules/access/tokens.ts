@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { deriveKey, type Keyring, open, seal } from '../../lib/crypto/index.js';
 
 /**
@@ -10,18 +11,23 @@ import { deriveKey, type Keyring, open, seal } from '../../lib/crypto/index.js';
 export const TOKEN_PREFIX = 'ctt_';
 const AAD = new TextEncoder().encode('custodian/contact-token/v1');
 
-export interface ContactTokenClaims {
-  /** subject id */
-  s: string;
-  /** field */
-  f: string;
-  /** actor the token was issued to */
-  a: string;
-  /** purpose of the read that issued it */
-  p: string;
-  /** expiry, epoch seconds */
-  e: number;
-}
+/** Every claim type-checked when a token is opened: a token is authentic, but old versions may differ. */
+const ClaimsSchema = z
+  .object({
+    /** subject id */
+    s: z.string().min(1).max(128),
+    /** field */
+    f: z.string().min(1).max(128),
+    /** actor the token was issued to */
+    a: z.string().min(1).max(128),
+    /** purpose of the read that issued it */
+    p: z.string().min(1).max(128),
+    /** expiry, epoch seconds */
+    e: z.number().int().nonnegative(),
+  })
+  .strict();
+
+export type ContactTokenClaims = z.infer<typeof ClaimsSchema>;
 
 export function createTokenSealer(keyring: Keyring) {
   const key = deriveKey(keyring, 'contact-token/v1');
@@ -33,18 +39,12 @@ export function createTokenSealer(keyring: Keyring) {
     open(token: string): ContactTokenClaims | undefined {
       if (!token.startsWith(TOKEN_PREFIX) || token.length > 512) return undefined;
       try {
-        const c = JSON.parse(
-          open(key, Buffer.from(token.slice(TOKEN_PREFIX.length), 'base64url'), AAD).toString('utf8'),
+        const c = ClaimsSchema.safeParse(
+          JSON.parse(
+            open(key, Buffer.from(token.slice(TOKEN_PREFIX.length), 'base64url'), AAD).toString('utf8'),
+          ),
         );
-        if (
-          typeof c?.s !== 'string' ||
-          typeof c?.f !== 'string' ||
-          typeof c?.a !== 'string' ||
-          typeof c?.e !== 'number'
-        ) {
-          return undefined;
-        }
-        return c as ContactTokenClaims;
+        return c.success ? c.data : undefined;
       } catch {
         return undefined;
       }

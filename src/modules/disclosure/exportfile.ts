@@ -20,9 +20,23 @@ export function placeCanaries<T>(subjects: readonly T[], canaries: readonly T[],
   return out;
 }
 
+/** A cell a spreadsheet would read as a formula (or a DDE call): =, +, -, @, tab, carriage return. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * CSV injection (OWASP): a recipient opening the export in a spreadsheet must not run a formula
+ * planted in a value. A cell starting with one of the trigger characters gets a leading single
+ * quote, which spreadsheets show as text and drop from the displayed value. International phone
+ * numbers ('+86…') are therefore written as "'+86…" in CSV; the JSON format is unchanged.
+ */
+export function spreadsheetSafe(v: string): string {
+  return FORMULA_START.test(v) ? `'${v}` : v;
+}
+
 export function toCsv(fields: readonly string[], rows: readonly ExportRow[]): string {
-  const parts: string[] = [csvLine(['ref', ...fields])];
-  for (const r of rows) parts.push(csvLine([r.ref, ...fields.map((f) => r.values[f] ?? '')]));
+  const parts: string[] = [csvLine(['ref', ...fields].map(spreadsheetSafe))];
+  for (const r of rows)
+    parts.push(csvLine([r.ref, ...fields.map((f) => r.values[f] ?? '')].map(spreadsheetSafe)));
   return parts.join('');
 }
 

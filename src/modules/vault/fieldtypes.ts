@@ -37,6 +37,7 @@ export type ValueCode =
   | 'VAULT_VALUE_EMPTY'
   | 'VAULT_VALUE_TOO_LONG'
   | 'VAULT_VALUE_MALFORMED'
+  | 'VAULT_VALUE_FORMULA'
   | 'VAULT_PHONE_INVALID'
   | 'VAULT_EMAIL_INVALID'
   | 'VAULT_ID_REGION_INVALID'
@@ -54,6 +55,7 @@ const bad = {
   empty: new Invalid('VAULT_VALUE_EMPTY'),
   long: new Invalid('VAULT_VALUE_TOO_LONG'),
   malformed: new Invalid('VAULT_VALUE_MALFORMED'),
+  formula: new Invalid('VAULT_VALUE_FORMULA'),
   phone: new Invalid('VAULT_PHONE_INVALID'),
   email: new Invalid('VAULT_EMAIL_INVALID'),
   region: new Invalid('VAULT_ID_REGION_INVALID'),
@@ -329,8 +331,15 @@ function maskName(v: string): string {
   return out;
 }
 
+/**
+ * Company names and addresses: one line of text. A leading '=' is refused: no real company or
+ * address starts with one, and such a value is a spreadsheet formula waiting for an export
+ * (exports also escape every cell, see disclosure/exportfile.ts; this keeps it out of the vault).
+ */
 function normaliseLine(input: string, _ctx: CheckContext, maxLength: number): Checked {
-  return cleanText(input, maxLength, false);
+  const v = cleanText(input, maxLength, false);
+  if (typeof v !== 'string') return v;
+  return v.startsWith('=') || v.startsWith('＝') ? bad.formula : v;
 }
 
 function normaliseText(input: string, _ctx: CheckContext, maxLength: number): Checked {

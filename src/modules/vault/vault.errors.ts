@@ -24,6 +24,10 @@ export const VAULT_ERRORS = {
     status: 400,
     message: 'The value does not have the form its field type requires.',
   },
+  VAULT_VALUE_FORMULA: {
+    status: 400,
+    message: 'The value starts with "=", which a company name or address never does.',
+  },
   VAULT_PHONE_INVALID: {
     status: 400,
     message: 'The value is not a valid phone number of the required kind.',
