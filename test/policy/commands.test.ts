@@ -76,7 +76,7 @@ describeEachDialect('policy CLI', (dialect) => {
 
   it('policy check validates without loading', async () => {
     const out = await run('policy', 'check', defaultPolicyFile());
-    expect(out.human[0]).toBe('policy guarded version 2025.1 is valid: 6 purposes, 6 grants');
+    expect(out.human[0]).toBe('policy guarded version 2025.1 is valid: 8 purposes, 8 grants');
     expect((await policy.show()).name).toBe('lax');
   });
 
