@@ -251,8 +251,19 @@ for (const name of ['chromium', 'firefox'] as const) {
       expect(cookie.httpOnly).toBe(true);
       expect(await page.evaluate('document.cookie')).not.toContain('custodian_portal');
       await check(page, 'portal-data');
+      // The history comes with proofs against a signed checkpoint: integrate and sign first.
+      await app.access.drain();
+      await app.ledger.integrate();
+      await app.ledger.checkpoint();
+      await app.rights.commitSubjects();
       await page.getByRole('link', { name: 'Who read or received my data' }).click();
-      await page.getByTestId('page-portal-history').getByRole('table').waitFor();
+      const history = page.getByTestId('page-portal-history');
+      await history.getByRole('table').or(history.getByRole('alert')).first().waitFor();
+      expect(await history.getByRole('alert').count(), (await history.textContent()) ?? '').toBe(0);
+      // His own view of his data (recorded) is in the list, and its proof checks in this browser.
+      await history.getByRole('row').nth(1).waitFor();
+      await history.getByRole('button', { name: 'Verify every entry' }).click();
+      await history.getByTestId('proof-result').first().filter({ hasText: 'Verified' }).waitFor();
       await check(page, 'portal-history');
     });
 
