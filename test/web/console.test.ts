@@ -234,6 +234,25 @@ for (const name of ['chromium', 'firefox'] as const) {
       await check(page, 'console-incident');
     });
 
+    it('traces: a leaked CSV uploaded through the real API; the ranked-candidates table is drawn', async (ctx) => {
+      skipUnless(ctx);
+      const mobile = '+86 139 5555 0101';
+      await subject(mobile);
+      const { page } = await signedIn(['privacy_officer']);
+      await page.goto(`${base}/console/traces`);
+      await page.locator('input[type=file]').setInputFiles({
+        name: 'leak.csv',
+        mimeType: 'text/csv',
+        buffer: Buffer.from(`name,mobile\n张三,${mobile}\n`),
+      });
+      await page.getByTestId('page-traces').getByRole('button', { name: 'Submit' }).click();
+      const section = page.getByTestId('trace-candidates');
+      // With no reads of the leaked record in the ledger the ranking is empty (the table has no rows).
+      await section.getByRole('table').or(page.getByRole('alert')).first().waitFor({ state: 'attached' });
+      expect(await page.getByRole('alert').count(), (await page.textContent('body')) ?? '').toBe(0);
+      await check(page, 'console-trace');
+    });
+
     it('portal: sign-in with the one-time code from the gateway; history page; cookie is httpOnly', async (ctx) => {
       skipUnless(ctx);
       const mobile = '+86 138 0013 8000';

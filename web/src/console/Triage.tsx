@@ -145,7 +145,14 @@ export function TracesPage() {
       <PageTitle>{t('nav.traces')}</PageTitle>
       <Section title={t('traces.upload')}>
         <Group align="end">
-          <FileInput label={t('traces.file')} value={file} onChange={setFile} w={320} clearable />
+          <FileInput
+            label={t('traces.file')}
+            value={file}
+            onChange={setFile}
+            w={320}
+            clearable
+            clearButtonProps={{ 'aria-label': 'Clear file' }}
+          />
           <Button disabled={!file} loading={upload.isPending} onClick={() => file && upload.mutate(file)}>
             {t('common.submit')}
           </Button>
