@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { commonError } from '../../lib/errors.js';
 import { route } from '../../lib/http/index.js';
@@ -123,6 +123,17 @@ function sessionToken(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
+type CookieReply = FastifyReply & {
+  setCookie?(name: string, value: string, opts: Record<string, unknown>): FastifyReply;
+  clearCookie?(name: string, opts: Record<string, unknown>): FastifyReply;
+};
+
+const portalCookieBase = (request: FastifyRequest) => ({
+  path: '/v1/portal',
+  sameSite: 'strict',
+  secure: request.protocol === 'https',
+});
+
 export function rightsRoutes(deps: {
   rights: Rights;
   /** Recipients whose partner actor this is (a partner confirms deletions it carried out). */
@@ -164,8 +175,15 @@ export function rightsRoutes(deps: {
       auth: 'none',
       body: z.object({ challenge: z.string().max(64), code: z.string().max(12) }),
       response: z.object({ token: z.string(), expiresAt: z.string() }),
-      handler: async ({ body }) => {
+      handler: async ({ request, reply, body }) => {
         const s = await rights.verifyCode(body.challenge, body.code);
+        // The web portal keeps the session in an httpOnly cookie (its script never holds it);
+        // SameSite=Strict is the CSRF defence for these cookie-authenticated portal calls.
+        (reply as CookieReply).setCookie?.(PORTAL_COOKIE, s.token, {
+          ...portalCookieBase(request),
+          httpOnly: true,
+          expires: new Date(s.expiresAt),
+        });
         return { token: s.token, expiresAt: s.expiresAt };
       },
     }),
@@ -176,9 +194,10 @@ export function rightsRoutes(deps: {
       tags,
       auth: 'none',
       response: z.object({ ended: z.literal(true) }),
-      handler: async ({ request }) => {
+      handler: async ({ request, reply }) => {
         const t = sessionToken(request);
         if (t) await rights.endSession(t);
+        (reply as CookieReply).clearCookie?.(PORTAL_COOKIE, portalCookieBase(request));
         return { ended: true as const };
       },
     }),

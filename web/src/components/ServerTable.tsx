@@ -24,6 +24,10 @@ export interface ServerTableProps<Row extends Record<string, any>> {
   label: string;
   actions?: (row: Row) => ReactNode;
   testId?: string;
+  /** The query parameter that carries the cursor (`cursor`; the alerts API calls it `before`). */
+  cursorParam?: string;
+  /** The response key of the next page's cursor (`nextCursor`; the alerts API calls it `next`). */
+  nextKey?: string;
 }
 
 export function ServerTable<Row extends Record<string, any>>(props: ServerTableProps<Row>) {
@@ -41,7 +45,7 @@ export function ServerTable<Row extends Record<string, any>>(props: ServerTableP
       get<Record<string, unknown>>(props.url, {
         ...props.query,
         limit: pageSize,
-        cursor: cursors[pagination.pageIndex],
+        [props.cursorParam ?? 'cursor']: cursors[pagination.pageIndex],
         sort: sort?.id,
         order: sort ? (sort.desc ? 'desc' : 'asc') : undefined,
         q: filter || undefined,
@@ -52,7 +56,7 @@ export function ServerTable<Row extends Record<string, any>>(props: ServerTableP
     () => ((q.data?.[props.rowsKey] as Row[] | undefined) ?? []).slice(0, pageSize),
     [q.data, props.rowsKey, pageSize],
   );
-  const nextCursor = q.data?.nextCursor as string | undefined;
+  const nextCursor = (q.data?.[props.nextKey ?? 'nextCursor'] ?? undefined) as string | undefined;
   const columns = useMemo(() => {
     if (!props.actions) return props.columns;
     const render = props.actions;

@@ -31,12 +31,19 @@ export default function Overview() {
   });
   const summary = useQuery({
     queryKey: ['detect-summary'],
-    queryFn: () => get<{ readsPerDay?: { day: string; reads: number }[] }>('/v1/detect/summary'),
+    queryFn: () =>
+      get<{
+        reads: number;
+        explained: number;
+        explainedShare: number | null;
+        alerts: { detector: string; open: number; total: number }[];
+        suspended: number;
+      }>('/v1/detect/summary'),
   });
   const incidents = useQuery({
     queryKey: ['incidents', 'open'],
     queryFn: () =>
-      get<{ incidents: { id: string; title?: string; deadline?: string; status: string }[] }>(
+      get<{ incidents: { id: string; title: string; grade: string; affected: number; status: string }[] }>(
         '/v1/incidents',
         {
           status: 'open',
@@ -96,24 +103,34 @@ export default function Overview() {
         </Section>
         <Section title={t('overview.readsPerDay')}>
           <QueryState isPending={summary.isPending} error={summary.error}>
-            <BarChart
-              h={180}
-              data={summary.data?.readsPerDay ?? []}
-              dataKey="day"
-              series={[{ name: 'reads', color: 'teal.9' }]}
-            />
+            <Text data-testid="reads-explained">
+              {summary.data?.reads ?? 0} reads (30 days) ·{' '}
+              {summary.data?.explainedShare == null
+                ? '—'
+                : `${Math.round(summary.data.explainedShare * 100)}% explained`}{' '}
+              · {summary.data?.suspended ?? 0} suspended
+            </Text>
+            {(summary.data?.alerts.length ?? 0) > 0 && (
+              <BarChart
+                h={180}
+                data={summary.data?.alerts ?? []}
+                dataKey="detector"
+                series={[
+                  { name: 'open', color: 'red.9' },
+                  { name: 'total', color: 'teal.9' },
+                ]}
+              />
+            )}
           </QueryState>
         </Section>
         <Section title={t('overview.incidents')}>
           <QueryState isPending={incidents.isPending} error={incidents.error}>
             {(incidents.data?.incidents ?? []).map((i) => (
               <Group key={i.id} justify="space-between">
-                <Text>{i.title ?? i.id}</Text>
-                {i.deadline && (
-                  <Badge variant="light" c="dark.9" color="red">
-                    {clock(i.deadline)}
-                  </Badge>
-                )}
+                <Text>{i.title}</Text>
+                <Badge variant="light" c="dark.9" color="red">
+                  {i.grade} · {i.affected}
+                </Badge>
               </Group>
             ))}
           </QueryState>

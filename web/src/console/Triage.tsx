@@ -1,4 +1,4 @@
-import { Badge, Button, FileInput, Group, Table } from '@mantine/core';
+import { Badge, Button, FileInput, Group, Table, TextInput } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { PageTitle, Section } from '../components/Section.tsx';
@@ -21,8 +21,11 @@ interface AlertRow {
 export function AlertsPage() {
   const { t } = useI18n();
   const qc = useQueryClient();
+  // ack needs no reason; resolve and false-positive need one (at least a few words, checked by the API).
+  const [reason, setReason] = useState('');
   const act = useMutation({
-    mutationFn: ({ id, verb }: { id: string; verb: string }) => post(`/v1/alerts/${id}/${verb}`),
+    mutationFn: ({ id, verb }: { id: string; verb: 'ack' | 'resolve' | 'false-positive' }) =>
+      post(`/v1/alerts/${id}/${verb}`, verb === 'ack' ? {} : { reason }),
     onSettled: () => qc.invalidateQueries({ queryKey: ['/v1/alerts'] }),
   });
   const columns = [
@@ -42,29 +45,50 @@ export function AlertsPage() {
   return (
     <div data-testid="page-alerts">
       <PageTitle>{t('nav.alerts')}</PageTitle>
+      <TextInput
+        label="Reason (for resolve / false positive)"
+        value={reason}
+        onChange={(e) => setReason(e.currentTarget.value)}
+        maw={480}
+        mb="sm"
+        data-testid="alert-reason"
+      />
       <ServerTable<AlertRow>
         url="/v1/alerts"
         rowsKey="alerts"
+        cursorParam="before"
+        nextKey="next"
         label={t('nav.alerts')}
         columns={columns as never}
         filterable
         testId="alerts-table"
         actions={(a) =>
-          a.status === 'open' ? (
+          a.status === 'open' || a.status === 'acknowledged' || a.status === 'true_positive' ? (
             <Group gap={4} wrap="nowrap">
+              {a.status === 'open' && (
+                <Button
+                  size="compact-xs"
+                  variant="default"
+                  onClick={() => act.mutate({ id: a.id, verb: 'ack' })}
+                >
+                  {t('alerts.ack')}
+                </Button>
+              )}
               <Button
                 size="compact-xs"
                 variant="default"
-                onClick={() => act.mutate({ id: a.id, verb: 'ack' })}
+                disabled={reason.trim().length === 0}
+                onClick={() => act.mutate({ id: a.id, verb: 'resolve' })}
               >
-                {t('alerts.ack')}
+                {t('alerts.close')}
               </Button>
               <Button
                 size="compact-xs"
                 variant="default"
-                onClick={() => act.mutate({ id: a.id, verb: 'close' })}
+                disabled={reason.trim().length === 0}
+                onClick={() => act.mutate({ id: a.id, verb: 'false-positive' })}
               >
-                {t('alerts.close')}
+                False positive
               </Button>
             </Group>
           ) : null
@@ -77,9 +101,26 @@ export function AlertsPage() {
 
 interface Trace {
   id: string;
-  status?: string;
-  createdAt?: string;
-  candidates?: { actor: string; score: number; reasons?: string[] }[];
+  createdAt: string;
+  inputs: string[];
+  summary: { rows: number; matched: number; candidates: number };
+  candidates?: {
+    rank: number;
+    key: string;
+    kind: string;
+    llr: number;
+    log10P: number;
+    matched: number;
+    exclusive: string[];
+    verdict: string;
+  }[];
+}
+
+async function toBase64(f: File): Promise<string> {
+  const bytes = new Uint8Array(await f.arrayBuffer());
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
 }
 
 export function TracesPage() {
@@ -88,11 +129,7 @@ export function TracesPage() {
   const [file, setFile] = useState<File | null>(null);
   const [open, setOpen] = useState<string>();
   const upload = useMutation({
-    mutationFn: (f: File) => {
-      const fd = new FormData();
-      fd.append('file', f);
-      return api<Trace>('POST', '/v1/traces', fd);
-    },
+    mutationFn: async (f: File) => api<Trace>('POST', '/v1/traces', { file: await toBase64(f) }),
     onSuccess: (tr) => {
       setOpen(tr.id);
       void qc.invalidateQueries({ queryKey: ['/v1/traces'] });
@@ -108,7 +145,14 @@ export function TracesPage() {
       <PageTitle>{t('nav.traces')}</PageTitle>
       <Section title={t('traces.upload')}>
         <Group align="end">
-          <FileInput label={t('traces.file')} value={file} onChange={setFile} w={320} clearable />
+          <FileInput
+            label={t('traces.file')}
+            value={file}
+            onChange={setFile}
+            w={320}
+            clearable
+            clearButtonProps={{ 'aria-label': 'Clear file' }}
+          />
           <Button disabled={!file} loading={upload.isPending} onClick={() => file && upload.mutate(file)}>
             {t('common.submit')}
           </Button>
@@ -121,7 +165,6 @@ export function TracesPage() {
         label={t('nav.traces')}
         columns={cols<Trace>([
           ['id', 'id'],
-          ['status', t('alerts.status')],
           ['createdAt', t('alerts.created')],
         ])}
         actions={(r) => (
@@ -135,12 +178,15 @@ export function TracesPage() {
           <QueryState isPending={detail.isPending} error={detail.error}>
             <Table aria-label={t('traces.candidates')}>
               <Table.Tbody>
-                {(detail.data?.candidates ?? []).map((c, i) => (
-                  <Table.Tr key={c.actor}>
-                    <Table.Td>{i + 1}</Table.Td>
-                    <Table.Td>{c.actor}</Table.Td>
-                    <Table.Td>{c.score.toFixed(3)}</Table.Td>
-                    <Table.Td>{fmt(c.reasons)}</Table.Td>
+                {(detail.data?.candidates ?? []).map((c) => (
+                  <Table.Tr key={c.key} data-testid="trace-candidate">
+                    <Table.Td>{c.rank}</Table.Td>
+                    <Table.Td>{c.key}</Table.Td>
+                    <Table.Td>{c.kind}</Table.Td>
+                    <Table.Td>LLR {c.llr.toFixed(1)}</Table.Td>
+                    <Table.Td>log10 p {c.log10P.toFixed(1)}</Table.Td>
+                    <Table.Td>{c.matched}</Table.Td>
+                    <Table.Td>{c.verdict}</Table.Td>
                   </Table.Tr>
                 ))}
               </Table.Tbody>
@@ -154,15 +200,25 @@ export function TracesPage() {
 
 interface Incident {
   id: string;
-  title?: string;
+  title: string;
   status: string;
-  severity?: string;
-  deadline?: string;
-  openedAt?: string;
+  grade: string;
+  affected: number;
+  openedAt: string;
+}
+
+interface IncidentDetail extends Incident {
+  clocks: { name: string; dueAt: string; metAt: string | null; status: string; leftMs: number }[];
 }
 
 export function IncidentsPage() {
   const { t } = useI18n();
+  const [open, setOpen] = useState<string>();
+  const detail = useQuery({
+    queryKey: ['incident', open],
+    queryFn: () => get<IncidentDetail>(`/v1/incidents/${open}`),
+    enabled: Boolean(open),
+  });
   return (
     <div data-testid="page-incidents">
       <PageTitle>{t('incidents.title')}</PageTitle>
@@ -174,23 +230,47 @@ export function IncidentsPage() {
           ...cols<Incident>([
             ['title', 'title'],
             ['status', t('alerts.status')],
-            ['severity', t('alerts.severity')],
+            ['grade', t('alerts.severity')],
+            ['affected', 'affected'],
+            ['openedAt', t('alerts.created')],
           ]),
-          {
-            id: 'clock',
-            header: t('incidents.clock'),
-            cell: (c: any) =>
-              c.row.original.deadline ? (
-                <Badge variant="light" c="dark.9" color="red">
-                  {clock(c.row.original.deadline)}
-                </Badge>
-              ) : (
-                '—'
-              ),
-          } as never,
         ]}
-        filterable
+        actions={(r) => (
+          <Button size="compact-xs" variant="default" onClick={() => setOpen(r.id)}>
+            {t('customers.open')}
+          </Button>
+        )}
       />
+      {open && (
+        <Section title={detail.data?.title ?? open} testId="incident-detail">
+          <QueryState isPending={detail.isPending} error={detail.error}>
+            <Table aria-label={t('incidents.clock')}>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>{t('incidents.clock')}</Table.Th>
+                  <Table.Th>due</Table.Th>
+                  <Table.Th>{t('alerts.status')}</Table.Th>
+                  <Table.Th>left</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {(detail.data?.clocks ?? []).map((c) => (
+                  <Table.Tr key={c.name} data-testid="incident-clock">
+                    <Table.Td>{c.name}</Table.Td>
+                    <Table.Td>{c.dueAt}</Table.Td>
+                    <Table.Td>{c.metAt ? `met ${c.metAt}` : c.status}</Table.Td>
+                    <Table.Td>
+                      <Badge variant="light" c="dark.9" color={c.leftMs < 0 ? 'red' : 'orange'}>
+                        {clock(c.dueAt)}
+                      </Badge>
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </QueryState>
+        </Section>
+      )}
     </div>
   );
 }

@@ -112,6 +112,7 @@ export const en = {
   'portal.kind': 'Kind',
   'portal.details': 'Details',
   'portal.verifyAll': 'Verify every entry against the signed checkpoint',
+  'portal.notices': 'Notices to me',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -225,6 +226,7 @@ export const zh: Record<MessageKey, string> = {
   'portal.kind': '类型',
   'portal.details': '详情',
   'portal.verifyAll': '对照签名检查点验证每一条记录',
+  'portal.notices': '给我的通知',
 };
 
 export const catalogues = { en, zh } as const;

@@ -22,28 +22,30 @@ import { QueryState } from '../components/State.tsx';
 import { useI18n } from '../i18n/index.tsx';
 import { ApiError, api, get, post } from '../lib/api.ts';
 import { usePath } from '../lib/router.tsx';
-import { type EntryCheck, type PortalProof, verifyPortalEntry } from '../lib/verify.ts';
+import { type EntryCheck, type PortalProof, parseCheckpoint, verifyPortalEntry } from '../lib/verify.ts';
 
 /**
  * The customers' portal, against the rights module's /v1/portal/* API: sign in with a one-time
  * code, see my data, who read or received it (each entry checked in this browser against the
  * signed checkpoint), withdraw consents, file requests and complaints.
  */
-const Contact = z.object({ contact: z.string().min(3).max(256) });
+const Contact = z.object({ address: z.string().trim().min(3).max(254) });
 const Code = z.object({ code: z.string().regex(/^[0-9]{4,8}$/) });
 
 function SignIn() {
   const { t } = useI18n();
   const qc = useQueryClient();
-  const [contact, setContact] = useState<string>();
+  const [challenge, setChallenge] = useState<string>();
   const f1 = useForm<z.infer<typeof Contact>>({ resolver: zodResolver(Contact) as never });
   const f2 = useForm<z.infer<typeof Code>>({ resolver: zodResolver(Code) as never });
   const login = useMutation({
-    mutationFn: (b: z.infer<typeof Contact>) => post('/v1/portal/login', b),
-    onSuccess: (_r, b) => setContact(b.contact),
+    mutationFn: (b: z.infer<typeof Contact>) =>
+      post<{ challenge: string; expiresAt: string }>('/v1/portal/login', b),
+    onSuccess: (r) => setChallenge(r.challenge),
   });
   const verify = useMutation({
-    mutationFn: (b: z.infer<typeof Code>) => post('/v1/portal/verify', { contact, code: b.code }),
+    // The server answers with an httpOnly cookie (custodian_portal); the token in the body is ignored.
+    mutationFn: (b: z.infer<typeof Code>) => post('/v1/portal/verify', { challenge, code: b.code }),
     onSuccess: () => qc.invalidateQueries({ queryKey: ['portal-me'] }),
   });
   return (
@@ -53,10 +55,10 @@ function SignIn() {
           <Title order={1} size="h3">
             {t('app.portal')}
           </Title>
-          {!contact ? (
+          {!challenge ? (
             <form onSubmit={f1.handleSubmit((v) => login.mutate(v))}>
               <Stack>
-                <TextInput label={t('portal.contact')} autoComplete="username" {...f1.register('contact')} />
+                <TextInput label={t('portal.contact')} autoComplete="username" {...f1.register('address')} />
                 <Button type="submit" loading={login.isPending}>
                   {t('portal.sendCode')}
                 </Button>
@@ -109,12 +111,20 @@ function MyData() {
   );
 }
 
-interface HistoryEntry {
+interface HistoryEvent {
+  index: number;
   at: string;
-  who: string;
   kind: string;
-  purpose?: string;
-  proof?: PortalProof;
+  roles: string[];
+  staffRef: string | null;
+  purpose: string | null;
+  fields: string[];
+  recipient: string | null;
+  leafHash: string;
+}
+interface HistoryBundle {
+  checkpoint: string;
+  entries: { index: number; entry: string; proof: string[] }[];
 }
 
 function Verified({ check }: { check?: EntryCheck | 'error' }) {
@@ -132,16 +142,25 @@ function History() {
   const { t } = useI18n();
   const q = useQuery({
     queryKey: ['portal-history'],
-    queryFn: () => get<{ entries: HistoryEntry[] }>('/v1/portal/history', { limit: 100 }),
+    queryFn: () => get<{ size: number; events: HistoryEvent[]; bundle: HistoryBundle }>('/v1/portal/history'),
   });
   const [checks, setChecks] = useState<Record<number, EntryCheck | 'error'>>({});
   const verifyAll = useMutation({
     mutationFn: async () => {
       const out: Record<number, EntryCheck | 'error'> = {};
-      for (const [i, e] of (q.data?.entries ?? []).entries()) {
-        out[i] = e.proof
+      const bundle = q.data?.bundle;
+      const size = bundle ? parseCheckpoint(bundle.checkpoint).size : 0;
+      for (const [i, e] of (q.data?.events ?? []).entries()) {
+        const b = bundle?.entries.find((x) => x.index === e.index);
+        const proof: PortalProof | undefined = b && {
+          index: e.index,
+          size,
+          leafHash: e.leafHash,
+          proof: b.proof,
+        };
+        out[i] = proof
           ? await verifyPortalEntry(
-              e.proof,
+              proof,
               (u) => get(u),
               (u) => get<string>(u),
             ).catch(() => 'error' as const)
@@ -168,11 +187,16 @@ function History() {
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
-            {(q.data?.entries ?? []).map((e, i) => (
-              <Table.Tr key={`${e.at}-${i}`}>
+            {(q.data?.events ?? []).map((e, i) => (
+              <Table.Tr key={e.index}>
                 <Table.Td>{e.at}</Table.Td>
-                <Table.Td>{e.who}</Table.Td>
-                <Table.Td>{e.kind}</Table.Td>
+                <Table.Td data-testid="history-who">
+                  {[e.staffRef, e.roles.join(', '), e.recipient].filter(Boolean).join(' · ') || '—'}
+                </Table.Td>
+                <Table.Td>
+                  {e.kind}
+                  {e.fields.length > 0 && ` (${e.fields.join(', ')})`}
+                </Table.Td>
                 <Table.Td>{e.purpose ?? '—'}</Table.Td>
                 <Table.Td>
                   <Verified check={checks[i]} />
@@ -192,12 +216,18 @@ function Consents() {
   const q = useQuery({
     queryKey: ['portal-consents'],
     queryFn: () =>
-      get<{ consents: { id: string; purpose: string; recipient?: string | null; status: string }[] }>(
-        '/v1/portal/consents',
-      ),
+      get<{
+        consents: {
+          id: string;
+          purpose: string;
+          recipientId: string | null;
+          fields: string[];
+          withdrawnAt: string | null;
+        }[];
+      }>('/v1/portal/consents'),
   });
   const withdraw = useMutation({
-    mutationFn: (id: string) => post('/v1/portal/consents/withdraw', { consentId: id }),
+    mutationFn: (id: string) => post(`/v1/portal/consents/${id}/withdraw`),
     onSettled: () => qc.invalidateQueries({ queryKey: ['portal-consents'] }),
   });
   return (
@@ -209,10 +239,11 @@ function Consents() {
             {(q.data?.consents ?? []).map((c) => (
               <Table.Tr key={c.id}>
                 <Table.Td>{c.purpose}</Table.Td>
-                <Table.Td>{c.recipient ?? '—'}</Table.Td>
-                <Table.Td>{c.status}</Table.Td>
+                <Table.Td>{c.recipientId ?? '—'}</Table.Td>
+                <Table.Td>{c.fields.join(', ')}</Table.Td>
+                <Table.Td>{c.withdrawnAt ? `withdrawn ${c.withdrawnAt}` : 'active'}</Table.Td>
                 <Table.Td>
-                  {c.status === 'active' && (
+                  {!c.withdrawnAt && (
                     <Button size="compact-xs" variant="default" onClick={() => withdraw.mutate(c.id)}>
                       {t('consents.withdraw')}
                     </Button>
@@ -235,11 +266,21 @@ function Requests() {
   const qc = useQueryClient();
   const requests = useQuery({
     queryKey: ['portal-requests'],
-    queryFn: () => get<{ requests: { id: string; kind: string; status: string }[] }>('/v1/portal/requests'),
+    queryFn: () =>
+      get<{ requests: { id: string; kind: string; status: string; dueAt: string }[] }>('/v1/portal/requests'),
   });
   const complaints = useQuery({
     queryKey: ['portal-complaints'],
-    queryFn: () => get<{ complaints: { id: string; status: string }[] }>('/v1/portal/complaints'),
+    queryFn: () =>
+      get<{
+        complaints: {
+          id: string;
+          status: string;
+          dueAt: string;
+          details: { what: string };
+          regulator: { name: string; channel: string };
+        }[];
+      }>('/v1/portal/complaints'),
   });
   const form = useForm<z.infer<typeof NewItem>>({
     resolver: zodResolver(NewItem) as never,
@@ -248,9 +289,12 @@ function Requests() {
   const file = useMutation({
     mutationFn: (v: z.infer<typeof NewItem>) =>
       v.kind === 'complaint'
-        ? post('/v1/portal/complaints', { details: v.details })
+        ? post('/v1/portal/complaints', { what: v.details })
         : post('/v1/portal/requests', { kind: v.kind, details: v.details }),
-    onSuccess: () => qc.invalidateQueries({ queryKey: ['portal-requests'] }),
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: ['portal-requests'] });
+      void qc.invalidateQueries({ queryKey: ['portal-complaints'] });
+    },
   });
   return (
     <div data-testid="page-portal-requests">
@@ -264,7 +308,17 @@ function Requests() {
               render={({ field }) => (
                 <Select
                   label={t('portal.kind')}
-                  data={['access', 'copy', 'correction', 'deletion', 'explanation', 'complaint']}
+                  data={[
+                    'access',
+                    'copy',
+                    'portability',
+                    'correction',
+                    'deletion',
+                    'restriction',
+                    'explanation',
+                    'withdrawal',
+                    'complaint',
+                  ]}
                   value={field.value}
                   onChange={(v) => field.onChange(v ?? 'access')}
                   allowDeselect={false}
@@ -283,7 +337,7 @@ function Requests() {
         <QueryState isPending={requests.isPending} error={requests.error}>
           {(requests.data?.requests ?? []).map((r) => (
             <Text key={r.id}>
-              {r.kind} · {r.status}
+              {r.kind} · {r.status} · {r.dueAt}
             </Text>
           ))}
         </QueryState>
@@ -292,11 +346,35 @@ function Requests() {
         <QueryState isPending={complaints.isPending} error={complaints.error}>
           {(complaints.data?.complaints ?? []).map((c) => (
             <Text key={c.id}>
-              {c.id} · {c.status}
+              {c.details.what} · {c.status} · {c.regulator.name} ({c.regulator.channel})
             </Text>
           ))}
         </QueryState>
       </Section>
+    </div>
+  );
+}
+
+function Notices() {
+  const { t } = useI18n();
+  const q = useQuery({
+    queryKey: ['portal-notices'],
+    queryFn: () =>
+      get<{ notices: { id: string; title: string; body: string; createdAt: string }[] }>(
+        '/v1/portal/notices',
+      ),
+  });
+  return (
+    <div data-testid="page-portal-notices">
+      <PageTitle>{t('portal.notices')}</PageTitle>
+      <QueryState isPending={q.isPending} error={q.error}>
+        {(q.data?.notices ?? []).map((n) => (
+          <Section key={n.id} title={n.title}>
+            <Text size="sm">{n.createdAt}</Text>
+            <Text style={{ whiteSpace: 'pre-wrap' }}>{n.body}</Text>
+          </Section>
+        ))}
+      </QueryState>
     </div>
   );
 }
@@ -306,6 +384,7 @@ const PAGES = {
   '/portal/history': ['portal.history', History],
   '/portal/consents': ['portal.consents', Consents],
   '/portal/requests': ['portal.requests', Requests],
+  '/portal/notices': ['portal.notices', Notices],
 } as const;
 
 export default function PortalApp() {
@@ -338,7 +417,7 @@ export default function PortalApp() {
       title={t('app.portal')}
       path={key}
       onSignOut={() => {
-        void api('DELETE', '/v1/portal/session')
+        void api('POST', '/v1/portal/logout', {})
           .catch(() => undefined)
           .then(() => qc.invalidateQueries({ queryKey: ['portal-me'] }));
       }}
