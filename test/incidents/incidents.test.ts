@@ -238,7 +238,8 @@ describeEachDialect('incidents: from an alert to notices, scoped exactly from th
     });
     expect(res.statusCode).toBe(200);
     expect(res.json().outcome).toBe('done');
-    expect((await w.app.actors.get(w.insider.id)).status).toBe('disabled');
+    // Detection's suspension: effective on his very next read.
+    expect(await w.app.detect.isSuspended(w.insider.id)).toBe(true);
     w.clock.advance(60_000);
     const failed = await w.http.inject({
       method: 'POST',

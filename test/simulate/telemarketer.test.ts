@@ -32,8 +32,8 @@ describeEachDialect('simulate telemarketer-2019 (guarded)', (dialect) => {
       const ledger = check(r, 'every attempt is in the ledger');
       expect(ledger.evidence?.checkpointSize).toBeGreaterThan(0);
       expect(String(ledger.evidence?.root)).toMatch(/^[0-9a-f]{64}$/);
-      // What is not built is said so, not passed.
-      expect(check(r, 'incident opens').status).toBe('not_covered');
+      expect(check(r, 'incident opens').status).toBe('held');
+      // What the scenario does not exercise is said so, not passed.
       expect(check(r, 'portal').status).toBe('not_covered');
     },
     SCENARIO_TIMEOUT,
@@ -41,7 +41,7 @@ describeEachDialect('simulate telemarketer-2019 (guarded)', (dialect) => {
 });
 
 it.runIf(enabledDialects().includes('sqlite'))(
-  'telemarketer-2019 (lax): the reads succeed, the canaries in his view name him, detection is reported not covered',
+  'telemarketer-2019 (lax): the reads succeed until detection stops him, an alert and the trace name him, the canaries name him outright',
   async () => {
     const r = await simulate('sqlite', 'telemarketer-2019', { subjects: 800, days: 2, policy: 'lax' });
     expect(failures(r)).toEqual([]);
@@ -50,9 +50,9 @@ it.runIf(enabledDialects().includes('sqlite'))(
     expect(canary.status).toBe('held');
     expect((canary.evidence?.alerts as string[] | undefined)?.length).toBeGreaterThan(0);
     expect(check(r, 'access history names him').status).toBe('held');
-    // No anomaly rule and no attribution yet: reported, never faked.
-    expect(check(r, 'an alert names him the same day').status).toBe('not_covered');
-    expect(check(r, 'ranks him first').status).toBe('not_covered');
+    expect(check(r, 'an alert names him the same day').status).toBe('held');
+    expect(check(r, 'ranks him first').status).toBe('held');
+    expect(check(r, 'names him outright').status).toBe('held');
   },
   SCENARIO_TIMEOUT,
 );

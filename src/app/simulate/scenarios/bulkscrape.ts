@@ -97,7 +97,11 @@ export const bulkScrape2020: ScenarioDef = {
         'no rate or volume anomaly rule exists yet; only the per-key rate limit and (guarded) the assignment condition and daily quota hold it back',
       );
     const after = await app.actors.get(agent.actor.id);
-    if (after.status === 'disabled') checks.held('prevented', 'the account is suspended', 'disabled');
+    const suspended = (await app.detect.suspensions(true)).some(
+      (s) => s.actor === agent.actor.id && s.mode === 'suspend',
+    );
+    if (after.status === 'disabled' || suspended)
+      checks.held('prevented', 'the account is suspended', suspended ? 'suspended by detection' : 'disabled');
     else
       checks.notCovered(
         'prevented',

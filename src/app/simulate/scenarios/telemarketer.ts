@@ -224,9 +224,8 @@ export const telemarketer2019: ScenarioDef = {
       checks.expect(
         'prevented',
         'reading outside his portfolio is denied',
-        allowed === 0 &&
-          denied === outside.length &&
-          (reasons.get('ASSIGNMENT_REQUIRED') ?? 0) === denied - httpDenied,
+        // Denied by the assignment condition, or earlier by detection's approval ladder.
+        allowed === 0 && denied === outside.length,
         `${denied} of ${outside.length} out-of-portfolio reads over ${days} day(s) denied (${httpDenied} of them through HTTP, 403); reasons: ${countsOf(reasons)}`,
         { attempts: outside.length, denied, leaves: sampleLeaves },
       );
@@ -240,8 +239,11 @@ export const telemarketer2019: ScenarioDef = {
       checks.expect(
         'recorded',
         'under "lax" his out-of-portfolio reads succeed (prevention is off), each one recorded',
-        allowed === outside.length,
-        `${allowed} of ${outside.length} out-of-portfolio reads allowed over ${days} day(s)`,
+        // Prevention is off; what stops him is detection (approval required, then suspension).
+        allowed > 0 &&
+          allowed + (reasons.get('DETECT_APPROVAL_REQUIRED') ?? 0) + (reasons.get('ACTOR_SUSPENDED') ?? 0) >=
+            outside.length,
+        `${allowed} of ${outside.length} out-of-portfolio reads allowed over ${days} day(s); the rest stopped by detection (${countsOf(reasons)})`,
         { allowed, leaves: sampleLeaves },
       );
       const alerts = (await app.detect.list({ actorId: T.actor.id, limit: 1000 })).filter(
@@ -265,6 +267,11 @@ export const telemarketer2019: ScenarioDef = {
     // --- guarded: past the daily quota only with an approval --------------------------------------
     if (opts.policy === 'guarded') {
       const qday = new Date(start.getTime() + days * DAY_MS + 9.5 * 3_600_000);
+      // Detection put him under approval for the reads above; an investigator reviews and lifts it,
+      // so this leg shows the quota's own gate.
+      await app.detect
+        .reinstate(T.actor.id, approver.actor.id, 'reviewed: quota leg of the scenario')
+        .catch(() => 0);
       const leads = consentedLeads(qday);
       let ok = 0;
       let unexpected = 0;
