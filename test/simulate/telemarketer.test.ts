@@ -46,13 +46,13 @@ it.runIf(enabledDialects().includes('sqlite'))(
     const r = await simulate('sqlite', 'telemarketer-2019', { subjects: 800, days: 2, policy: 'lax' });
     expect(failures(r)).toEqual([]);
     expect(check(r, 'out-of-portfolio reads succeed').status).toBe('held');
-    const canary = check(r, 'names him outright');
+    const canary = check(r, 'which trips them and names him outright');
     expect(canary.status).toBe('held');
     expect((canary.evidence?.alerts as string[] | undefined)?.length).toBeGreaterThan(0);
     expect(check(r, 'access history names him').status).toBe('held');
     expect(check(r, 'an alert names him the same day').status).toBe('held');
     expect(check(r, 'ranks him first').status).toBe('held');
-    expect(check(r, 'names him outright').status).toBe('held');
+    expect(check(r, 'the trace from the canary trips names him outright').status).toBe('held');
   },
   SCENARIO_TIMEOUT,
 );
