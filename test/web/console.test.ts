@@ -297,7 +297,7 @@ for (const name of ['chromium', 'firefox'] as const) {
         await page.getByTestId(testId).waitFor();
         const na = page.getByTestId('not-available').first();
         const table = page.getByRole('table').first();
-        await na.or(table).waitFor();
+        await na.or(table).or(page.getByText('Nothing to show.').first()).first().waitFor();
         await check(page, `console-${path}`);
       });
     }
