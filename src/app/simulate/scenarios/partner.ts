@@ -174,7 +174,8 @@ export const partnerWithoutConsent2019: ScenarioDef = {
     const prefix = inst.config.canaryMobilePrefix;
     const trips: string[] = [];
     for (const row of rows) {
-      const mobile = row.mobile ?? '';
+      // Exported cells that could start a spreadsheet formula carry a leading quote (CSV escaping).
+      const mobile = (row.mobile ?? '').replace(/^'/, '');
       if (!mobile.replace(/\D/g, '').replace(/^86/, '').startsWith(prefix)) continue;
       inst.clock.set(new Date(now + 2 * 86_400_000));
       const res = await inst.request(telephony.apiKey, 'POST', '/v1/canaries/trips', {
