@@ -31,6 +31,21 @@ async function pgExec(url: string, statement: string): Promise<void> {
   }
 }
 
+/**
+ * The scratch database may be handed to something that closes it (the composition root's `close`)
+ * before `destroy` runs: closing twice must be harmless (a pg pool refuses a second `end`).
+ */
+function closeOnce(database: Database): Database {
+  let closing: Promise<void> | undefined;
+  return {
+    ...database,
+    close: () => {
+      closing ??= database.close();
+      return closing;
+    },
+  };
+}
+
 export async function openScratchDatabase(
   dialect: DialectName,
   options: { postgresUrl?: string | undefined; prefix?: string; poolSize?: number; migrate?: boolean } = {},
@@ -40,7 +55,7 @@ export async function openScratchDatabase(
   if (dialect === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), `custodian-${prefix}-`));
     const file = join(dir, `${prefix}.db`);
-    const database = openDatabase(`sqlite:${file}`);
+    const database = closeOnce(openDatabase(`sqlite:${file}`));
     scratch = {
       database,
       file,
@@ -56,7 +71,7 @@ export async function openScratchDatabase(
     // The name is ours (lower-case base32), never input: safe to splice into DDL.
     const schema = `${prefix.replace(/[^a-z0-9_]/g, '_')}_${randomId('s').slice(2, 14)}`;
     await pgExec(url, `CREATE SCHEMA ${schema}`);
-    const database = openDatabase(url, { schema, poolSize: options.poolSize ?? 4 });
+    const database = closeOnce(openDatabase(url, { schema, poolSize: options.poolSize ?? 4 }));
     scratch = {
       database,
       schema,

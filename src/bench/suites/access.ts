@@ -1,21 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { CompiledQuery } from 'kysely';
-import pg from 'pg';
-import { type App, createApp } from '../../app/app.js';
+import type { App } from '../../app/app.js';
 import { buildHttp } from '../../app/serve.js';
-import { loadConfig } from '../../config.js';
-import { type Database, type DialectName, migrate, openDatabase } from '../../db/index.js';
-import { systemClock } from '../../lib/clock.js';
-import { generateKeyFile, keyringFromFile } from '../../lib/crypto/index.js';
-import { createLogger } from '../../lib/log.js';
+import type { DialectName } from '../../db/index.js';
 import type { Principal } from '../../lib/principal.js';
 import { toPrincipal } from '../../modules/actors/index.js';
 import { defaultPolicyFile } from '../../modules/policy/index.js';
 import { generateCustomers } from '../../modules/sim/index.js';
+import { openBenchApp } from '../app.js';
 import { type BenchContext, type BenchSuite, type Measurement, median, percentile, rate } from '../types.js';
 
 /**
@@ -65,38 +58,15 @@ interface BenchApp {
 }
 
 async function openBench(ctx: BenchContext, dialect: DialectName, subjects: number): Promise<BenchApp> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'custodian-bench-access-'));
-  let database: Database;
-  let url: string;
-  let drop = async () => {};
-  if (dialect === 'sqlite') {
-    url = `sqlite:${join(dataDir, 'bench.db')}`;
-    database = openDatabase(url);
-  } else {
-    if (!ctx.postgresUrl) throw new Error('PostgreSQL benchmark needs a postgres:// URL');
-    url = ctx.postgresUrl;
-    const schema = `bench_${randomBytes(5).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    await admin.end();
-    database = openDatabase(url, { schema, poolSize: 8 });
-    drop = async () => {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
-    };
-  }
-  await migrate(database);
-  const config = loadConfig({ dataDir, databaseUrl: url, logLevel: 'silent' }, {});
-  const app = await createApp({
-    config,
-    database,
-    keyring: keyringFromFile(generateKeyFile()),
-    clock: systemClock,
-    logger: createLogger({ level: 'silent' }),
+  // The load generator is one loopback address far above a person's pace: the per-address limit
+  // before authentication would measure itself, not the read path.
+  const bench = await openBenchApp(ctx, dialect, {
+    prefix: 'bench_access',
+    poolSize: 8,
+    env: { CUSTODIAN_IP_RATE_LIMIT: '0' },
   });
+  const { app } = bench;
+  const { database } = app;
   await app.policy.load(benchPolicy(), { by: null });
   const { actor, apiKey } = await app.actors.create(
     { name: 'bench.reader', kind: 'service', roles: ['bench_reader'] },
@@ -126,11 +96,7 @@ async function openBench(ctx: BenchContext, dialect: DialectName, subjects: numb
     apiKey,
     subjects: ids,
     rawSelect: (id) => database.db.executeQuery(CompiledQuery.raw(sqlText, [id])),
-    async destroy() {
-      await app.close();
-      await drop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    destroy: bench.destroy,
   };
 }
 

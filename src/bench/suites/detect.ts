@@ -1,18 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
-import { createApp } from '../../app/app.js';
-import { loadConfig } from '../../config.js';
-import { type Database, type DialectName, migrate, openDatabase } from '../../db/index.js';
-import { systemClock } from '../../lib/clock.js';
-import { generateKeyFile, keyringFromFile } from '../../lib/crypto/index.js';
-import { createLogger } from '../../lib/log.js';
+import { readFileSync } from 'node:fs';
+import type { DialectName } from '../../db/index.js';
 import { toPrincipal } from '../../modules/actors/index.js';
 import { createEngine, type Observation } from '../../modules/detect/index.js';
 import { defaultPolicyFile } from '../../modules/policy/index.js';
 import { generateCustomers } from '../../modules/sim/index.js';
+import { openBenchApp } from '../app.js';
 import { type BenchContext, type BenchSuite, type Measurement, median, rate } from '../types.js';
 
 /**
@@ -39,37 +31,8 @@ function benchPolicy(): string {
 }
 
 async function inline(ctx: BenchContext, dialect: DialectName): Promise<{ on: number; off: number }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'custodian-bench-detect-'));
-  let database: Database;
-  let url: string;
-  let drop = async () => {};
-  if (dialect === 'sqlite') {
-    url = `sqlite:${join(dataDir, 'bench.db')}`;
-    database = openDatabase(url);
-  } else {
-    url = ctx.postgresUrl!;
-    const schema = `bench_${randomBytes(5).toString('hex')}`;
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    await c.query(`CREATE SCHEMA ${schema}`);
-    await c.end();
-    database = openDatabase(url, { schema, poolSize: 8 });
-    drop = async () => {
-      const d = new pg.Client({ connectionString: url });
-      await d.connect();
-      await d.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await d.end();
-    };
-  }
-  await migrate(database);
-  const config = loadConfig({ dataDir, databaseUrl: url, logLevel: 'silent' }, {});
-  const app = await createApp({
-    config,
-    database,
-    keyring: keyringFromFile(generateKeyFile()),
-    clock: systemClock,
-    logger: createLogger({ level: 'silent' }),
-  });
+  const bench = await openBenchApp(ctx, dialect, { prefix: 'bench_detect', poolSize: 8 });
+  const { app } = bench;
   try {
     await app.policy.load(benchPolicy(), { by: null });
     const { actor } = await app.actors.create(
@@ -119,9 +82,7 @@ async function inline(ctx: BenchContext, dialect: DialectName): Promise<{ on: nu
     }
     return { on: median(on), off: median(off) };
   } finally {
-    await app.close();
-    await drop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await bench.destroy();
   }
 }
 

@@ -1,15 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CompiledQuery } from 'kysely';
-import pg from 'pg';
-import { createApp } from '../../app/app.js';
-import { loadConfig } from '../../config.js';
-import { type Database, type DialectName, MAX_BIND_PARAMS, migrate, openDatabase } from '../../db/index.js';
-import { systemClock } from '../../lib/clock.js';
-import { generateKeyFile, keyringFromFile } from '../../lib/crypto/index.js';
-import { createLogger } from '../../lib/log.js';
+import { type Database, type DialectName, MAX_BIND_PARAMS } from '../../db/index.js';
+import { openBenchApp } from '../app.js';
 import { type BenchContext, type BenchSuite, type Measurement, median } from '../types.js';
 
 /**
@@ -37,47 +28,8 @@ const COLS = [
   'leaf_hash',
 ];
 
-async function open(ctx: BenchContext, dialect: DialectName) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'custodian-bench-incidents-'));
-  let database: Database;
-  let url: string;
-  let drop = async () => {};
-  if (dialect === 'sqlite') {
-    url = `sqlite:${join(dataDir, 'bench.db')}`;
-    database = openDatabase(url);
-  } else {
-    if (!ctx.postgresUrl) throw new Error('PostgreSQL benchmark needs a postgres:// URL');
-    url = ctx.postgresUrl;
-    const schema = `bench_${randomBytes(5).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    await admin.end();
-    database = openDatabase(url, { schema, poolSize: 4 });
-    drop = async () => {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
-    };
-  }
-  await migrate(database);
-  const config = loadConfig({ dataDir, databaseUrl: url, logLevel: 'silent' }, {});
-  const app = await createApp({
-    config,
-    database,
-    keyring: keyringFromFile(generateKeyFile()),
-    clock: systemClock,
-    logger: createLogger({ level: 'silent' }),
-  });
-  return {
-    app,
-    async destroy() {
-      await app.close();
-      await drop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+function open(ctx: BenchContext, dialect: DialectName) {
+  return openBenchApp(ctx, dialect, { prefix: 'bench_incidents' });
 }
 
 async function seed(db: Database['db'], dialect: DialectName, n: number, log: (l: string) => void) {

@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type App, createApp } from '../app/app.js';
+import { loadConfig } from '../config.js';
+import { type DialectName, openScratchDatabase } from '../db/index.js';
+import { systemClock } from '../lib/clock.js';
+import { generateKeyFile, keyringFromFile } from '../lib/crypto/index.js';
+import { createLogger } from '../lib/log.js';
+import type { BenchContext } from './types.js';
+
+export interface BenchApp {
+  /** The whole service, wired by the real composition root, over a migrated scratch database. */
+  app: App;
+  destroy(): Promise<void>;
+}
+
+/**
+ * The service as a suite measures it: a scratch database (a SQLite file, or a PostgreSQL schema of
+ * its own), a fresh key file in memory, the system clock and a silent logger.
+ */
+export async function openBenchApp(
+  ctx: BenchContext,
+  dialect: DialectName,
+  options: { prefix: string; poolSize?: number; env?: Record<string, string> },
+): Promise<BenchApp> {
+  const scratch = await openScratchDatabase(dialect, {
+    postgresUrl: ctx.postgresUrl,
+    prefix: options.prefix,
+    ...(options.poolSize ? { poolSize: options.poolSize } : {}),
+  });
+  const dataDir = mkdtempSync(join(tmpdir(), `custodian-${options.prefix}-`));
+  const config = loadConfig({ dataDir, databaseUrl: scratch.url, logLevel: 'silent' }, options.env ?? {});
+  const app = await createApp({
+    config,
+    database: scratch.database,
+    keyring: keyringFromFile(generateKeyFile()),
+    clock: systemClock,
+    logger: createLogger({ level: 'silent' }),
+  });
+  return {
+    app,
+    async destroy() {
+      await app.close();
+      await scratch.destroy();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
