@@ -28,7 +28,7 @@ export {
   readKeyFile,
   writeKeyFile,
 } from './keyring.js';
-export { hmacSha256, randomDigits, randomToken, safeEqual } from './otp.js';
+export { hmacSha256, randomDigits, safeEqual } from './otp.js';
 export {
   createSha256,
   ed25519PublicKeyFromRaw,
@@ -37,4 +37,4 @@ export {
   sha256,
   sha256Digest,
 } from './sign.js';
-export { hashToken, type NewToken, newToken, tokenMatches } from './token.js';
+export { hashToken, type NewToken, newToken, randomToken, tokenMatches } from './token.js';

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 
 /**
  * Primitives for subject authentication (rights portal): one-time codes, session tokens and keyed
@@ -11,11 +11,6 @@ export function randomDigits(digits: number): string {
   let out = '';
   for (let i = 0; i < digits; i++) out += String(randomInt(0, 10));
   return out;
-}
-
-/** 256 random bits, base64url: an opaque bearer token. */
-export function randomToken(prefix: string): string {
-  return `${prefix}_${randomBytes(32).toString('base64url')}`;
 }
 
 export function hmacSha256(key: Uint8Array, ...parts: (string | Uint8Array)[]): Buffer {

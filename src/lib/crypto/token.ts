@@ -1,5 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { base32 } from '../ids.js';
+import { safeEqual } from './otp.js';
 
 /**
  * Opaque bearer tokens for browser sessions, CSRF tokens and one-time login links: 256 random bits
@@ -12,8 +13,13 @@ export interface NewToken {
   hash: string;
 }
 
+/** 256 random bits in base32 behind `prefix_`: an opaque bearer token. */
+export function randomToken(prefix: string): string {
+  return `${prefix}_${base32(randomBytes(32))}`;
+}
+
 export function newToken(prefix: string): NewToken {
-  const token = `${prefix}_${base32(randomBytes(32))}`;
+  const token = randomToken(prefix);
   return { token, hash: hashToken(token) };
 }
 
@@ -23,7 +29,5 @@ export function hashToken(token: string): string {
 
 /** Constant-time comparison of a presented token against a stored hex hash. */
 export function tokenMatches(token: string, storedHashHex: string): boolean {
-  const a = Buffer.from(hashToken(token), 'hex');
-  const b = Buffer.from(storedHashHex, 'hex');
-  return a.length === b.length && timingSafeEqual(a, b);
+  return safeEqual(Buffer.from(hashToken(token), 'hex'), Buffer.from(storedHashHex, 'hex'));
 }
