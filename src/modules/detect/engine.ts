@@ -420,6 +420,24 @@ export function createEngine(o: EngineOptions = {}) {
     }
   }
 
+  /**
+   * Flags `value` when it passes the actor's limit for the detector (the floor, its own and its peer
+   * group's baselines). The floor is checked first: the limit (which reads the history) is computed
+   * only for a value above it, and the limit is never below the floor.
+   */
+  function beyond(
+    s: ActorState,
+    detector: DetectorName,
+    value: number,
+    floor: number,
+    own: (d: DayStat) => number,
+    peer: ((p: PeerDay) => number) | undefined,
+    evidence: readonly Ref[],
+    out: Finding[],
+  ): void {
+    if (value > floor) flag(s, detector, value, limit(s, floor, own, peer), evidence, out);
+  }
+
   function flag(
     s: ActorState,
     detector: DetectorName,
@@ -486,11 +504,13 @@ export function createEngine(o: EngineOptions = {}) {
       const combo = `${ob.purpose}/${ob.action}`;
       if (ob.action === 'lookup') {
         s.hourLookups++;
-        flag(
+        beyond(
           s,
           'lookup_fishing',
           s.hourLookups,
-          limit(s, t.lookupsHour, (d) => d.maxHourLookups * 2),
+          t.lookupsHour,
+          (d) => d.maxHourLookups * 2,
+          undefined,
           s.recentAll,
           findings,
         );
@@ -505,37 +525,29 @@ export function createEngine(o: EngineOptions = {}) {
       }
       const perMinute = q.length - s.minuteHead;
       if (perMinute > s.maxMinute) s.maxMinute = perMinute;
-      if (perMinute > t.velocity)
-        flag(
-          s,
-          'velocity',
-          perMinute,
-          limit(
-            s,
-            t.velocity,
-            (d) => d.maxMinute,
-            (p) => p.maxMinute,
-          ),
-          s.recentAll,
-          findings,
-        );
+      beyond(
+        s,
+        'velocity',
+        perMinute,
+        t.velocity,
+        (d) => d.maxMinute,
+        (p) => p.maxMinute,
+        s.recentAll,
+        findings,
+      );
       if (isOffHours(ob.at)) {
         s.offHours++;
         pushRing(s.recent, ob.ref);
-        if (s.offHours > t.offHours)
-          flag(
-            s,
-            'off_hours',
-            s.offHours,
-            limit(
-              s,
-              t.offHours,
-              (d) => d.offHours,
-              (p) => p.offHours,
-            ),
-            s.recent,
-            findings,
-          );
+        beyond(
+          s,
+          'off_hours',
+          s.offHours,
+          t.offHours,
+          (d) => d.offHours,
+          (p) => p.offHours,
+          s.recent,
+          findings,
+        );
       }
       s.todayCombos.add(combo);
       if (s.service && s.history.length >= 3 && !s.combos.has(combo)) {
@@ -548,46 +560,35 @@ export function createEngine(o: EngineOptions = {}) {
         const isNew = s.daySubjects.size > before;
         s.hourSubjects.add(ob.subject);
         if (isNew) {
-          if (s.hourSubjects.size > t.distinctHour)
-            flag(
-              s,
-              'distinct_hour',
-              s.hourSubjects.size,
-              limit(
-                s,
-                t.distinctHour,
-                (d) => d.maxHourSubjects,
-                (p) => p.maxHourSubjects,
-              ),
-              s.recentAll,
-              findings,
-            );
-          if (s.daySubjects.size > t.distinctDay)
-            flag(
-              s,
-              'distinct_day',
-              s.daySubjects.size,
-              limit(
-                s,
-                t.distinctDay,
-                (d) => d.subjects,
-                (p) => p.subjects,
-              ),
-              s.recentAll,
-              findings,
-            );
+          beyond(
+            s,
+            'distinct_hour',
+            s.hourSubjects.size,
+            t.distinctHour,
+            (d) => d.maxHourSubjects,
+            (p) => p.maxHourSubjects,
+            s.recentAll,
+            findings,
+          );
+          beyond(
+            s,
+            'distinct_day',
+            s.daySubjects.size,
+            t.distinctDay,
+            (d) => d.subjects,
+            (p) => p.subjects,
+            s.recentAll,
+            findings,
+          );
           const young = s.firstDay > firstSeenDay && s.day - s.firstDay < t.newAccountDays;
-          if (young && s.daySubjects.size > t.newAccountDistinct)
-            flag(
+          if (young)
+            beyond(
               s,
               'new_account',
               s.daySubjects.size,
-              limit(
-                s,
-                t.newAccountDistinct,
-                () => 0,
-                (p) => p.subjects,
-              ),
+              t.newAccountDistinct,
+              () => 0,
+              (p) => p.subjects,
               s.recentAll,
               findings,
             );
@@ -598,20 +599,16 @@ export function createEngine(o: EngineOptions = {}) {
           if (s.dayUnexplained.size > b) {
             pushRing(s.recent, ob.ref);
             const n = s.dayUnexplained.size;
-            if (n > t.unexplained)
-              flag(
-                s,
-                'unexplained',
-                n,
-                limit(
-                  s,
-                  t.unexplained,
-                  (d) => d.unexplained,
-                  (p) => p.unexplained,
-                ),
-                s.recent,
-                findings,
-              );
+            beyond(
+              s,
+              'unexplained',
+              n,
+              t.unexplained,
+              (d) => d.unexplained,
+              (p) => p.unexplained,
+              s.recent,
+              findings,
+            );
             // Enumeration: unexplained reads whose subject ids keep ascending.
             if (s.lastSubject !== null && ob.subject > s.lastSubject) s.ascRun++;
             else s.ascRun = 0;
@@ -642,20 +639,16 @@ export function createEngine(o: EngineOptions = {}) {
         s.denied++;
         s.hourDenied++;
         pushRing(s.recent, ob.ref);
-        if (s.hourDenied > t.deniedHour)
-          flag(
-            s,
-            'denied_spike',
-            s.hourDenied,
-            limit(
-              s,
-              t.deniedHour,
-              (d) => d.maxHourDenied,
-              (p) => p.denied,
-            ),
-            s.recent,
-            findings,
-          );
+        beyond(
+          s,
+          'denied_spike',
+          s.hourDenied,
+          t.deniedHour,
+          (d) => d.maxHourDenied,
+          (p) => p.denied,
+          s.recent,
+          findings,
+        );
       }
       if (r.tokens) s.tokens += r.tokens;
       if (r.dialFor) {
