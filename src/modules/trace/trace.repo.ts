@@ -88,6 +88,22 @@ export async function disclosedOfSubjects(
   return out;
 }
 
+/**
+ * What an actor saw: its allowed reads (not disclosures) in the window, each in views that reproduce
+ * every needed field. The counts and the sets below are the same rows, grouped or listed.
+ */
+function seenReads(db: DbExecutor, needs: readonly FieldNeed[], w: Window) {
+  let q = db
+    .selectFrom('access_events')
+    .where('allowed', '=', 1)
+    .where('action', '!=', 'disclose')
+    .where('subject_id', 'is not', null)
+    .where('at', '<=', w.until);
+  if (w.since) q = q.where('at', '>=', w.since);
+  for (const n of needs) q = q.where((eb: any) => viewLike(eb, n));
+  return q;
+}
+
 /** Per actor: distinct subjects read in views that reproduce every needed field (one event). */
 export async function actorSeenCounts(
   db: DbExecutor,
@@ -97,18 +113,12 @@ export async function actorSeenCounts(
 ): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const part of chunks(actorIds)) {
-    let q = db
-      .selectFrom('access_events')
+    const rows = (await seenReads(db, needs, w)
       .select((eb: any) => ['actor_id', eb.fn.count(eb.fn('distinct', ['subject_id'])).as('n')])
       .where('actor_id', 'in', part)
-      .where('allowed', '=', 1)
-      .where('action', '!=', 'disclose')
-      .where('subject_id', 'is not', null)
-      .where('at', '<=', w.until);
-    if (w.since) q = q.where('at', '>=', w.since);
-    for (const n of needs) q = q.where((eb: any) => viewLike(eb, n));
-    for (const r of (await q.groupBy('actor_id').execute()) as { actor_id: string; n: unknown }[])
-      out.set(r.actor_id, Number(r.n));
+      .groupBy('actor_id')
+      .execute()) as { actor_id: string; n: unknown }[];
+    for (const r of rows) out.set(r.actor_id, Number(r.n));
   }
   return out;
 }
@@ -119,22 +129,24 @@ export async function actorSeenSet(
   needs: readonly FieldNeed[],
   w: Window,
 ): Promise<Set<string>> {
-  let q = db
-    .selectFrom('access_events')
+  const rows = await seenReads(db, needs, w)
     .select('subject_id')
     .distinct()
     .where('actor_id', '=', actorId)
-    .where('allowed', '=', 1)
-    .where('action', '!=', 'disclose')
-    .where('subject_id', 'is not', null)
-    .where('at', '<=', w.until);
-  if (w.since) q = q.where('at', '>=', w.since);
-  for (const n of needs) q = q.where((eb: any) => viewLike(eb, n));
-  return new Set((await q.execute()).map((r: any) => r.subject_id as string));
+    .execute();
+  return new Set(rows.map((r: any) => r.subject_id as string));
 }
 
-function fieldsLike(eb: any, needs: readonly FieldNeed[]) {
-  return eb.and(needs.map((n) => eb('d.fields', 'like', `%"${n.field}"%`)));
+/** What a recipient received: disclosure items in the window whose disclosure carried every needed field. */
+function received(db: DbExecutor, needs: readonly FieldNeed[], w: Window) {
+  let q = db
+    .selectFrom('disclosure_items as i')
+    .innerJoin('disclosures as d', 'd.id', 'i.disclosure_id')
+    .where('d.created_at', '<=', w.until);
+  if (w.since) q = q.where('d.created_at', '>=', w.since);
+  if (needs.length)
+    q = q.where((eb: any) => eb.and(needs.map((n) => eb('d.fields', 'like', `%"${n.field}"%`))));
+  return q;
 }
 
 /** Per recipient: distinct subjects disclosed to it with every needed field (one disclosure). */
@@ -146,16 +158,12 @@ export async function recipientSeenCounts(
 ): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const part of chunks(recipientIds)) {
-    let q = db
-      .selectFrom('disclosure_items as i')
-      .innerJoin('disclosures as d', 'd.id', 'i.disclosure_id')
+    const rows = (await received(db, needs, w)
       .select((eb: any) => ['d.recipient_id', eb.fn.count(eb.fn('distinct', ['i.subject_id'])).as('n')])
       .where('d.recipient_id', 'in', part)
-      .where('d.created_at', '<=', w.until);
-    if (w.since) q = q.where('d.created_at', '>=', w.since);
-    if (needs.length) q = q.where((eb: any) => fieldsLike(eb, needs));
-    for (const r of (await q.groupBy('d.recipient_id').execute()) as { recipient_id: string; n: unknown }[])
-      out.set(r.recipient_id, Number(r.n));
+      .groupBy('d.recipient_id')
+      .execute()) as { recipient_id: string; n: unknown }[];
+    for (const r of rows) out.set(r.recipient_id, Number(r.n));
   }
   return out;
 }
@@ -166,16 +174,12 @@ export async function recipientSeenSet(
   needs: readonly FieldNeed[],
   w: Window,
 ): Promise<Set<string>> {
-  let q = db
-    .selectFrom('disclosure_items as i')
-    .innerJoin('disclosures as d', 'd.id', 'i.disclosure_id')
+  const rows = await received(db, needs, w)
     .select('i.subject_id')
     .distinct()
     .where('d.recipient_id', '=', recipientId)
-    .where('d.created_at', '<=', w.until);
-  if (w.since) q = q.where('d.created_at', '>=', w.since);
-  if (needs.length) q = q.where((eb: any) => fieldsLike(eb, needs));
-  return new Set((await q.execute()).map((r: any) => r.subject_id as string));
+    .execute();
+  return new Set(rows.map((r: any) => r.subject_id as string));
 }
 
 export interface CanaryRow {
