@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { DbExecutor } from '../lib/audit.js';
 import type { Principal } from '../lib/http/index.js';
 import { createGatewayFromConfig, type MessageGateway } from '../lib/messaging/index.js';
 import { type Access, accessRoutes, createAccess } from '../modules/access/index.js';
@@ -115,6 +116,27 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     lookup: (field, value) => vault.lookup(field, value),
     knownSubjects: (ex, ids) => vault.knownSubjects(ex, ids),
   });
+  /**
+   * Of `subjectIds`, those with consent for `purpose` to `recipient`. A partner reading with its own
+   * API key: its consent names the recipient the partner actor is. One definition for the policy's
+   * read path and detection's explanations.
+   */
+  const consentedAmong = async (
+    subjectIds: readonly string[],
+    purpose: string,
+    recipient: string | null,
+    at: Date,
+    ex: DbExecutor,
+  ): Promise<Set<string>> => {
+    const ok = await consent.consentedSubjects(ex, subjectIds, purpose, recipient, at);
+    if (!recipient) return ok;
+    for (const r of await disclosureRef!.recipientsOfActor(recipient, ex)) {
+      const rest = subjectIds.filter((s) => !ok.has(s));
+      if (rest.length === 0) break;
+      for (const s of await consent.consentedSubjects(ex, rest, purpose, r.id, at)) ok.add(s);
+    }
+    return ok;
+  };
   const policy = createPolicyService({
     db,
     dialect,
@@ -136,18 +158,8 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     },
     // Batch forms for the read path's group-committed batches (one query per batch, not per read).
     assignedAmong: (pairs, at, ex) => actors.assignedAmong(pairs, at, ex),
-    consentedAmong: async (subjectIds, purpose, recipient, at, ex) => {
-      const executor = ex ?? db;
-      const ok = await consent.consentedSubjects(executor, subjectIds, purpose, recipient ?? null, at);
-      if (!recipient) return ok;
-      // As in hasConsent: a partner actor's consent names the recipient the partner actor is.
-      for (const r of await disclosureRef!.recipientsOfActor(recipient, executor)) {
-        const rest = subjectIds.filter((s) => !ok.has(s));
-        if (rest.length === 0) break;
-        for (const s of await consent.consentedSubjects(executor, rest, purpose, r.id, at)) ok.add(s);
-      }
-      return ok;
-    },
+    consentedAmong: (subjectIds, purpose, recipient, at, ex) =>
+      consentedAmong(subjectIds, purpose, recipient ?? null, at, ex ?? db),
   });
   await policy.init();
   const detect = createDetect({
@@ -155,16 +167,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     clock,
     record,
     assignedAmong: (pairs, at, ex) => actors.assignedAmong(pairs, at, ex),
-    consentedAmong: async (subjectIds, purpose, recipient, at, ex) => {
-      const ok = await consent.consentedSubjects(ex, subjectIds, purpose, recipient, at);
-      if (!recipient) return ok;
-      for (const r of await disclosureRef!.recipientsOfActor(recipient, ex)) {
-        const rest = subjectIds.filter((s) => !ok.has(s));
-        if (rest.length === 0) break;
-        for (const s of await consent.consentedSubjects(ex, rest, purpose, r.id, at)) ok.add(s);
-      }
-      return ok;
-    },
+    consentedAmong,
     policyText: () => {
       const p = policy.current();
       return p ? { hash: p.hash, text: p.text } : undefined;

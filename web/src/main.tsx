@@ -13,8 +13,9 @@ const PortalApp = lazy(() => import('./portal/PortalApp.tsx'));
 const queryClient = new QueryClient({
   defaultOptions: {
     queries: {
-      // A 401/403/404 will not get better by asking again.
-      retry: (n, e) => !(e instanceof ApiError && e.status < 500) && n < 2,
+      // A 401/403/404 will not get better by asking again; a 429 (the per-address budget) or a
+      // 5xx (503 under pressure) may, after a pause.
+      retry: (n, e) => n < 2 && !(e instanceof ApiError && e.status < 500 && e.status !== 429),
       refetchOnWindowFocus: false,
       staleTime: 10_000,
     },
