@@ -34,6 +34,7 @@ export const ENV = {
   ipRateLimit: 'CUSTODIAN_IP_RATE_LIMIT',
   maxEventLoopDelayMs: 'CUSTODIAN_MAX_EVENT_LOOP_DELAY_MS',
   shutdownTimeoutMs: 'CUSTODIAN_SHUTDOWN_TIMEOUT_MS',
+  authCacheMs: 'CUSTODIAN_AUTH_CACHE_MS',
 } as const;
 
 /** Demo canary pools: a deployment configures ranges and a domain it actually monitors (doctor warns). */
@@ -117,6 +118,8 @@ const ConfigSchema = z.object({
   maxEventLoopDelayMs: z.coerce.number().int().min(0),
   /** How long `serve` waits for requests in flight on SIGTERM before it exits anyway. */
   shutdownTimeoutMs: z.coerce.number().int().min(0),
+  /** How long an authenticated API key is trusted from memory before the database is asked again (0: off). */
+  authCacheMs: z.coerce.number().int().min(0).max(60_000),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -183,6 +186,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     ipRateLimit: pick('ipRateLimit') ?? 1200,
     maxEventLoopDelayMs: pick('maxEventLoopDelayMs') ?? 0,
     shutdownTimeoutMs: pick('shutdownTimeoutMs') ?? 10_000,
+    authCacheMs: pick('authCacheMs') ?? 1000,
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {

@@ -106,6 +106,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     resolveSubjects: (ids) => vault.resolveExternalIds(ids),
     // Four-eyes on roles the policy lets read plain PI (policy is created below; asked at call time).
     plainRoles: (roles) => policy.plainRoles(roles),
+    authCacheMs: config.authCacheMs,
   });
   const consent = createConsent({
     db,

@@ -1,7 +1,7 @@
 import { type DialectName, isUniqueViolation, toBuffer } from '../../db/index.js';
 import { type AuditEvent, type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
-import { apiKeyId, apiKeyMatches, newApiKey } from '../../lib/crypto/index.js';
+import { apiKeyId, apiKeyMatches, newApiKey, sha256 } from '../../lib/crypto/index.js';
 import { commonError } from '../../lib/errors.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
 import type { Principal } from '../../lib/principal.js';
@@ -44,7 +44,16 @@ export interface ActorsDeps {
   plainRoles?: (roles: readonly string[]) => string[];
   /** Resolves the organisation's external subject ids to subject ids (the vault provides it). */
   resolveSubjects?: (externalIds: readonly string[]) => Promise<ReadonlyMap<string, string>>;
+  /**
+   * How long (ms) an authenticated key is trusted from memory (default 0: every request asks the
+   * database). Any change to an actor or key made through this service forgets every cached key at
+   * once; a change made by another node is seen within this time (docs/adr/0017).
+   */
+  authCacheMs?: number;
 }
+
+/** The most keys kept in memory; past it the cache starts afresh. */
+const AUTH_CACHE_MAX = 10_000;
 
 /** Why one row of a bulk assignment was not applied. Rows are named by line/index, never by value. */
 export type AssignmentRejection =
@@ -147,6 +156,7 @@ export function createActors(deps: ActorsDeps) {
   requireRecorder(deps.record, 'createActors');
   const ids = deps.ids ?? randomId;
   const now = () => deps.clock.now();
+  const keyCache = createKeyCache(deps.authCacheMs ?? 0);
 
   async function record(trx: Executor, events: AuditEvent[]): Promise<void> {
     if (events.length > 0) await deps.record(trx, events);
@@ -361,15 +371,17 @@ export function createActors(deps: ActorsDeps) {
      */
     async update(ref: string, patch: ActorPatch, opts: { by: string | null }): Promise<Actor> {
       const v = parseInput(ActorPatchSchema, patch);
-      return deps.db.transaction().execute(async (trx) => {
-        const row = await mustGet(trx, ref);
-        if (opts.by !== null) {
-          const privileged = grantedPlainRoles(row, v.roles);
-          if (privileged.length > 0)
-            throw actorsError('ACTORS_FOUR_EYES_REQUIRED', { details: { roles: privileged } });
-        }
-        return updateActor(trx, row, v, opts.by, []);
-      });
+      return keyCache.forgetAfter(() =>
+        deps.db.transaction().execute(async (trx) => {
+          const row = await mustGet(trx, ref);
+          if (opts.by !== null) {
+            const privileged = grantedPlainRoles(row, v.roles);
+            if (privileged.length > 0)
+              throw actorsError('ACTORS_FOUR_EYES_REQUIRED', { details: { roles: privileged } });
+          }
+          return updateActor(trx, row, v, opts.by, []);
+        }),
+      );
     },
 
     /**
@@ -462,50 +474,52 @@ export function createActors(deps: ActorsDeps) {
       id: string,
       opts: { by: string },
     ): Promise<{ request: ActorRequest; actor: Actor; apiKey?: string }> {
-      return deps.db.transaction().execute(async (trx) => {
-        const r = await requestsRepo.get(trx, id);
-        if (!r) throw actorsError('ACTORS_REQUEST_NOT_FOUND');
-        if (r.requested_by === opts.by) throw actorsError('ACTORS_REQUEST_SELF');
-        if (r.status !== 'pending') throw actorsError('ACTORS_REQUEST_DECIDED');
-        const approver = await actorsRepo.get(trx, opts.by);
-        if (!approver || approver.status !== 'active' || !toActor(approver).roles.includes(ADMIN_ROLE))
-          throw commonError('FORBIDDEN');
-        const at = now().toISOString();
-        const approved: AuditEvent = {
-          kind: 'actor.request.approved',
-          at,
-          actor: opts.by,
-          attrs: { request: r.id, action: r.action, requestedBy: r.requested_by },
-        };
-        let actor: Actor;
-        let apiKey: string | undefined;
-        if (r.action === 'create') {
-          const v = parseInput(NewActorSchema, JSON.parse(r.payload));
-          try {
-            ({ actor, apiKey } = await insertActor(trx, v, opts.by, [approved]));
-          } catch (e) {
-            if (isUniqueViolation(e)) throw actorsError('ACTORS_NAME_TAKEN', { cause: e });
-            throw e;
+      return keyCache.forgetAfter(() =>
+        deps.db.transaction().execute(async (trx) => {
+          const r = await requestsRepo.get(trx, id);
+          if (!r) throw actorsError('ACTORS_REQUEST_NOT_FOUND');
+          if (r.requested_by === opts.by) throw actorsError('ACTORS_REQUEST_SELF');
+          if (r.status !== 'pending') throw actorsError('ACTORS_REQUEST_DECIDED');
+          const approver = await actorsRepo.get(trx, opts.by);
+          if (!approver || approver.status !== 'active' || !toActor(approver).roles.includes(ADMIN_ROLE))
+            throw commonError('FORBIDDEN');
+          const at = now().toISOString();
+          const approved: AuditEvent = {
+            kind: 'actor.request.approved',
+            at,
+            actor: opts.by,
+            attrs: { request: r.id, action: r.action, requestedBy: r.requested_by },
+          };
+          let actor: Actor;
+          let apiKey: string | undefined;
+          if (r.action === 'create') {
+            const v = parseInput(NewActorSchema, JSON.parse(r.payload));
+            try {
+              ({ actor, apiKey } = await insertActor(trx, v, opts.by, [approved]));
+            } catch (e) {
+              if (isUniqueViolation(e)) throw actorsError('ACTORS_NAME_TAKEN', { cause: e });
+              throw e;
+            }
+          } else {
+            const target = await mustGet(trx, r.target_id!);
+            actor = await updateActor(
+              trx,
+              target,
+              parseInput(ActorPatchSchema, JSON.parse(r.payload)),
+              opts.by,
+              [approved],
+            );
           }
-        } else {
-          const target = await mustGet(trx, r.target_id!);
-          actor = await updateActor(
-            trx,
-            target,
-            parseInput(ActorPatchSchema, JSON.parse(r.payload)),
-            opts.by,
-            [approved],
-          );
-        }
-        const decided = {
-          status: 'approved' as const,
-          decided_by: opts.by,
-          decided_at: at,
-          result_actor_id: actor.id,
-        };
-        if (!(await requestsRepo.decide(trx, r.id, decided))) throw actorsError('ACTORS_REQUEST_DECIDED');
-        return { request: toRequest({ ...r, ...decided }), actor, ...(apiKey ? { apiKey } : {}) };
-      });
+          const decided = {
+            status: 'approved' as const,
+            decided_by: opts.by,
+            decided_at: at,
+            result_actor_id: actor.id,
+          };
+          if (!(await requestsRepo.decide(trx, r.id, decided))) throw actorsError('ACTORS_REQUEST_DECIDED');
+          return { request: toRequest({ ...r, ...decided }), actor, ...(apiKey ? { apiKey } : {}) };
+        }),
+      );
     },
 
     /** Another administrator (or the requester, withdrawing it) rejects a pending request; recorded. */
@@ -529,21 +543,23 @@ export function createActors(deps: ActorsDeps) {
     /** Disables an actor: its keys stop authenticating at once. Not reversible by design. */
     async disable(ref: string, opts: { by: string | null }): Promise<Actor> {
       let out: Actor | undefined;
-      await deps.db.transaction().execute(async (trx) => {
-        const row = await mustGet(trx, ref);
-        if (row.status === 'disabled') {
-          out = toActor(row);
-          return;
-        }
-        await keepAnAdmin(trx, row, false);
-        const at = now().toISOString();
-        await actorsRepo.update(trx, row.id, { status: 'disabled', disabled_at: at });
-        const revoked = await keysRepo.revokeAll(trx, row.id, at);
-        out = toActor({ ...row, status: 'disabled', disabled_at: at });
-        await record(trx, [
-          { kind: 'actor.disabled', at, actor: opts.by, attrs: { target: row.id, keysRevoked: revoked } },
-        ]);
-      });
+      await keyCache.forgetAfter(() =>
+        deps.db.transaction().execute(async (trx) => {
+          const row = await mustGet(trx, ref);
+          if (row.status === 'disabled') {
+            out = toActor(row);
+            return;
+          }
+          await keepAnAdmin(trx, row, false);
+          const at = now().toISOString();
+          await actorsRepo.update(trx, row.id, { status: 'disabled', disabled_at: at });
+          const revoked = await keysRepo.revokeAll(trx, row.id, at);
+          out = toActor({ ...row, status: 'disabled', disabled_at: at });
+          await record(trx, [
+            { kind: 'actor.disabled', at, actor: opts.by, attrs: { target: row.id, keysRevoked: revoked } },
+          ]);
+        }),
+      );
       return out!;
     },
 
@@ -562,48 +578,52 @@ export function createActors(deps: ActorsDeps) {
       const key = newApiKey();
       let retired = 0;
       let until: string | null = null;
-      await deps.db.transaction().execute(async (trx) => {
-        const row = await mustGet(trx, ref);
-        if (row.status !== 'active') throw actorsError('ACTORS_DISABLED');
-        const t = now();
-        const at = t.toISOString();
-        if (grace > 0) {
-          until = new Date(t.getTime() + grace * 1000).toISOString();
-          retired = await keysRepo.expireAll(trx, row.id, until);
-        } else {
-          retired = await keysRepo.revokeAll(trx, row.id, at);
-        }
-        await keysRepo.insert(trx, {
-          id: key.id,
-          actor_id: row.id,
-          hash: key.hash,
-          created_at: at,
-          expires_at: null,
-          revoked_at: null,
-        });
-        await record(trx, [
-          {
-            kind: 'key.rotated',
-            at,
-            actor: opts.by,
-            attrs: { target: row.id, key: key.id, retired, graceSeconds: grace },
-          },
-        ]);
-      });
+      await keyCache.forgetAfter(() =>
+        deps.db.transaction().execute(async (trx) => {
+          const row = await mustGet(trx, ref);
+          if (row.status !== 'active') throw actorsError('ACTORS_DISABLED');
+          const t = now();
+          const at = t.toISOString();
+          if (grace > 0) {
+            until = new Date(t.getTime() + grace * 1000).toISOString();
+            retired = await keysRepo.expireAll(trx, row.id, until);
+          } else {
+            retired = await keysRepo.revokeAll(trx, row.id, at);
+          }
+          await keysRepo.insert(trx, {
+            id: key.id,
+            actor_id: row.id,
+            hash: key.hash,
+            created_at: at,
+            expires_at: null,
+            revoked_at: null,
+          });
+          await record(trx, [
+            {
+              kind: 'key.rotated',
+              at,
+              actor: opts.by,
+              attrs: { target: row.id, key: key.id, retired, graceSeconds: grace },
+            },
+          ]);
+        }),
+      );
       return { keyId: key.id, apiKey: key.token, retired, oldKeysExpireAt: until };
     },
 
     async revokeKey(keyId: string, opts: { by: string | null }): Promise<void> {
-      await deps.db.transaction().execute(async (trx) => {
-        const k = await keysRepo.get(trx, keyId);
-        if (!k) throw actorsError('ACTORS_KEY_NOT_FOUND');
-        const at = now().toISOString();
-        if (await keysRepo.revoke(trx, keyId, at)) {
-          await record(trx, [
-            { kind: 'key.revoked', at, actor: opts.by, attrs: { target: k.actor_id, key: keyId } },
-          ]);
-        }
-      });
+      await keyCache.forgetAfter(() =>
+        deps.db.transaction().execute(async (trx) => {
+          const k = await keysRepo.get(trx, keyId);
+          if (!k) throw actorsError('ACTORS_KEY_NOT_FOUND');
+          const at = now().toISOString();
+          if (await keysRepo.revoke(trx, keyId, at)) {
+            await record(trx, [
+              { kind: 'key.revoked', at, actor: opts.by, attrs: { target: k.actor_id, key: keyId } },
+            ]);
+          }
+        }),
+      );
     },
 
     async keys(ref: string): Promise<ApiKeyInfo[]> {
@@ -624,14 +644,19 @@ export function createActors(deps: ActorsDeps) {
     async authenticate(token: string): Promise<Principal | undefined> {
       const keyId = apiKeyId(token);
       if (!keyId) return undefined;
+      const at = now().toISOString();
+      const cached = keyCache.get(token, at);
+      if (cached) return cached;
+      const generation = keyCache.generation();
       const k = await keysRepo.withActor(deps.db, keyId);
       const matches = apiKeyMatches(token, k ? toBuffer(k.hash) : DUMMY_HASH);
       if (!k || !matches) return undefined;
-      const at = now().toISOString();
       if (k.revoked_at !== null) return undefined;
       if (k.expires_at !== null && k.expires_at <= at) return undefined;
       if (k.actor.status !== 'active') return undefined;
-      return toPrincipal(toActor(k.actor));
+      const principal = toPrincipal(toActor(k.actor));
+      keyCache.put(token, principal, k.expires_at, generation);
+      return principal;
     },
 
     /**
@@ -761,4 +786,42 @@ export async function ensureAdmin(
     { by: null },
   );
   return { created: true, actor, apiKey };
+}
+
+/**
+ * Authenticated keys kept in memory for `ttlMs` (monotonic time), by the SHA-256 of the token so no
+ * secret outlives its request. A key's own expiry is still checked on every hit (by the service's
+ * clock). `forgetAfter` wraps a change to actors or keys: everything cached is forgotten when it
+ * ends, and a lookup that began before the change never caches its (possibly stale) answer.
+ */
+function createKeyCache(ttlMs: number) {
+  const entries = new Map<string, { principal: Principal; keyExpiresAt: string | null; until: number }>();
+  let gen = 0;
+  const digest = (token: string) => sha256(Buffer.from(token)).toString('base64');
+  return {
+    get(token: string, at: string): Principal | undefined {
+      if (ttlMs === 0) return undefined;
+      const d = digest(token);
+      const e = entries.get(d);
+      if (!e) return undefined;
+      if (performance.now() < e.until && (e.keyExpiresAt === null || at < e.keyExpiresAt)) return e.principal;
+      entries.delete(d);
+      return undefined;
+    },
+    generation: () => gen,
+    put(token: string, principal: Principal, keyExpiresAt: string | null, since: number): void {
+      if (ttlMs === 0 || since !== gen) return;
+      if (entries.size >= AUTH_CACHE_MAX) entries.clear();
+      entries.set(digest(token), { principal, keyExpiresAt, until: performance.now() + ttlMs });
+    },
+    async forgetAfter<T>(change: () => Promise<T>): Promise<T> {
+      gen++;
+      try {
+        return await change();
+      } finally {
+        gen++;
+        entries.clear();
+      }
+    },
+  };
 }
