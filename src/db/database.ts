@@ -1,7 +1,18 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import {
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  Kysely,
+  PostgresDialect,
+  type QueryResult,
+  SqliteDialect,
+  type TransactionSettings,
+} from 'kysely';
 import pg from 'pg';
 import type { DialectName } from './dialect.js';
 
@@ -20,6 +31,15 @@ export interface OpenOptions {
   poolSize?: number;
   /** SQLite page cache in MiB (default 64). */
   sqliteCacheMiB?: number;
+  /**
+   * How a SQLite commit is made durable before it is acknowledged (docs/adr/0017): `wal-fsync`
+   * (default) fsyncs the write-ahead log in a libuv thread after COMMIT, so the event loop runs on
+   * while the disk works; `full` is SQLite's own synchronous=FULL, which fsyncs inside COMMIT on the
+   * event loop. Both acknowledge a commit only once it is on disk.
+   */
+  sqliteSync?: 'wal-fsync' | 'full';
+  /** Called after each fsync of the write-ahead log completes (`wal-fsync`; tests observe the order). */
+  onWalSync?: () => void;
 }
 
 /** Opening the database failed for a reason the operator can fix: a stable code and a hint. */
@@ -181,7 +201,8 @@ export function openDatabase(url: string, options: OpenOptions = {}): Database {
   // WAL for concurrent readers; synchronous=FULL so an acknowledged commit survives a power cut
   // (a transparency log that skipped this lost acknowledged entries).
   sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = FULL');
+  const asyncFsync = path !== ':memory:' && (options.sqliteSync ?? 'wal-fsync') === 'wal-fsync';
+  sqlite.pragma(`synchronous = ${asyncFsync ? 'NORMAL' : 'FULL'}`);
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 10000');
   // Without it, INSERT OR REPLACE deletes a conflicting row without firing DELETE triggers, which
@@ -195,7 +216,8 @@ export function openDatabase(url: string, options: OpenOptions = {}): Database {
   if (!(cacheMiB >= 2)) throw new RangeError('sqliteCacheMiB must be at least 2');
   sqlite.pragma(`cache_size = -${cacheMiB * 1024}`);
   sqlite.pragma('mmap_size = 2147418112');
-  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const base = new SqliteDialect({ database: withStatementCache(sqlite) });
+  const db = new Kysely<any>({ dialect: asyncFsync ? walFsyncDialect(base, path, options.onWalSync) : base });
   return { db, dialect: 'sqlite', description: `sqlite:${path}`, close: () => db.destroy() };
 }
 
@@ -224,5 +246,86 @@ export function withStatementCache(sqlite: SQLite.Database, max = 512) {
       cache.clear();
       sqlite.close();
     },
+  };
+}
+
+/**
+ * SQLite with synchronous=NORMAL writes each commit to the write-ahead log without an fsync; this
+ * dialect adds the fsync itself, after COMMIT and before the commit is acknowledged, in a libuv
+ * thread (fs.promises FileHandle.sync), so the event loop parses, decides and decrypts for other
+ * requests while the disk works. The same durability as synchronous=FULL (which fsyncs the WAL in
+ * COMMIT, blocking the only thread for milliseconds): on Linux an fsync of any descriptor of the
+ * file flushes all its written data. Statements outside a transaction that may write (anything but
+ * a SELECT, WITH, PRAGMA or EXPLAIN) are synced the same way. Checkpoints sync as SQLite does.
+ */
+function walFsyncDialect(base: SqliteDialect, dbPath: string, onSync?: () => void): Dialect {
+  const walPath = `${dbPath}-wal`;
+  async function fsyncWal(): Promise<void> {
+    let fh: Awaited<ReturnType<typeof open>>;
+    try {
+      fh = await open(walPath, 'r');
+    } catch (e) {
+      // Checkpointed and truncated away by another connection closing: the data is in the main file.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      fh = await open(dbPath, 'r');
+    }
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    onSync?.();
+  }
+  const readOnly = (q: CompiledQuery) =>
+    q.query.kind === 'SelectQueryNode' || /^\s*(select|with|pragma|explain)\b/i.test(q.sql);
+  const open_ = new WeakSet<DatabaseConnection>();
+  const inner = base.createDriver();
+  const wrap = (c: DatabaseConnection): DatabaseConnection => ({
+    async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
+      const r = await c.executeQuery<R>(q);
+      if (!open_.has(c) && !readOnly(q)) await fsyncWal();
+      return r;
+    },
+    streamQuery: <R>(q: CompiledQuery, chunk?: number) => c.streamQuery<R>(q, chunk),
+  });
+  const wrapped = new WeakMap<DatabaseConnection, DatabaseConnection>();
+  const outer = (c: DatabaseConnection) => {
+    let w = wrapped.get(c);
+    if (!w) {
+      w = wrap(c);
+      wrapped.set(c, w);
+      unwrap.set(w, c);
+    }
+    return w;
+  };
+  const unwrap = new WeakMap<DatabaseConnection, DatabaseConnection>();
+  const raw = (w: DatabaseConnection) => unwrap.get(w) ?? w;
+  const driver: Driver = {
+    init: () => inner.init(),
+    acquireConnection: async () => outer(await inner.acquireConnection()),
+    async beginTransaction(w: DatabaseConnection, settings: TransactionSettings) {
+      await inner.beginTransaction(raw(w), settings);
+      open_.add(raw(w));
+    },
+    async commitTransaction(w: DatabaseConnection) {
+      open_.delete(raw(w));
+      await inner.commitTransaction(raw(w));
+      await fsyncWal();
+    },
+    async rollbackTransaction(w: DatabaseConnection) {
+      open_.delete(raw(w));
+      await inner.rollbackTransaction(raw(w));
+    },
+    savepoint: (w, name, compile) => inner.savepoint!(raw(w), name, compile),
+    rollbackToSavepoint: (w, name, compile) => inner.rollbackToSavepoint!(raw(w), name, compile),
+    releaseSavepoint: (w, name, compile) => inner.releaseSavepoint!(raw(w), name, compile),
+    releaseConnection: (w) => inner.releaseConnection(raw(w)),
+    destroy: () => inner.destroy(),
+  };
+  return {
+    createDriver: () => driver,
+    createQueryCompiler: () => base.createQueryCompiler(),
+    createAdapter: () => base.createAdapter(),
+    createIntrospector: (db) => base.createIntrospector(db),
   };
 }

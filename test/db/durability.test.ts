@@ -1,0 +1,82 @@
+/*
+ * Threat: a commit is acknowledged (a read answered, an entry appended) before it is on disk, so a
+ * power cut loses the evidence of an acknowledged read. With `wal-fsync` (docs/adr/0017) SQLite
+ * runs synchronous=NORMAL and the dialect fsyncs the write-ahead log after COMMIT: a transaction, or
+ * a write outside one, resolves only after that fsync; a read costs none. (SQLite only: PostgreSQL
+ * commits durably by itself.)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Database, openDatabase } from '../../src/db/index.js';
+
+describe('SQLite durability (wal-fsync)', () => {
+  let dir: string;
+  let d: Database;
+  let syncs = 0;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'custodian-durable-'));
+    d = openDatabase(`sqlite:${join(dir, 'd.db')}`, { onWalSync: () => syncs++ });
+    await sql`CREATE TABLE t (x INTEGER)`.execute(d.db);
+  });
+  afterAll(async () => {
+    await d?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs SQLite with synchronous=NORMAL and fsyncs the log itself', async () => {
+    const r = await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(d.db);
+    expect(r.rows[0]!.synchronous).toBe(1);
+  });
+
+  it('a transaction resolves only after the fsync that follows its COMMIT', async () => {
+    const before = syncs;
+    let syncsWhenWorkDone = -1;
+    await d.db.transaction().execute(async (trx) => {
+      await trx.insertInto('t').values({ x: 1 }).execute();
+      await trx.insertInto('t').values({ x: 2 }).execute();
+      syncsWhenWorkDone = syncs;
+    });
+    expect(syncsWhenWorkDone).toBe(before); // nothing synced inside the transaction
+    expect(syncs).toBe(before + 1); // one fsync, before the promise resolved
+  });
+
+  it('a write outside a transaction is synced; a read is not', async () => {
+    const before = syncs;
+    await d.db.insertInto('t').values({ x: 3 }).execute();
+    expect(syncs).toBe(before + 1);
+    await d.db.selectFrom('t').selectAll().execute();
+    await sql`SELECT count(*) FROM t`.execute(d.db);
+    expect(syncs).toBe(before + 1);
+  });
+
+  it('a rolled-back transaction syncs nothing', async () => {
+    const before = syncs;
+    await expect(
+      d.db.transaction().execute(async (trx) => {
+        await trx.insertInto('t').values({ x: 4 }).execute();
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    expect(syncs).toBe(before);
+  });
+
+  it('synchronous=FULL remains available and needs no fsync of its own', async () => {
+    const full = openDatabase(`sqlite:${join(dir, 'f.db')}`, {
+      sqliteSync: 'full',
+      onWalSync: () => syncs++,
+    });
+    try {
+      const before = syncs;
+      await sql`CREATE TABLE t (x INTEGER)`.execute(full.db);
+      await full.db.insertInto('t').values({ x: 1 }).execute();
+      expect(syncs).toBe(before);
+      const r = await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(full.db);
+      expect(r.rows[0]!.synchronous).toBe(2);
+    } finally {
+      await full.close();
+    }
+  });
+});
