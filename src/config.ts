@@ -18,8 +18,6 @@ export const ENV = {
   ledgerOrigin: 'CUSTODIAN_LEDGER_ORIGIN',
   catalogFile: 'CUSTODIAN_CATALOG_FILE',
   policyFile: 'CUSTODIAN_POLICY_FILE',
-  canaryMobilePrefix: 'CUSTODIAN_CANARY_MOBILE_PREFIX',
-  canaryEmailDomain: 'CUSTODIAN_CANARY_EMAIL_DOMAIN',
   jurisdiction: 'CUSTODIAN_JURISDICTION',
   sqliteCacheMiB: 'CUSTODIAN_SQLITE_CACHE_MIB',
   traceRetentionDays: 'CUSTODIAN_TRACE_RETENTION_DAYS',
@@ -36,10 +34,6 @@ export const ENV = {
   shutdownTimeoutMs: 'CUSTODIAN_SHUTDOWN_TIMEOUT_MS',
   authCacheMs: 'CUSTODIAN_AUTH_CACHE_MS',
 } as const;
-
-/** Demo canary pools: a deployment configures ranges and a domain it actually monitors (doctor warns). */
-export const DEMO_CANARY_MOBILE_PREFIX = '1709000';
-export const DEMO_CANARY_EMAIL_DOMAIN = 'mail-cn.example';
 
 /**
  * SQLite's page cache per connection. 64 MiB serves a few hundred thousand subjects; a vault of
@@ -95,10 +89,6 @@ const ConfigSchema = z.object({
   ledgerOrigin: z.string().regex(/^[A-Za-z0-9.\-_/:]+$/, 'must be a key name: letters, digits and . - _ / :'),
   catalogFile: z.string().min(1).optional(),
   policyFile: z.string().min(1).optional(),
-  canaryMobilePrefix: z
-    .string()
-    .regex(/^1[3-9]\d{2,8}$/, 'must be a mainland mobile prefix of 4 to 10 digits'),
-  canaryEmailDomain: z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'must be a lower-case domain name'),
   jurisdiction: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code'),
   sqliteCacheMiB: z.coerce.number().int().min(2).max(65536),
   traceRetentionDays: z.coerce.number().int().min(1).max(3650),
@@ -170,8 +160,6 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     ledgerOrigin: pick('ledgerOrigin') ?? 'custodian.local/ledger',
     catalogFile: pick('catalogFile'),
     policyFile: pick('policyFile'),
-    canaryMobilePrefix: pick('canaryMobilePrefix') ?? DEMO_CANARY_MOBILE_PREFIX,
-    canaryEmailDomain: pick('canaryEmailDomain') ?? DEMO_CANARY_EMAIL_DOMAIN,
     jurisdiction: pick('jurisdiction') ?? 'CN',
     sqliteCacheMiB: pick('sqliteCacheMiB') ?? DEFAULT_SQLITE_CACHE_MIB,
     traceRetentionDays: pick('traceRetentionDays') ?? 30,

@@ -151,17 +151,6 @@ function moduleCycles(files: readonly SourceFile[]): string[] {
   return [...cycles];
 }
 
-/*
- * TEMPORARY — remove at merge. The disclosure module still imports the synthetic organisation (the
- * canaries' identities and the export file's columns come from src/modules/sim). Another branch
- * (secpi, issue 18 item 1 / issue 11 item 4) moves what it needs into src/lib; when that merges,
- * delete these two lines and the check holds with no exception.
- */
-const TEMPORARY_UPWARD_ALLOWED = [
-  'src/modules/disclosure/canary.service.ts → ../sim/index.js',
-  'src/modules/disclosure/exportfile.ts → ../sim/index.js',
-];
-
 describe('architecture', () => {
   it('modules import other modules only through their index.ts', () => {
     expect(deepModuleImports(sources)).toEqual([]);
@@ -172,12 +161,20 @@ describe('architecture', () => {
   });
 
   it('no import points up the layers', () => {
-    expect(upwardImports(sources).filter((x) => !TEMPORARY_UPWARD_ALLOWED.includes(x))).toEqual([]);
+    expect(upwardImports(sources)).toEqual([]);
   });
 
-  it('the temporary allowance names only imports that still exist', () => {
-    const found = upwardImports(sources);
-    expect(TEMPORARY_UPWARD_ALLOWED.filter((x) => !found.includes(x))).toEqual([]);
+  it('src/lib/synthetic is entered only through its index.ts', () => {
+    const bad = sources.flatMap((f) =>
+      f.path.startsWith('src/lib/synthetic/')
+        ? []
+        : imports(f.text)
+            .filter((i) => i.spec.startsWith('.'))
+            .map((i) => resolveSpec(f.path, i.spec))
+            .filter((t) => t.startsWith('src/lib/synthetic/') && t !== 'src/lib/synthetic/index.js')
+            .map((t) => `${f.path} → ${t}`),
+    );
+    expect(bad).toEqual([]);
   });
 
   it('src/db is entered only through its index.ts', () => {

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { DbExecutor } from '../lib/audit.js';
 import type { Principal } from '../lib/http/index.js';
 import { createGatewayFromConfig, type MessageGateway } from '../lib/messaging/index.js';
+import { mobileSegments } from '../lib/synthetic/index.js';
 import { type Access, accessRoutes, createAccess } from '../modules/access/index.js';
 import { type Actors, actorsRoutes, createActors, toPrincipal } from '../modules/actors/index.js';
 import { type Consent, consentRoutes, createConsent } from '../modules/consent/index.js';
@@ -205,11 +206,12 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     vault: {
       catalog: vault.catalog,
       createMany: (inputs, o) => vault.createMany(inputs, { trx: o.trx, by: o.actor ?? null }),
+      taken: async (field, values) =>
+        catalog.field(field)?.searchable
+          ? new Set((await lookupMany(vault, field, values)).keys())
+          : new Set(),
     },
-    canaries: {
-      mobilePool: { prefix: config.canaryMobilePrefix },
-      emailDomain: config.canaryEmailDomain,
-    },
+    canaries: {},
     jurisdiction: config.jurisdiction,
     sensitiveFields: catalog.fields.filter((f) => f.sensitivity === 'sensitive').map((f) => f.name),
   });
@@ -232,8 +234,8 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
       inclusionProof: (q) => ledger.inclusionProof(q),
     },
     retentionDays: config.traceRetentionDays,
-    // The monitored canary range: 11-digit numbers under the configured prefix.
-    canarySpace: 10 ** (11 - config.canaryMobilePrefix.length),
+    // Canary mobiles are drawn from every allocated segment: guessing one is 1 in all of them.
+    canarySpace: mobileSegments().length * 100_000_000,
   });
   const messaging = options.messaging ?? createGatewayFromConfig(config);
   const rights = createRights({

@@ -1,11 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import {
-  type Config,
-  DEMO_CANARY_EMAIL_DOMAIN,
-  DEMO_CANARY_MOBILE_PREFIX,
-  ENV,
-  isLoopback,
-} from '../config.js';
+import { type Config, ENV, isLoopback } from '../config.js';
 import { keyFileMode } from '../lib/crypto/index.js';
 import { keyFileBesideDatabase } from './infra.js';
 
@@ -95,16 +89,6 @@ export function checkConfig(config: Config): Finding[] {
         message: 'the SQLite file is readable by other users',
       });
     }
-  }
-  if (
-    config.canaryMobilePrefix === DEMO_CANARY_MOBILE_PREFIX ||
-    config.canaryEmailDomain === DEMO_CANARY_EMAIL_DOMAIN
-  ) {
-    f.push({
-      level: 'warn',
-      code: 'CANARY_POOL_DEMO',
-      message: `the canary pools are the demo ranges; fine for the demo, but in production set ${ENV.canaryMobilePrefix} and ${ENV.canaryEmailDomain} to a range and domain you monitor, or a leaked canary reaches no one`,
-    });
   }
   if (config.logLevel === 'debug' || config.logLevel === 'trace') {
     f.push({

@@ -12,18 +12,14 @@ describe('doctor on the default layout', () => {
   const config = loadConfig({ dataDir }, {});
   writeKeyFile(config.keyFile, generateKeyFile());
 
-  it('warns about the key file beside the database and the demo canary pools, naming the demo', () => {
+  it('warns about the key file beside the database, naming the demo', () => {
     const warn = checkConfig(config).filter((f) => f.level === 'warn');
-    expect(warn.map((f) => f.code).sort()).toEqual(['CANARY_POOL_DEMO', 'KEY_FILE_BESIDE_DATABASE']);
+    expect(warn.map((f) => f.code).sort()).toEqual(['KEY_FILE_BESIDE_DATABASE']);
     for (const f of warn) expect(f.message).toMatch(/demo/);
     expect(checkConfig(config).some((f) => f.level === 'unsafe')).toBe(false);
   });
 
-  it('no canary warning once monitored pools are configured', () => {
-    const own = loadConfig(
-      { dataDir },
-      { CUSTODIAN_CANARY_MOBILE_PREFIX: '1701234', CUSTODIAN_CANARY_EMAIL_DOMAIN: 'canary.example.org' },
-    );
-    expect(checkConfig(own).map((f) => f.code)).not.toContain('CANARY_POOL_DEMO');
+  it('has no canary range or domain to configure (canaries look like customers)', () => {
+    expect(Object.keys(config).filter((k) => /canary/i.test(k))).toEqual([]);
   });
 });

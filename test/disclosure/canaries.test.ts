@@ -6,6 +6,7 @@
  * ambiguous or false.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { EMAIL_DOMAINS, isValidCnIdNumber, isValidCnMobile } from '../../src/lib/synthetic/index.js';
 import type { Recipient } from '../../src/modules/disclosure/index.js';
 import { openSubjectsFields } from '../../src/modules/vault/index.js';
 import { partnerNotice } from '../consent/fixtures.js';
@@ -117,14 +118,20 @@ describeEachDialect('canaries', (dialect) => {
     for (const [id, e] of exportCanaries) for (const c of e.canaries) expect(holder.get(c)).toEqual([id]);
     for (const cs of portfolioCanaries.values()) for (const c of cs) expect(holder.get(c)).toBeUndefined();
 
-    // Distinct monitored contact points, all in the pool and at the monitored domain.
+    // Distinct contact points, shaped like customers': real carrier segments, common providers,
+    // valid ID numbers, and none a customer's.
     const opened = await openSubjectsFields(s.vault, s.d.db, all, ['mobile', 'email', 'id_number', 'name']);
     const mobiles = all.map((c) => opened.values.get(c)!.mobile!);
     const emails = all.map((c) => opened.values.get(c)!.email!);
     expect(new Set(mobiles).size).toBe(all.length);
     expect(new Set(emails).size).toBe(all.length);
-    for (const m of mobiles) expect(m.replace(/^\+86/, '')).toMatch(/^1700000\d{4}$/);
-    for (const e of emails) expect(e).toMatch(/@canary-mail\.example\.cn$/);
+    const providers = new Set(EMAIL_DOMAINS.map(([d]) => d));
+    for (const m of mobiles) expect(isValidCnMobile(m.replace(/^\+86/, ''))).toBe(true);
+    for (const e of emails) expect(providers.has(e.split('@')[1]!)).toBe(true);
+    for (const c of all) expect(isValidCnIdNumber(opened.values.get(c)!.id_number!)).toBe(true);
+    const real = await openSubjectsFields(s.vault, s.d.db, customers, ['mobile', 'email', 'id_number']);
+    const realMobiles = new Set([...real.values.values()].map((v) => v.mobile));
+    expect(mobiles.filter((m) => realMobiles.has(m))).toEqual([]);
 
     // Never counted as customers, never contacted by the organisation's own workflows.
     expect(await s.disclosure.canaries.isCanary(s.d.db, all[0]!)).toBe(true);

@@ -1,29 +1,61 @@
 /*
- * Threat: a disclosure that leaves unmarked (no canary configured, or the monitored range used up),
- * which would make a leak of that copy untraceable.
+ * Threats: (1) a disclosure that leaves unmarked (no canaries configured), which would make a leak
+ * of that copy untraceable; (2) a canary that shares a mobile, e-mail or ID number with a real
+ * subject or an earlier canary, so that a call to it would be ambiguous (two exports named, or a
+ * real customer's contact taken for a trip) and a buyer could spot it as a duplicate.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { deriveKey } from '../../src/lib/crypto/index.js';
+import { Rng, randomIdentity, streamKey } from '../../src/lib/synthetic/index.js';
+import { createCanaries } from '../../src/modules/disclosure/index.js';
+import { openSubjectsFields } from '../../src/modules/vault/index.js';
 import { describeEachDialect } from '../helpers/db.js';
-import { disclosureSetup } from './fixtures.js';
+import { canaryVaultOf, disclosureSetup } from './fixtures.js';
 
-describeEachDialect('canary pool limits', (dialect) => {
+describeEachDialect('canary uniqueness', (dialect) => {
   let s: Awaited<ReturnType<typeof disclosureSetup>>;
 
   beforeAll(async () => {
-    // Five monitored numbers in all.
-    s = await disclosureSetup(dialect, {
-      canaries: { mobilePool: { ranges: [['17000000000', '17000000004']] } },
-    });
+    s = await disclosureSetup(dialect);
   });
   afterAll(async () => s.d.destroy());
 
-  it('plants up to the size of the monitored range, then refuses', async () => {
-    const got = await s.disclosure.canaries.plantPortfolioCanaries('act_a', 5);
-    expect(new Set(got).size).toBe(5);
-    await expect(s.disclosure.canaries.plantPortfolioCanaries('act_b', 1)).rejects.toMatchObject({
-      code: 'CANARY_POOL_EXHAUSTED',
+  // A seeded source makes the first draw known in advance; production uses the CSPRNG.
+  const key = streamKey('canary-uniqueness', 'draws');
+  const companyKey = () =>
+    streamKey(deriveKey(s.keyring, 'canaries/companies/v1').toString('hex'), 'company');
+  const canariesWith = (random: Rng) =>
+    createCanaries({
+      db: s.d.db,
+      clock: s.clock,
+      keyring: s.keyring,
+      record: s.record,
+      detect: s.detect,
+      vault: canaryVaultOf(s.vault),
+      config: {},
+      random,
     });
-    expect(await s.disclosure.canaries.count()).toBe(5);
+
+  it('a draw that collides with a subject or an earlier canary is drawn again', async () => {
+    const first = randomIdentity(new Rng(key, 0), companyKey());
+    // A real subject already holds the first draw's mobile.
+    const [held] = await s.d.db
+      .transaction()
+      .execute((trx) =>
+        s.vault.createMany([{ externalId: 'X1', fields: { name: '王伟', mobile: first.mobile } }], { trx }),
+      );
+    const a = await canariesWith(new Rng(key, 0)).plantPortfolioCanaries('act_a', 1);
+    const va = (await openSubjectsFields(s.vault, s.d.db, a, ['mobile', 'id_number'])).values.get(a[0]!)!;
+    expect(va.mobile).not.toBe(first.mobile);
+    expect(held).toBeDefined();
+    // The same seeded sequence again: its second draw is now an earlier canary's, so it is skipped.
+    const b = await canariesWith(new Rng(key, 0)).plantPortfolioCanaries('act_b', 1);
+    const vb = (await openSubjectsFields(s.vault, s.d.db, b, ['mobile', 'id_number'])).values.get(b[0]!)!;
+    expect([vb.mobile, vb.id_number]).not.toContain(va.mobile);
+    expect(vb.mobile).not.toBe(va.mobile);
+    expect(vb.mobile).not.toBe(first.mobile);
+    expect(vb.id_number).not.toBe(va.id_number);
+    expect(await s.disclosure.canaries.count()).toBe(2);
   });
 
   it('no canaries configured, no disclosure', async () => {

@@ -3,6 +3,7 @@ import { createConsent } from '../../src/modules/consent/index.js';
 import { createDetect } from '../../src/modules/detect/index.js';
 import {
   type CanaryConfig,
+  type CanaryVault,
   createDisclosure,
   type DisclosureDeps,
   type DisclosureReader,
@@ -12,15 +13,25 @@ import {
   createVault,
   defaultCatalog,
   importSubjects,
+  lookupMany,
   openSubjectsFields,
 } from '../../src/modules/vault/index.js';
 import { baseSetup } from '../consent/fixtures.js';
 
-/** Monitored contact points of the test organisation. */
-export const CANARY_POOL: CanaryConfig = {
-  mobilePool: { prefix: '1700000' },
-  emailDomain: 'canary-mail.example.cn',
-};
+/** Canaries of the test organisation: the defaults (1–3 per export, drawn from the CSPRNG). */
+export const CANARY_CONFIG: CanaryConfig = {};
+
+/** The vault as the canaries see it (what the composition root wires). */
+export function canaryVaultOf(vault: ReturnType<typeof createVault>): CanaryVault {
+  return {
+    catalog: vault.catalog,
+    createMany: (inputs, o) => vault.createMany(inputs, { trx: o.trx, by: o.actor ?? null }),
+    taken: async (field, values) =>
+      vault.catalog.field(field)?.searchable
+        ? new Set((await lookupMany(vault, field, values)).keys())
+        : new Set(),
+  };
+}
 
 /** A small deterministic PRNG (mulberry32) for canary counts and positions. */
 export function seededRandom(seed: number): () => number {
@@ -64,8 +75,8 @@ export async function disclosureSetup(
       consent,
       detect,
       read,
-      vault,
-      canaries: { ...CANARY_POOL, ...(opts.canaries ?? {}) },
+      vault: canaryVaultOf(vault),
+      canaries: { ...CANARY_CONFIG, ...(opts.canaries ?? {}) },
       random: seededRandom(42),
       sensitiveFields: ['id_number'],
       ...(opts.transferCaps ? { transferCaps: opts.transferCaps } : {}),
@@ -77,7 +88,7 @@ export async function disclosureSetup(
   /**
    * Customers from the sim generator, imported into the vault through its CSV import (which
    * rejects the few generated values it does not accept); the first `count` imported are returned,
-   * in generation order. Never in the canary range.
+   * in generation order.
    */
   let next = 0;
   async function customers(count: number): Promise<{ ids: string[]; records: Map<string, CustomerRecord> }> {
@@ -87,7 +98,6 @@ export async function disclosureSetup(
         seed: 'custodian-tests',
         count: want,
         start: next,
-        reserve: [CANARY_POOL.mobilePool],
       }),
     ];
     next += want;
@@ -97,7 +107,6 @@ export async function disclosureSetup(
         seed: 'custodian-tests',
         count: want,
         start: next - want,
-        reserve: [CANARY_POOL.mobilePool],
       }),
     );
     const byExt = await vault.resolveExternalIds(recs.map((r) => r.external_id));

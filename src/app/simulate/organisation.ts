@@ -76,12 +76,12 @@ export interface LoadOptions {
   log?: (line: string) => void;
 }
 
-/** generateOrganisation with the deployment's monitored canary range reserved. */
-export function organisationFor(app: Pick<App, 'config'>, opts: OrganisationOptions): Organisation {
-  return generateOrganisation({
-    ...opts,
-    reserve: [...(opts.reserve ?? []), { prefix: app.config.canaryMobilePrefix }],
-  });
+/**
+ * The organisation for this deployment. Canaries are drawn from the same distribution as customers
+ * and checked against the vault when planted, so no range needs reserving.
+ */
+export function organisationFor(_app: Pick<App, 'config'>, opts: OrganisationOptions): Organisation {
+  return generateOrganisation(opts);
 }
 
 /** Consent import files name notices `key@version`; notice keys are lower case. */

@@ -86,38 +86,32 @@ async function importLeg(
   log: (line: string) => void,
 ) {
   const t0 = process.hrtime.bigint();
-  const reserve = [{ prefix: inst.config.canaryMobilePrefix }];
   let next = PROGRESS_EVERY;
   let lap = { rows: 0, at: t0 };
-  const r = await importSubjects(
-    inst.app.vault,
-    customersCsvChunks({ seed, start, count, reserve, header: true }),
-    {
-      worker: true,
-      batchSize,
-      onProgress: (p) => {
-        if (p.rows < next) return;
-        next += PROGRESS_EVERY;
-        const now = process.hrtime.bigint();
-        const rate = (p.rows - lap.rows) / (Number(now - lap.at) / 1e9);
-        log(
-          `    ${(start + p.rows).toLocaleString('en-US')} subjects, ${Math.round(rate).toLocaleString('en-US')}/s over the last ${(p.rows - lap.rows).toLocaleString('en-US')}`,
-        );
-        lap = { rows: p.rows, at: now };
-      },
+  const r = await importSubjects(inst.app.vault, customersCsvChunks({ seed, start, count, header: true }), {
+    worker: true,
+    batchSize,
+    onProgress: (p) => {
+      if (p.rows < next) return;
+      next += PROGRESS_EVERY;
+      const now = process.hrtime.bigint();
+      const rate = (p.rows - lap.rows) / (Number(now - lap.at) / 1e9);
+      log(
+        `    ${(start + p.rows).toLocaleString('en-US')} subjects, ${Math.round(rate).toLocaleString('en-US')}/s over the last ${(p.rows - lap.rows).toLocaleString('en-US')}`,
+      );
+      lap = { rows: p.rows, at: now };
     },
-  );
+  });
   if (r.aborted) throw new Error(`import aborted (${r.aborted.code}) after row ${r.aborted.afterRow}`);
   return { result: r, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
 }
 
 /** Sequential blind-index lookups of customers already imported, by a spelling that needs normalising. */
 async function timeLookups(inst: Instance, seed: string, upTo: number, rng: Rng): Promise<LookupStats> {
-  const reserve = [{ prefix: inst.config.canaryMobilePrefix }];
   const times: number[] = [];
   let missed = 0;
   for (let i = 0; i < WARMUP + LOOKUPS; i++) {
-    const c = customerAt({ seed, index: rng.int(upTo), reserve });
+    const c = customerAt({ seed, index: rng.int(upTo) });
     const byId = i % 2 === 1;
     const t0 = process.hrtime.bigint();
     const found = byId

@@ -9,7 +9,13 @@ import { createDisclosure, type DisclosureReader } from '../../modules/disclosur
 import { createLedger } from '../../modules/ledger/index.js';
 import { createPolicyService } from '../../modules/policy/index.js';
 import { customersCsv, generateCustomers } from '../../modules/sim/index.js';
-import { createVault, importSubjects, loadCatalog, type Vault } from '../../modules/vault/index.js';
+import {
+  createVault,
+  importSubjects,
+  loadCatalog,
+  lookupMany,
+  type Vault,
+} from '../../modules/vault/index.js';
 import { type BenchContext, type BenchSuite, type Measurement, median } from '../types.js';
 
 /**
@@ -45,10 +51,9 @@ function openBenchDb(dialect: DialectName, postgresUrl: string | undefined): Pro
 /** Vault subjects from the generator, through the vault's CSV import (one transaction per 1,000). */
 async function importCustomers(vault: Vault, count: number, log: (l: string) => void): Promise<string[]> {
   const seed = 'bench-disclosure';
-  const reserve = [{ prefix: '1700000' }];
-  const r = await importSubjects(vault, customersCsv({ seed, count, reserve }), { batchSize: 1000 });
+  const r = await importSubjects(vault, customersCsv({ seed, count }), { batchSize: 1000 });
   if (r.aborted) throw new Error(`import aborted: ${r.aborted.code}`);
-  const ext = [...generateCustomers({ seed, count, reserve })].map((c) => c.external_id);
+  const ext = [...generateCustomers({ seed, count })].map((c) => c.external_id);
   const ids: string[] = [];
   for (let i = 0; i < ext.length; i += IN_CHUNK) {
     const m = await vault.resolveExternalIds(ext.slice(i, i + IN_CHUNK));
@@ -154,8 +159,12 @@ async function setup(database: Database, keyring: Keyring) {
       },
       detect,
       read,
-      vault: { catalog: vault.catalog, createMany: (inputs, o) => vault.createMany(inputs, { trx: o.trx }) },
-      canaries: { mobilePool: { prefix: '1700000' }, emailDomain: 'canary-mail.example.cn' },
+      vault: {
+        catalog: vault.catalog,
+        createMany: (inputs, o) => vault.createMany(inputs, { trx: o.trx }),
+        taken: async (field, values) => new Set((await lookupMany(vault, field, values)).keys()),
+      },
+      canaries: {},
     });
   // Rows without decryption: what the export path costs around the reader.
   const noDecrypt: DisclosureReader = async (_trx, req) => new Map(req.subjectIds.map((s) => [s, {}]));

@@ -29,6 +29,7 @@ export {
   writeKeyFile,
 } from './keyring.js';
 export { hmacSha256, randomDigits, safeEqual } from './otp.js';
+export { secureFloat, secureInt } from './random.js';
 export {
   createSha256,
   ed25519PublicKeyFromRaw,

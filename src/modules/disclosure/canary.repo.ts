@@ -109,3 +109,25 @@ export async function noteTrip(db: AnyDb, subjectId: string, at: string): Promis
 export async function listTrips(db: AnyDb, limit: number): Promise<CanaryTripsTable[]> {
   return d_(db).selectFrom('canary_trips').selectAll().orderBy('received_at', 'desc').limit(limit).execute();
 }
+
+/** Which of these contact-point hashes (hex) an existing canary already holds. */
+export async function canaryHashesAmong(
+  db: AnyDb,
+  mobileHashes: readonly Buffer[],
+  emailHashes: readonly Buffer[],
+): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const [col, hashes] of [
+    ['mobile_hash', mobileHashes],
+    ['email_hash', emailHashes],
+  ] as const)
+    for (let i = 0; i < hashes.length; i += IN_CHUNK) {
+      const rows = await d_(db)
+        .selectFrom('canaries')
+        .select(col)
+        .where(col, 'in', hashes.slice(i, i + IN_CHUNK) as Buffer[])
+        .execute();
+      for (const r of rows) out.add(Buffer.from((r as Record<string, Uint8Array>)[col]!).toString('hex'));
+    }
+  return out;
+}

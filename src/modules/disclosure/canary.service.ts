@@ -1,21 +1,22 @@
 import type { Kysely } from 'kysely';
 import { type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
-import { blindIndexer, deriveKey, type Keyring, sha256 } from '../../lib/crypto/index.js';
+import { blindIndexer, deriveKey, type Keyring } from '../../lib/crypto/index.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
-import type { Detect } from '../detect/index.js';
 import {
-  type CustomerRecord,
-  canaryCustomer,
-  externalId,
-  MAX_CUSTOMERS,
-  type MobilePool,
-  poolSize,
-} from '../sim/index.js';
+  type Random,
+  randomIdentity,
+  type StreamKey,
+  type SyntheticIdentity,
+  secureRandom,
+  streamKey,
+} from '../../lib/synthetic/index.js';
+import type { Detect } from '../detect/index.js';
 import {
   allCanaryIds,
   canariesUniqueTo,
   canaryByContactHash,
+  canaryHashesAmong,
   canaryIdsAmong,
   countCanaries,
   getCanary,
@@ -29,28 +30,25 @@ import { canaryError } from './disclosure.errors.js';
 import type { CanariesTable } from './disclosure.tables.js';
 
 /**
- * Canaries: synthetic subjects that look like any customer (valid ID check digits, plausible names,
- * real-looking companies and addresses, from the sim generators) but whose mobile number lies in a
- * range the organisation monitors and whose e-mail is at a domain it monitors. Each is placed in
- * exactly one view — one export to one recipient, or one actor's portfolio — so a call, message or
- * mail to it names that export or actor. They are vault subjects like the rest (an export or a
- * portfolio looks uniform), registered here with keyed hashes of their contact points only.
+ * Canaries: synthetic subjects drawn from the CSPRNG out of the very distributions the customers
+ * come from (src/lib/synthetic: names, companies, addresses, ID numbers with valid check digits,
+ * mobiles under the real carriers' segments in their shares, e-mails in the usual shapes at the
+ * usual providers), so that no field and no statistic sets them apart. Each is placed in exactly
+ * one view — one export to one recipient, or one actor's portfolio — so a call, message or mail to
+ * it names that export or actor. They are vault subjects like the rest, registered here with keyed
+ * hashes of their contact points only; that registration is the only mark, and it never leaves.
  *
  * Canaries are never counted as customers (`canaryIds`, `count`), never contacted by the
  * organisation's own workflows (`isCanary`, which the access module calls when it resolves a
  * contact token), and never given to two recipients (a fresh set per export).
  */
 export interface CanaryConfig {
-  /** The monitored mobile range (a prefix or inclusive 11-digit ranges). */
-  mobilePool: MobilePool;
-  /** The monitored mail domain. */
-  emailDomain: string;
   /** Canaries per export, drawn uniformly from [min, max]. Default 1–3. */
   perExport?: { min: number; max: number };
   /**
-   * The external id of canary `seq`. Default: sim's, counted down from the top of the `C` + 8
-   * digits range, away from customers' ids. A deployment whose staff see external ids should map
-   * them into its own format (unique, and not taken by a customer).
+   * The external id of canary `seq`. Default: `C` + 8 digits counted down from the top of the range,
+   * away from customers' ids. A deployment whose staff see external ids should map them into its
+   * own format (unique, and not taken by a customer).
    */
   externalId?: (seq: number) => string;
 }
@@ -62,6 +60,12 @@ export interface CanaryConfig {
  */
 export interface CanaryVault {
   readonly catalog: { readonly names: readonly string[] };
+  /**
+   * Which of these values some subject already holds in `field` (the blind index; no decryption).
+   * A canary never shares a mobile, e-mail or ID number with a real subject. Called outside any
+   * transaction; for a field that is not searchable, answer an empty set.
+   */
+  taken(field: 'mobile' | 'email' | 'id_number', values: readonly string[]): Promise<ReadonlySet<string>>;
   createMany(
     inputs: readonly { externalId?: string; fields: Readonly<Record<string, string>> }[],
     options: { trx: DbExecutor; actor?: string | null },
@@ -77,6 +81,14 @@ export interface CanaryDeps {
   detect: Pick<Detect, 'raise'>;
   vault: CanaryVault;
   config?: CanaryConfig | undefined;
+  /** Where identities are drawn from. Default: the CSPRNG (tests may pass a seeded source). */
+  random?: Random;
+}
+
+/** Canaries drawn and checked unique, waiting for the transaction that plants them. */
+export interface CanaryReservation {
+  readonly first: number;
+  readonly identities: readonly SyntheticIdentity[];
 }
 
 export type TripChannel = 'call' | 'sms' | 'email' | 'other';
@@ -125,21 +137,24 @@ export type Canaries = ReturnType<typeof createCanaries>;
 
 /** Sequence numbers taken from the database counter at a time. */
 const RESERVE_BLOCK = 64;
+/** Default external ids are `C` + 8 digits, counted down from the top. */
+const MAX_EXTERNAL = 100_000_000;
 
 export function createCanaries(deps: CanaryDeps) {
   requireRecorder(deps.record, 'createCanaries');
   const ids = deps.ids ?? randomId;
   const hash = blindIndexer(deps.keyring as Keyring);
-  // The generator seed comes from the key file, not the database or the code: someone holding the
-  // database or the source cannot regenerate the canaries and strip them from a leaked list.
-  const seed = deriveKey(deps.keyring as Keyring, 'canaries/seed/v1').toString('hex');
+  const random = deps.random ?? secureRandom;
+  // The company pool canaries' employers come from is keyed by the key file, not the database or
+  // the code, so the pool cannot be listed by someone holding either. Every other draw is fresh
+  // from the CSPRNG: nothing can be regenerated.
+  const companyKey: StreamKey = streamKey(
+    deriveKey(deps.keyring as Keyring, 'canaries/companies/v1').toString('hex'),
+    'company',
+  );
   const cfg = deps.config;
-  const pool = cfg
-    ? sha256(Buffer.from(JSON.stringify([cfg.mobilePool, cfg.emailDomain.toLowerCase()]), 'utf8'))
-        .toString('hex')
-        .slice(0, 32)
-    : '';
-  const capacity = cfg ? Math.min(poolSize(cfg.mobilePool), 900_000) : 0;
+  // Sequence numbers only order canaries (and seed the default external id); one counter row.
+  const pool = 'csprng';
   const perExport = cfg?.perExport ?? { min: 1, max: 3 };
   if (
     !(
@@ -153,29 +168,64 @@ export function createCanaries(deps: CanaryDeps) {
   const mobileHash = (m: string) => hash('canary.mobile', m);
   const emailHash = (e: string) => hash('canary.email', e);
 
-  const externalIdOf = cfg?.externalId ?? ((seq: number) => externalId(MAX_CUSTOMERS - 1 - seq));
+  const externalIdOf =
+    cfg?.externalId ?? ((seq: number) => `C${String(MAX_EXTERNAL - 1 - seq).padStart(8, '0')}`);
+  const searched = (['mobile', 'email', 'id_number'] as const).filter((f) =>
+    deps.vault.catalog.names.includes(f),
+  );
 
-  function recordOf(seq: number): CustomerRecord {
-    return canaryCustomer({
-      seed,
-      index: seq,
-      mobilePool: cfg!.mobilePool,
-      emailDomain: cfg!.emailDomain,
-      externalId: externalIdOf(seq),
-    });
+  /**
+   * `n` identities from the CSPRNG, none sharing a mobile, e-mail or ID number with a subject (the
+   * vault's blind index), an earlier canary (the registry's keyed hashes) or each other: a hit is
+   * dropped and drawn again, which leaves the distribution that of the draws.
+   */
+  async function draw(n: number): Promise<SyntheticIdentity[]> {
+    const out: SyntheticIdentity[] = [];
+    const seen = new Set<string>();
+    for (let round = 0; out.length < n; round++) {
+      if (round >= 20) throw canaryError('CANARY_POOL_EXHAUSTED');
+      const batch: SyntheticIdentity[] = [];
+      while (batch.length < n - out.length) {
+        const c = randomIdentity(random, companyKey);
+        const keys = [`m:${c.mobile}`, `e:${c.email.toLowerCase()}`, `i:${c.id_number}`];
+        if (keys.some((k) => seen.has(k))) continue;
+        for (const k of keys) seen.add(k);
+        batch.push(c);
+      }
+      const hits = new Set<SyntheticIdentity>();
+      for (const f of searched) {
+        const taken = await deps.vault.taken(
+          f,
+          batch.map((c) => c[f]),
+        );
+        for (const c of batch) if (taken.has(c[f])) hits.add(c);
+      }
+      const known = await canaryHashesAmong(
+        deps.db,
+        batch.map((c) => mobileHash(normaliseMobile(c.mobile)!)),
+        batch.map((c) => emailHash(normaliseEmail(c.email)!)),
+      );
+      for (const c of batch)
+        if (
+          known.has(mobileHash(normaliseMobile(c.mobile)!).toString('hex')) ||
+          known.has(emailHash(normaliseEmail(c.email)!).toString('hex'))
+        )
+          hits.add(c);
+      for (const c of batch) if (!hits.has(c)) out.push(c);
+    }
+    return out;
   }
 
   /**
-   * Reserves `n` consecutive sequence numbers (which records of the pool to generate). Numbers are
-   * taken from the database counter in blocks, in a short transaction of its own, and handed out
-   * from memory (a hi-lo allocator): concurrent exports and processes never wait on each other or
-   * get the same numbers. A number reserved by an export that then fails is simply never used.
+   * Reserves `n` consecutive sequence numbers. Numbers are taken from the database counter in
+   * blocks, in a short transaction of its own, and handed out from memory (a hi-lo allocator):
+   * concurrent exports and processes never wait on each other or get the same numbers. A number
+   * reserved by an export that then fails is simply never used.
    */
   let block = { next: 0, end: 0 };
   // One refill at a time: concurrent exports wait for it instead of each taking (and wasting) a block.
   let refilling: Promise<void> | null = null;
-  async function reserve(n: number): Promise<number> {
-    if (!cfg) throw canaryError('CANARY_NOT_CONFIGURED');
+  async function reserveSeqs(n: number): Promise<number> {
     for (;;) {
       if (block.end - block.next >= n) {
         const first = block.next;
@@ -186,14 +236,24 @@ export function createCanaries(deps: CanaryDeps) {
         refilling = (async () => {
           const k = Math.max(n, RESERVE_BLOCK);
           const first = await deps.db.transaction().execute((trx) => reserveSeq(trx, pool, k));
-          if (first + n > capacity) throw canaryError('CANARY_POOL_EXHAUSTED');
-          block = { next: first, end: Math.min(first + k, capacity) };
+          if (first + k > MAX_EXTERNAL) throw canaryError('CANARY_POOL_EXHAUSTED');
+          block = { next: first, end: first + k };
         })().finally(() => {
           refilling = null;
         });
       }
       await refilling;
     }
+  }
+
+  /**
+   * Draws `n` canaries and reserves their sequence numbers, outside any transaction (the vault's
+   * blind index is read here). Pass the result to `plant` in the transaction that uses them.
+   */
+  async function reserve(n: number): Promise<CanaryReservation> {
+    if (!cfg) throw canaryError('CANARY_NOT_CONFIGURED');
+    const first = await reserveSeqs(n);
+    return { first, identities: await draw(n) };
   }
 
   type Target = { kind: 'disclosure' | 'actor'; id: string; recipientId?: string | null };
@@ -205,20 +265,20 @@ export function createCanaries(deps: CanaryDeps) {
   async function plantGroups(
     trx: DbExecutor,
     groups: readonly { to: Target; n: number }[],
-    first: number,
+    reservation: CanaryReservation,
   ): Promise<string[][]> {
     if (!cfg) throw canaryError('CANARY_NOT_CONFIGURED');
     const total = groups.reduce((a, g) => a + Math.max(0, g.n), 0);
     if (total === 0) return groups.map(() => []);
-    const records: CustomerRecord[] = [];
-    for (let k = 0; k < total; k++) records.push(recordOf(first + k));
+    if (total > reservation.identities.length)
+      throw canaryError('CANARY_NOT_CONFIGURED', { details: { reserved: reservation.identities.length } });
+    const first = reservation.first;
+    const records = reservation.identities.slice(0, total);
     const fields = new Set(deps.vault.catalog.names);
     const created = await deps.vault.createMany(
-      records.map((r) => ({
-        externalId: r.external_id,
-        fields: Object.fromEntries(
-          Object.entries(r).filter(([k, v]) => k !== 'external_id' && v !== '' && fields.has(k)),
-        ),
+      records.map((r, k) => ({
+        externalId: externalIdOf(first + k),
+        fields: Object.fromEntries(Object.entries(r).filter(([f, v]) => v !== '' && fields.has(f))),
       })),
       { trx },
     );
@@ -267,15 +327,20 @@ export function createCanaries(deps: CanaryDeps) {
     return out;
   }
 
-  async function plant(trx: DbExecutor, to: Target, first: number, n: number): Promise<string[]> {
-    return (await plantGroups(trx, [{ to, n }], first))[0]!;
+  async function plant(
+    trx: DbExecutor,
+    to: Target,
+    reservation: CanaryReservation,
+    n: number,
+  ): Promise<string[]> {
+    return (await plantGroups(trx, [{ to, n }], reservation))[0]!;
   }
 
   return {
     configured: Boolean(cfg),
     perExport,
 
-    /** Reserves sequence numbers for `n` canaries (before the transaction that plants them). */
+    /** Draws `n` canaries and reserves their numbers (before the transaction that plants them). */
     reserve,
 
     /** Creates and registers canaries unique to an export or actor, in the caller's transaction. */

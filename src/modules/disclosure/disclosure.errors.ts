@@ -34,7 +34,7 @@ export const disclosureError = defineErrors({
 });
 
 export const canaryError = defineErrors({
-  CANARY_POOL_EXHAUSTED: { status: 500, message: 'The monitored contact pool has no canary left.' },
+  CANARY_POOL_EXHAUSTED: { status: 500, message: 'No unused canary identity could be drawn.' },
   CANARY_NOT_CONFIGURED: {
     status: 500,
     message: 'Canaries are not configured (monitored mobile range and e-mail domain).',

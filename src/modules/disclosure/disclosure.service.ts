@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DialectName } from '../../db/index.js';
 import { type AuditEvent, type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
-import { blindIndexer, ed25519Sign, type Keyring, sha256 } from '../../lib/crypto/index.js';
+import { blindIndexer, ed25519Sign, type Keyring, secureFloat, sha256 } from '../../lib/crypto/index.js';
 import { type AppError, isAppError } from '../../lib/errors.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
 import { type Consent, type ConsentRecord, canonicalJson } from '../consent/index.js';
@@ -94,7 +94,7 @@ export interface DisclosureDeps {
   transferCaps?: Partial<Record<TransferMechanism, number>>;
   /** How many missing ids a refusal lists (the count is always exact). Default 1000. */
   maxRefusalIds?: number;
-  /** Uniform in [0, 1): canary counts and positions. */
+  /** Uniform in [0, 1): canary counts and positions. Default: the CSPRNG (tests may seed it). */
   random?: () => number;
 }
 
@@ -252,7 +252,7 @@ export type DisclosureService = ReturnType<typeof createDisclosure>;
 export function createDisclosure(deps: DisclosureDeps) {
   requireRecorder(deps.record, 'createDisclosure');
   const ids = deps.ids ?? randomId;
-  const random = deps.random ?? Math.random;
+  const random = deps.random ?? secureFloat;
   const home = deps.jurisdiction ?? 'CN';
   const sensitive = new Set(deps.sensitiveFields ?? []);
   const caps = { ...DEFAULT_TRANSFER_CAPS, ...(deps.transferCaps ?? {}) };

@@ -1,4 +1,4 @@
-import { csvLine } from '../sim/index.js';
+import { csvLine } from '../../lib/csv.js';
 
 /**
  * The export file: one row per record, a `ref` column first (the recipient's pseudonym for the

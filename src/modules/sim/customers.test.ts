@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { cnIdCheckChar, luhnValid, usccCheckChar } from '../../lib/checkdigits.js';
 import {
   type CustomerRecord,
-  canaryCustomer,
   customerAt,
   customerCsvLine,
   customersCsv,
@@ -18,7 +17,6 @@ import {
   isValidCnMobile,
   isValidUscc,
   mobileSegments,
-  poolContains,
 } from './index.js';
 
 function sha256Of(lines: Iterable<string>): string {
@@ -165,61 +163,8 @@ describe('companies, USCC, bank cards', () => {
   });
 });
 
-describe('canaries', () => {
-  const prefixPool = { prefix: '1703' } as const;
-  const rangePool = {
-    ranges: [
-      ['17100000000', '17100000999'],
-      ['16500050000', '16500050499'],
-    ],
-  } as const;
-
-  it('no canary mobile falls outside its pool, and canaries are distinct', () => {
-    for (const pool of [prefixPool, rangePool]) {
-      const canaries = Array.from({ length: 1500 }, (_, index) =>
-        canaryCustomer({ seed: 'c', index, mobilePool: pool, emailDomain: 'mail.example-monitor.cn' }),
-      );
-      expect(canaries.filter((c) => !poolContains(pool, c.mobile) || !isValidCnMobile(c.mobile))).toEqual([]);
-      expect(new Set(canaries.map((c) => c.mobile)).size).toBe(canaries.length);
-      expect(new Set(canaries.map((c) => c.email)).size).toBe(canaries.length);
-      expect(canaries.every((c) => c.email.endsWith('@mail.example-monitor.cn'))).toBe(true);
-      expect(canaries.every((c) => idOk(c.id_number))).toBe(true);
-    }
-  });
-
-  it('canaries numbered with one counter across pools are distinct people', () => {
-    const canaries = Array.from({ length: 1000 }, (_, index) =>
-      canaryCustomer({
-        seed: 'c',
-        index,
-        mobilePool: index % 2 === 0 ? prefixPool : rangePool,
-        emailDomain: 'm.example',
-      }),
-    );
-    for (const k of ['external_id', 'mobile', 'email', 'id_number'] as const)
-      expect(new Set(canaries.map((c) => c[k])).size).toBe(1000);
-  });
-
-  it('a range pool is used across all its ranges and never beyond its size', () => {
-    const mobiles = Array.from(
-      { length: 1500 },
-      (_, index) => canaryCustomer({ seed: 'c', index, mobilePool: rangePool, emailDomain: 'm.cn' }).mobile,
-    );
-    expect(mobiles.some((m) => m.startsWith('171'))).toBe(true);
-    expect(mobiles.some((m) => m.startsWith('165'))).toBe(true);
-    expect(() =>
-      canaryCustomer({ seed: 'c', index: 1500, mobilePool: rangePool, emailDomain: 'm.cn' }),
-    ).toThrow(RangeError);
-    expect(() =>
-      canaryCustomer({ seed: 'c', index: 0, mobilePool: { prefix: '1200' }, emailDomain: 'm.cn' }),
-    ).toThrow(RangeError);
-  });
-
-  it('looks like a customer: same shapes, and no customer holds a reserved number', () => {
-    const c = canaryCustomer({ seed: 'test-seed', index: 3, mobilePool: prefixPool, emailDomain: 'm.cn' });
-    expect(c.name).toMatch(/^[\u4e00-\u9fa5]{2,4}$/);
-    expect(c.external_id).toMatch(/^C\d{8}$/);
-    expect(all.map((r) => r.id_number)).not.toContain(c.id_number);
+describe('reserved ranges', () => {
+  it('no customer holds a reserved number', () => {
     // 170 is a rare segment, so reserve the whole of it to see that customers move off it.
     const reserve = [{ prefix: '170' }];
     const plain = all.filter((r) => r.mobile.startsWith('170')).length;

@@ -1,26 +1,29 @@
+import { csvField, csvLine } from '../../lib/csv.js';
 import {
   address,
   bankCardNumber,
+  COMPANY_POOL,
   type Company,
   type CompanyProfile,
   companyProfile,
   email,
-  emailLocal,
   ID_BANDS,
   idNumberFromSlot,
   type MobilePool,
   mobileWithSuffix,
-  personName,
+  type Prefecture,
+  personAround,
+  pickEmployer,
   pickIdBand,
-  poolAt,
-  poolSize,
+  Rng,
+  type StreamKey,
   type Universe,
   universe,
   usccFor,
   weightedPrefecture,
-} from './identity.js';
-import { Permutation, Rng, type StreamKey, streamKey } from './prng.js';
-import type { Prefecture } from './tables.js';
+} from '../../lib/synthetic/index.js';
+
+export { COMPANY_POOL, csvField, csvLine };
 
 /** One row of `custodian import subjects`: exactly its CSV columns, in order. */
 export interface CustomerRecord {
@@ -48,13 +51,6 @@ export const CUSTOMER_COLUMNS = [
  * yields at most 10^8 distinct customers.
  */
 export const MAX_CUSTOMERS = 100_000_000;
-
-/**
- * Companies customers work for: a fixed pool per seed (not scaled by the customer count, so that
- * record i never depends on how many records are asked for), drawn with a square-law skew so that
- * low-numbered companies are large employers and most are small.
- */
-export const COMPANY_POOL = 2_000_000;
 
 export function externalId(index: number): string {
   return `C${String(index).padStart(8, '0')}`;
@@ -102,25 +98,28 @@ interface Scratch {
 }
 
 /**
- * Fills in everything but the identifiers that callers choose (external id, mobile, e-mail).
- * Customers take slot `index` of their birth band's permutation and canaries slot `size − 1 − index`:
- * every band holds more than MAX_CUSTOMERS + MAX_CANARIES slots, so the two never meet.
+ * Fills in everything but the identifiers that callers choose (external id, mobile, e-mail):
+ * customer `index` takes slot `index` of its birth band's permutation, so no two share an ID number.
  */
-function person(s: Scratch, key: StreamKey, index: number, canary: boolean) {
+function person(s: Scratch, key: StreamKey, index: number) {
   const { u, rng } = s;
   rng.reseed(key, index);
   const b = pickIdBand(rng);
   const band = ID_BANDS[b]!;
-  const id = idNumberFromSlot(band.first + u.idBands[b]!.apply(canary ? band.size - 1 - index : index));
-  const name = personName(rng, id.male, id.birthYear);
-  // About one customer in ten registers as an individual, without a company.
-  const companyIndex = rng.chance(0.9) ? Math.floor(COMPANY_POOL * rng.float() ** 2) : null;
-  const employer =
-    companyIndex === null ? null : companyProfile(s.companyRng.reseed(s.companyKey, companyIndex));
-  // People mostly live where they work; otherwise where they were registered at birth, or anywhere.
-  const r = rng.float();
-  const home = employer && r < 0.7 ? employer.prefecture : r < 0.85 ? id.prefecture : weightedPrefecture(rng);
-  return { id, name, companyIndex, employer, home };
+  const id = idNumberFromSlot(band.first + u.idBands[b]!.apply(index));
+  let companyIndex: number | null = null;
+  const p = personAround(rng, id, (r) => {
+    const e = pickEmployer(r, s.companyKey, s.companyRng);
+    companyIndex = e?.index ?? null;
+    return e?.profile ?? null;
+  });
+  return {
+    id,
+    name: p.name,
+    companyIndex: companyIndex as number | null,
+    employer: p.employer,
+    home: p.home,
+  };
 }
 
 /** A customer record with the facts behind it that other generators need (not in the CSV). */
@@ -137,7 +136,7 @@ export interface CustomerDetail {
 }
 
 function customer(s: Scratch, index: number, reserve: readonly MobilePool[] | undefined): CustomerDetail {
-  const p = person(s, s.customerKey, index, false);
+  const p = person(s, s.customerKey, index);
   const { rng } = s;
   const mobile = mobileWithSuffix(rng, s.u.mobileSuffixes.apply(index), reserve);
   const record: CustomerRecord = {
@@ -210,19 +209,6 @@ export function customerAt(opts: {
 
 // --- CSV --------------------------------------------------------------------------------------
 
-const NEEDS_QUOTES = /[",\r\n]/;
-
-/** One RFC 4180 field: quoted (with doubled quotes) only when it holds a comma, quote or newline. */
-export function csvField(v: string): string {
-  return NEEDS_QUOTES.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
-}
-
-export function csvLine(fields: readonly string[]): string {
-  let line = '';
-  for (let i = 0; i < fields.length; i++) line += (i === 0 ? '' : ',') + csvField(fields[i]!);
-  return `${line}\r\n`;
-}
-
 export function customerCsvLine(r: CustomerRecord): string {
   // Unrolled (no array per row): this is the hot path of writing millions of rows.
   const f = csvField;
@@ -256,60 +242,4 @@ export function* customersCsvChunks(
     }
   }
   if (pending.length > 0) yield Buffer.from(pending, 'utf8');
-}
-
-// --- canaries ---------------------------------------------------------------------------------
-
-export interface CanaryOptions {
-  readonly seed: string;
-  /**
-   * The canary's identity within the seed: the person (name, ID number, company, address) and the
-   * e-mail tag depend on it alone, the pool only places the phone number. Give every canary of a
-   * seed its own index (a counter across all recipients and exports), and distinct canaries never
-   * share a number, an address or an ID number with each other or with a customer.
-   */
-  readonly index: number;
-  readonly mobilePool: MobilePool;
-  /** The monitored mail domain (mail to any address at it is a trip). */
-  readonly emailDomain: string;
-  /** Defaults to `C` + 8 digits counted down from the top of the id space, away from customers. */
-  readonly externalId?: string;
-}
-
-const DOMAIN_RE = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$/;
-/** Canaries per (seed, pool, domain): the span of the unique number in their e-mail addresses. */
-export const MAX_CANARIES = 900_000;
-if (ID_BANDS.some((b) => b.size < MAX_CUSTOMERS + MAX_CANARIES))
-  throw new Error('an ID birth band is too small');
-
-/**
- * A synthetic customer that looks like any other (same name, company, ID and address generators)
- * but whose mobile number lies in the monitored pool and whose e-mail is at the monitored domain.
- * Placed in one actor's or recipient's view, a call or mail to it names that actor or recipient.
- */
-export function canaryCustomer(opts: CanaryOptions): CustomerRecord {
-  const size = poolSize(opts.mobilePool);
-  checkIndex(opts.index, Math.min(size, MAX_CANARIES));
-  const domain = opts.emailDomain.toLowerCase();
-  if (!DOMAIN_RE.test(domain)) throw new RangeError('emailDomain is not a domain name');
-  const s = scratch(opts.seed);
-  const p = person(s, s.u.key('canary'), opts.index, true);
-  const { rng } = s;
-  const poolKey = streamKey(opts.seed, `canary-pool:${JSON.stringify(opts.mobilePool)}`);
-  const mobile = poolAt(opts.mobilePool, new Permutation(size, poolKey).apply(opts.index));
-  // A distinct number at the end of an ordinary-looking local part makes each address unique.
-  const tag =
-    100_000 + new Permutation(MAX_CANARIES, streamKey(opts.seed, `canary-mail:${domain}`)).apply(opts.index);
-  let local = emailLocal(rng, p.name, p.id.male, p.id.birthYear);
-  if (/^\d/.test(local)) local = p.name.surname + p.name.given;
-  local = local.replace(/\d+$/, '');
-  return {
-    external_id: opts.externalId ?? externalId(MAX_CUSTOMERS - 1 - opts.index),
-    name: p.name.han,
-    mobile,
-    email: `${local}${tag}@${domain}`,
-    company: p.employer?.name ?? '',
-    id_number: p.id.idNumber,
-    address: address(rng, p.home),
-  };
 }

@@ -1,13 +1,26 @@
 // The sim module's only door: a deterministic, seeded, streaming synthetic organisation
 // (docs/simulation.md).
+
+export type { District, Prefecture } from '../../lib/synthetic/index.js';
 export {
-  type CanaryOptions,
+  type Company,
+  isValidCnIdNumber,
+  isValidCnMobile,
+  isValidUscc,
+  type MobilePool,
+  mobileSegments,
+  poolContains,
+  poolSize,
+  Rng,
+  type StreamKey,
+  streamKey,
+} from '../../lib/synthetic/index.js';
+export {
   COMPANY_POOL,
   CUSTOMER_COLUMNS,
   type CustomerDetail,
   type CustomerOptions,
   type CustomerRecord,
-  canaryCustomer,
   csvField,
   csvLine,
   customerAt,
@@ -22,16 +35,6 @@ export {
   generateUscc,
   MAX_CUSTOMERS,
 } from './customers.js';
-export {
-  type Company,
-  isValidCnIdNumber,
-  isValidCnMobile,
-  isValidUscc,
-  type MobilePool,
-  mobileSegments,
-  poolContains,
-  poolSize,
-} from './identity.js';
 export {
   type Assignment,
   CONSENT_CSV_COLUMNS,
@@ -56,7 +59,6 @@ export {
   type ServiceActor,
   TELEPHONY_SERVICE,
 } from './org.js';
-export { Rng, type StreamKey, streamKey } from './prng.js';
 export {
   type BulkScrapeOptions,
   bulkScrape,
@@ -67,7 +69,6 @@ export {
   type TelemarketerLeakOptions,
   telemarketerLeak,
 } from './scenarios.js';
-export type { District, Prefecture } from './tables.js';
 export {
   consentValidAt,
   type EventKind,

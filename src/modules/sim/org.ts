@@ -1,4 +1,19 @@
 import {
+  email,
+  type MobilePool,
+  mobileWithSuffix,
+  Permutation,
+  PREFECTURES,
+  type Prefecture,
+  personName,
+  Rng,
+  TRADE_CHARS,
+  universe,
+  usccFor,
+  Weighted,
+  weightedPrefecture,
+} from '../../lib/synthetic/index.js';
+import {
   type CustomerDetail,
   type CustomerRecord,
   csvLine,
@@ -7,17 +22,6 @@ import {
   generateCustomers,
   MAX_CUSTOMERS,
 } from './customers.js';
-import {
-  email,
-  type MobilePool,
-  mobileWithSuffix,
-  personName,
-  universe,
-  usccFor,
-  weightedPrefecture,
-} from './identity.js';
-import { Permutation, Rng, Weighted } from './prng.js';
-import { PREFECTURES, type Prefecture, TRADE_CHARS } from './tables.js';
 import { DAY_MS, iso } from './time.js';
 
 /**

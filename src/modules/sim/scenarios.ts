@@ -1,6 +1,6 @@
+import { Permutation, Rng, streamKey } from '../../lib/synthetic/index.js';
 import { type CustomerRecord, customerIndex, externalId } from './customers.js';
 import type { Employee, Organisation, Partner, PartnerStaff } from './org.js';
-import { Permutation, Rng, streamKey } from './prng.js';
 import { CALLING_HOURS, DAY_MS, HOUR_MS, iso, localMidnight, OFFICE_HOURS, timeInDay } from './time.js';
 import type { WorkloadEvent } from './workload.js';
 

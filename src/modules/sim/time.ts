@@ -1,4 +1,4 @@
-import { type Rng, Weighted } from './prng.js';
+import { type Rng, Weighted } from '../../lib/synthetic/index.js';
 
 /**
  * Time for the synthetic organisation. Everything happens in China Standard Time (UTC+8, no daylight

@@ -1,7 +1,7 @@
+import { Rng, type StreamKey, streamKey } from '../../lib/synthetic/index.js';
 import { externalId } from './customers.js';
 import type { ConsentRecord, Employee, Organisation, Partner } from './org.js';
 import { TELEPHONY_SERVICE } from './org.js';
-import { Rng, type StreamKey, streamKey } from './prng.js';
 import {
   around,
   CALLING_HOURS,

@@ -171,12 +171,13 @@ export const partnerWithoutConsent2019: ScenarioDef = {
 
     // 4. The distributor calls the list; calls to monitored numbers trip and name the export.
     const rows = parse(String(ok.body?.content ?? ''), { columns: true }) as Record<string, string>[];
-    const prefix = inst.config.canaryMobilePrefix;
+    // The organisation holds the canaries' lines, whose numbers look like anyone's: the simulated
+    // distributor calls every row and the gateway reports each call; only the canaries' match.
     const trips: string[] = [];
     for (const row of rows) {
       // Exported cells that could start a spreadsheet formula carry a leading quote (CSV escaping).
       const mobile = (row.mobile ?? '').replace(/^'/, '');
-      if (!mobile.replace(/\D/g, '').replace(/^86/, '').startsWith(prefix)) continue;
+      if (!mobile) continue;
       inst.clock.set(new Date(now + 2 * 86_400_000));
       const res = await inst.request(telephony.apiKey, 'POST', '/v1/canaries/trips', {
         channel: 'call',

@@ -338,11 +338,12 @@ export const telemarketer2019: ScenarioDef = {
 
     // --- lax: the distributor calls the list; calls to canaries trip -------------------------------
     if (opts.policy === 'lax') {
-      const prefix = inst.config.canaryMobilePrefix;
+      // The organisation holds the canaries' lines (their numbers look like anyone's); its
+      // telephony gateway reports the calls that reach them.
+      const held = new Set(canaryRecords.map((r) => digits(r.mobile)));
       const trips: string[] = [];
       for (const c of leak.calls) {
-        // The telephony gateway watches the monitored range only.
-        if (!digits(c.mobile).startsWith(prefix)) continue;
+        if (!held.has(digits(c.mobile))) continue;
         inst.clock.set(c.at);
         const from = org.partner(c.partner)?.staff.find((s) => s.id === c.caller)?.mobile;
         const res = await inst.request(tel.apiKey, 'POST', '/v1/canaries/trips', {

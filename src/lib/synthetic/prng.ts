@@ -51,10 +51,25 @@ export function streamKey(seed: string, stream: string): StreamKey {
 const TWO32 = 4294967296;
 
 /**
+ * What the identity generators draw from: the seeded `Rng` (the simulator: same seed, same
+ * output) or the CSPRNG (`secureRandom`: canaries, which nobody may regenerate).
+ */
+export interface Random {
+  /** Uniform in [0, 1). */
+  float(): number;
+  /** Uniform integer in [0, n). */
+  int(n: number): number;
+  /** Uniform integer in [lo, hi] inclusive. */
+  range(lo: number, hi: number): number;
+  chance(p: number): boolean;
+  pick<T>(items: readonly T[]): T;
+}
+
+/**
  * sfc32 (Chris Doty-Humphrey's Small Fast Chaotic generator, PractRand-clean), reseedable in place
  * so a generator loop allocates nothing per record.
  */
-export class Rng {
+export class Rng implements Random {
   private a = 0;
   private b = 0;
   private c = 0;
@@ -131,7 +146,7 @@ export class Weighted<T> {
     this.total = sum;
   }
 
-  pick(rng: Rng): T {
+  pick(rng: Random): T {
     const x = rng.float() * this.total;
     let lo = 0;
     let hi = this.cumulative.length - 1;

@@ -1,5 +1,5 @@
-import { cnIdCheckChar, luhnCheckDigit, USCC_ALPHABET, usccCheckChar } from '../../lib/checkdigits.js';
-import { Permutation, type Rng, type StreamKey, streamKey, Weighted } from './prng.js';
+import { cnIdCheckChar, luhnCheckDigit, USCC_ALPHABET, usccCheckChar } from '../checkdigits.js';
+import { Permutation, type Random, type StreamKey, streamKey, Weighted } from './prng.js';
 import {
   CARD_BINS,
   COMPANY_SUFFIXES,
@@ -82,7 +82,7 @@ export const ID_BANDS: readonly IdBand[] = BIRTH_BANDS.map(([from, to]) => ({
 const bandPick = new Weighted(BIRTH_BANDS.map((b, i) => [i, b[2]] as const));
 
 /** Which birth band the next record falls in (consumes one draw). */
-export function pickIdBand(rng: Rng): number {
+export function pickIdBand(rng: Random): number {
   return bandPick.pick(rng);
 }
 
@@ -136,7 +136,7 @@ export interface PersonName {
 }
 
 /** A surname by census share and a one- or two-character given name suited to sex and age. */
-export function personName(rng: Rng, male: boolean, birthYear: number): PersonName {
+export function personName(rng: Random, male: boolean, birthYear: number): PersonName {
   const s = surnames.pick(rng);
   const pool = male ? GIVEN_MALE : GIVEN_FEMALE;
   // Single-character given names were far more common in older generations.
@@ -160,6 +160,11 @@ const SEGMENT_SET = new Set(MOBILE_SEGMENTS.map(([p]) => p));
 /** 11 digits under an allocated mainland segment (what the vault's cn_mobile type accepts). */
 export function isValidCnMobile(s: string): boolean {
   return s.length === 11 && /^1\d{10}$/.test(s) && SEGMENT_SET.has(s.slice(0, 3));
+}
+
+/** A carrier segment (the first three digits) in the carriers' shares of numbers in use. */
+export function mobileSegment(rng: Random): string {
+  return segments.pick(rng);
 }
 
 export function mobileSegments(): readonly string[] {
@@ -214,7 +219,7 @@ export function poolAt(pool: MobilePool, j: number): string {
  * suffix alone (the caller passes a permutation image of the record index), so when the segment
  * lands in a reserved (monitored) range another segment can be taken without risking a duplicate.
  */
-export function mobileWithSuffix(rng: Rng, suffix: number, reserve?: readonly MobilePool[]): string {
+export function mobileWithSuffix(rng: Random, suffix: number, reserve?: readonly MobilePool[]): string {
   const tail = String(suffix).padStart(8, '0');
   let prefix = segments.pick(rng);
   let m = prefix + tail;
@@ -245,19 +250,19 @@ const EN_MALE = 'david kevin jack tony michael eric alex jason peter leo frank s
 const EN_FEMALE = 'lily grace amy cindy helen vivian emma sophia anna coco jenny sara'.split(' ');
 
 /** n uniform decimal digits (n ≤ 9, so one 32-bit draw covers them). */
-function digits(rng: Rng, n: number): string {
+function digits(rng: Random, n: number): string {
   return String(rng.int(10 ** n)).padStart(n, '0');
 }
 
 /** A QQ number: the most common Chinese personal address is <QQ number>@qq.com. */
-function qqNumber(rng: Rng): string {
+function qqNumber(rng: Random): string {
   const len = qqLengths.pick(rng);
   const first = len === 10 ? rng.range(1, 3) : rng.range(1, 9);
   return String(first) + digits(rng, len - 1);
 }
 
 /** The local part of a personal address, in one of the shapes Chinese users actually pick. */
-export function emailLocal(rng: Rng, name: PersonName, male: boolean, birthYear: number): string {
+export function emailLocal(rng: Random, name: PersonName, male: boolean, birthYear: number): string {
   const style = rng.float();
   if (style < 0.28) return qqNumber(rng);
   if (style < 0.68) {
@@ -278,7 +283,7 @@ export function emailLocal(rng: Rng, name: PersonName, male: boolean, birthYear:
   return rng.pick(male ? EN_MALE : EN_FEMALE) + (rng.chance(0.5) ? '.' : '') + name.surname;
 }
 
-export function email(rng: Rng, name: PersonName, male: boolean, birthYear: number): string {
+export function email(rng: Random, name: PersonName, male: boolean, birthYear: number): string {
   const local = emailLocal(rng, name, male, birthYear);
   // A purely numeric local part is a QQ number, which only makes sense at qq.com.
   const domain = local.charCodeAt(0) <= 57 ? 'qq.com' : domains.pick(rng);
@@ -291,7 +296,7 @@ const industries = new Weighted(INDUSTRIES);
 const companySuffixes = new Weighted(COMPANY_SUFFIXES);
 const prefectures = new Weighted(PREFECTURES.map((p) => [p, p.weight] as const));
 
-export function weightedPrefecture(rng: Rng): Prefecture {
+export function weightedPrefecture(rng: Random): Prefecture {
   return prefectures.pick(rng);
 }
 
@@ -313,7 +318,7 @@ function orgCodeCheck(body: string): string {
  * type 1 = enterprise) registered in `districtCode`: the organisation code is either an old
  * all-digit one or a post-2015 "MA…" one, each with its GB 11714 check, then the GB 32100 check.
  */
-export function usccFor(rng: Rng, districtCode: string): string {
+export function usccFor(rng: Random, districtCode: string): string {
   let org: string;
   if (rng.chance(0.65)) {
     org = 'MA';
@@ -344,7 +349,7 @@ export type CompanyProfile = Omit<Company, 'uscc'>;
  * (`usccFor` with the profile's district) because customer rows need only the name, and the code
  * is the costliest part to make.
  */
-export function companyProfile(rng: Rng): CompanyProfile {
+export function companyProfile(rng: Random): CompanyProfile {
   const pref = prefectures.pick(rng);
   const district = rng.pick(pref.districts);
   const trade = rng.pick(TRADE_CHARS) + rng.pick(TRADE_CHARS);
@@ -363,7 +368,7 @@ export function companyProfile(rng: Rng): CompanyProfile {
 const roadSuffixes = new Weighted(ROAD_SUFFIXES);
 
 /** province + city + district + road + number, and usually an estate, building, unit and room. */
-export function address(rng: Rng, pref: Prefecture): string {
+export function address(rng: Random, pref: Prefecture): string {
   const district = rng.pick(pref.districts);
   const u = rng.float();
   const number = 1 + Math.floor(u * u * 600);
@@ -381,7 +386,7 @@ export function address(rng: Rng, pref: Prefecture): string {
 const bins = new Weighted(CARD_BINS.map((b) => [b, b[3]] as const));
 
 /** A Luhn-valid card number under a real-looking issuer prefix. */
-export function bankCardNumber(rng: Rng): string {
+export function bankCardNumber(rng: Random): string {
   const [bin, length] = bins.pick(rng);
   // Up to 12 account digits: two draws, since one 32-bit draw covers only 9.
   const n = length - bin.length - 1;
