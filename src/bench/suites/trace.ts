@@ -113,7 +113,7 @@ const subjectId = (i: number) => `sub_bench${String(i).padStart(9, '0')}`;
 const actorId = (a: number) => `act_bench${String(a).padStart(3, '0')}`;
 
 /** V subjects: rows of a real row's width (dummy blobs) and their mobile and ID blind-index entries. */
-async function fillVault(db: Database['db'], keyring: Keyring, v: number, log: (l: string) => void) {
+export async function fillVault(db: Database['db'], keyring: Keyring, v: number, log: (l: string) => void) {
   const hash = blindIndexer(keyring);
   const now = new Date(T0).toISOString();
   const fp = Buffer.alloc(32, 1);
@@ -140,7 +140,7 @@ async function fillVault(db: Database['db'], keyring: Keyring, v: number, log: (
 }
 
 /** L garbled rows over the vault: 18 in 20 match (both fields, mobile only, ID only), 1 noise, 1 name only. */
-function leakedFile(v: number, l: number, seed: number) {
+export function leakedFile(v: number, l: number, seed: number) {
   const rnd = prng(seed);
   const lines = [csvLine(['姓名', '手机号', '身份证号', '公司'])];
   const mobiles = new Set<string>();
@@ -205,7 +205,7 @@ const actorsFor = (n: number) => Math.min(ACTORS, Math.max(10, Math.floor(n / 10
  * readers); actors are picked with a skew (a few read much more than most); a quarter see masked
  * mobiles only; 2% of the reads are denied.
  */
-async function fillEvents(db: Database['db'], n: number, s: number, log: (l: string) => void) {
+export async function fillEvents(db: Database['db'], n: number, s: number, log: (l: string) => void) {
   const rnd = prng(4242);
   const actors = actorsFor(n);
   const block = Math.max(1, Math.floor(s / actors));
