@@ -1,3 +1,4 @@
+import { availableParallelism, loadavg } from 'node:os';
 import { CompiledQuery } from 'kysely';
 import { type Database, type DialectName, insertFlat, rowsPerStatement } from '../../db/index.js';
 import { cnIdCheckChar } from '../../lib/checkdigits.js';
@@ -108,6 +109,9 @@ const EVENT_COLS = [
   'request_id',
   'leaf_hash',
 ];
+
+/** The machine's 1-minute load average and its cores, as measured (other work shares the cores). */
+const load = () => `${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`;
 
 const subjectId = (i: number) => `sub_bench${String(i).padStart(9, '0')}`;
 const actorId = (a: number) => `act_bench${String(a).padStart(3, '0')}`;
@@ -342,6 +346,7 @@ async function measureDialect(ctx: BenchContext, dialect: DialectName, z: Sizes)
           projected1Mvs10MSeconds: Number(projected.toFixed(1)),
           unmatched: Number(summary.unmatched ?? 0),
           nameOnly: Number(summary.nameOnly ?? 0),
+          loadAverage: load(),
         },
       },
     ];
@@ -425,6 +430,7 @@ async function measureDialect(ctx: BenchContext, dialect: DialectName, z: Sizes)
         projected10MSeconds: Number(projectedEvents.toFixed(1)),
         topIsSource: top === `actor:${actorId(SOURCE_ACTOR)}` ? 'yes' : `no (${top})`,
         topLog10P: Number(topLog10P.toFixed(1)),
+        loadAverage: load(),
       },
     });
     return out;
