@@ -5,13 +5,15 @@ import { type App, createApp } from '../app/app.js';
 import { loadConfig } from '../config.js';
 import { type DialectName, openScratchDatabase } from '../db/index.js';
 import { systemClock } from '../lib/clock.js';
-import { generateKeyFile, keyringFromFile } from '../lib/crypto/index.js';
+import { generateKeyFile, type Keyring, keyringFromFile } from '../lib/crypto/index.js';
 import { createLogger } from '../lib/log.js';
 import type { BenchContext } from './types.js';
 
 export interface BenchApp {
   /** The whole service, wired by the real composition root, over a migrated scratch database. */
   app: App;
+  /** The app's key file, for suites that fill tables directly (blind-index hashes under its index key). */
+  keyring: Keyring;
   destroy(): Promise<void>;
 }
 
@@ -31,15 +33,17 @@ export async function openBenchApp(
   });
   const dataDir = mkdtempSync(join(tmpdir(), `custodian-${options.prefix}-`));
   const config = loadConfig({ dataDir, databaseUrl: scratch.url, logLevel: 'silent' }, options.env ?? {});
+  const keyring = keyringFromFile(generateKeyFile());
   const app = await createApp({
     config,
     database: scratch.database,
-    keyring: keyringFromFile(generateKeyFile()),
+    keyring,
     clock: systemClock,
     logger: createLogger({ level: 'silent' }),
   });
   return {
     app,
+    keyring,
     async destroy() {
       await app.close();
       await scratch.destroy();

@@ -4,6 +4,7 @@ import { disclosureSuite } from './suites/disclosure.js';
 import { incidentsSuite } from './suites/incidents.js';
 import { ledgerSuite } from './suites/ledger.js';
 import { rightsSuite } from './suites/rights.js';
+import { traceSuite } from './suites/trace.js';
 import { vaultSuite } from './suites/vault.js';
 import type { BenchSuite } from './types.js';
 
@@ -16,4 +17,5 @@ export const suites: BenchSuite[] = [
   detectSuite,
   rightsSuite,
   incidentsSuite,
+  traceSuite,
 ];

@@ -123,18 +123,27 @@ export async function actorSeenCounts(
   return out;
 }
 
-export async function actorSeenSet(
+/**
+ * What each of the leading actors saw, in full: one query for all of them (distinct actor/subject
+ * pairs), not one per actor (ADR 0012).
+ */
+export async function actorSeenSets(
   db: DbExecutor,
-  actorId: string,
+  actorIds: readonly string[],
   needs: readonly FieldNeed[],
   w: Window,
-): Promise<Set<string>> {
-  const rows = await seenReads(db, needs, w)
-    .select('subject_id')
-    .distinct()
-    .where('actor_id', '=', actorId)
-    .execute();
-  return new Set(rows.map((r: any) => r.subject_id as string));
+): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>(actorIds.map((id) => [id, new Set<string>()]));
+  for (const part of chunks(actorIds)) {
+    const rows = await seenReads(db, needs, w)
+      .select(['actor_id', 'subject_id'])
+      .distinct()
+      .where('actor_id', 'in', part)
+      .execute();
+    for (const r of rows as { actor_id: string; subject_id: string }[])
+      out.get(r.actor_id)!.add(r.subject_id);
+  }
+  return out;
 }
 
 /** What a recipient received: disclosure items in the window whose disclosure carried every needed field. */
@@ -168,18 +177,24 @@ export async function recipientSeenCounts(
   return out;
 }
 
-export async function recipientSeenSet(
+/** What each of the leading recipients received, in full: one query for all of them. */
+export async function recipientSeenSets(
   db: DbExecutor,
-  recipientId: string,
+  recipientIds: readonly string[],
   needs: readonly FieldNeed[],
   w: Window,
-): Promise<Set<string>> {
-  const rows = await received(db, needs, w)
-    .select('i.subject_id')
-    .distinct()
-    .where('d.recipient_id', '=', recipientId)
-    .execute();
-  return new Set(rows.map((r: any) => r.subject_id as string));
+): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>(recipientIds.map((id) => [id, new Set<string>()]));
+  for (const part of chunks(recipientIds)) {
+    const rows = await received(db, needs, w)
+      .select(['d.recipient_id', 'i.subject_id'])
+      .distinct()
+      .where('d.recipient_id', 'in', part)
+      .execute();
+    for (const r of rows as { recipient_id: string; subject_id: string }[])
+      out.get(r.recipient_id)!.add(r.subject_id);
+  }
+  return out;
 }
 
 export interface CanaryRow {

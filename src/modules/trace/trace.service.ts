@@ -399,16 +399,13 @@ export function createTrace(deps: TraceDeps) {
     const canaryCoincidence = Math.min(1, Math.max(totalRows, 1) / (deps.canarySpace ?? 1e7));
     const base = { population, leaked, candidates, seen, sizes, canaries, canaryCounts, canaryCoincidence };
     const first = score({ ...base, maxTested: 0, pairPool: 0 });
+    const lead = first.slice(0, TOP_FULL).map((c) => c.members[0]!);
+    const leadIds = (kind: CandidateRef['kind']) => lead.filter((r) => r.kind === kind).map((r) => r.id);
     const full = new Map<string, Set<string>>();
-    for (const c of first.slice(0, TOP_FULL)) {
-      const ref = c.members[0]!;
-      full.set(
-        c.key,
-        ref.kind === 'actor'
-          ? await repo.actorSeenSet(deps.db, ref.id, needs, w)
-          : await repo.recipientSeenSet(deps.db, ref.id, needs, w),
-      );
-    }
+    for (const [id, set] of await repo.actorSeenSets(deps.db, leadIds('actor'), needs, w))
+      full.set(`actor:${id}`, set);
+    for (const [id, set] of await repo.recipientSeenSets(deps.db, leadIds('recipient'), needs, w))
+      full.set(`recipient:${id}`, set);
     const scored = score({ ...base, full });
 
     // Evidence, with inclusion proofs to a signed checkpoint when a ledger is wired.
