@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import type { DialectName } from '../../src/db/index.js';
+import { createActors } from '../../src/modules/actors/index.js';
 import { createConsent } from '../../src/modules/consent/index.js';
 import { createDetect } from '../../src/modules/detect/index.js';
 import {
@@ -7,6 +9,7 @@ import {
   type DisclosureDeps,
   type DisclosureReader,
 } from '../../src/modules/disclosure/index.js';
+import { compilePolicy, defaultPolicyFile } from '../../src/modules/policy/index.js';
 import { type CustomerRecord, customersCsv, generateCustomers } from '../../src/modules/sim/index.js';
 import {
   createVault,
@@ -42,6 +45,12 @@ export function vaultReader(vault: ReturnType<typeof createVault>): DisclosureRe
   return async (trx, req) => (await openSubjectsFields(vault, trx, req.subjectIds, req.fields)).values;
 }
 
+/** The default (guarded) policy, whose `disclose:` grants the tests release under. */
+export const DEFAULT_POLICY = compilePolicy(readFileSync(defaultPolicyFile(), 'utf8'));
+
+/** Releasers under the default policy: the privacy office (no assignment, 250,000 a day). */
+export const OFFICER = { id: 'act_pm', roles: ['privacy_officer'] } as const;
+
 export async function disclosureSetup(
   dialect: DialectName,
   opts: Partial<Pick<DisclosureDeps, 'transferCaps' | 'jurisdiction'>> & {
@@ -54,6 +63,16 @@ export async function disclosureSetup(
   const vault = createVault({ db: d.db, dialect, keyring, catalog: defaultCatalog, clock, record });
   const detect = createDetect({ db: d.db, clock, record });
   const read = vaultReader(vault);
+  // The real assignments (actors module), as the composition root wires them.
+  const actors = createActors({ db: d.db, dialect, clock, record });
+  const assignedAmong: DisclosureDeps['assignedAmong'] = async (actorId, subjectIds, at, ex) => {
+    const live = await actors.assignedAmong(
+      subjectIds.map((subjectId) => ({ actorId, subjectId })),
+      at,
+      ex,
+    );
+    return new Set(subjectIds.filter((s) => live.has(`${actorId}\0${s}`)));
+  };
   const make = (over: Partial<DisclosureDeps> = {}) =>
     createDisclosure({
       db: d.db,
@@ -64,6 +83,8 @@ export async function disclosureSetup(
       consent,
       detect,
       read,
+      policy: async () => DEFAULT_POLICY,
+      assignedAmong,
       vault,
       canaries: { ...CANARY_POOL, ...(opts.canaries ?? {}) },
       random: seededRandom(42),
@@ -107,5 +128,5 @@ export async function disclosureSetup(
     return { ids, records: new Map(picked.map((r, i) => [ids[i]!, r])) };
   }
 
-  return { ...base, consent, vault, detect, read, disclosure, make, customers };
+  return { ...base, consent, vault, detect, read, actors, disclosure, make, customers };
 }
