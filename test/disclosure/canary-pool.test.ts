@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachDialect } from '../helpers/db.js';
-import { disclosureSetup } from './fixtures.js';
+import { disclosureSetup, OFFICER } from './fixtures.js';
 
 describeEachDialect('canary pool limits', (dialect) => {
   let s: Awaited<ReturnType<typeof disclosureSetup>>;
@@ -37,7 +37,7 @@ describeEachDialect('canary pool limits', (dialect) => {
           subjectIds: ['sub_x'],
           format: 'csv',
         },
-        'act_pm',
+        OFFICER,
       ),
     ).rejects.toMatchObject({ code: 'CANARY_NOT_CONFIGURED' });
   });

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import type { DialectName } from '../../src/db/index.js';
-import { createActors } from '../../src/modules/actors/index.js';
 import { createConsent } from '../../src/modules/consent/index.js';
 import { createDetect } from '../../src/modules/detect/index.js';
 import {
@@ -63,8 +62,13 @@ export async function disclosureSetup(
   const vault = createVault({ db: d.db, dialect, keyring, catalog: defaultCatalog, clock, record });
   const detect = createDetect({ db: d.db, clock, record });
   const read = vaultReader(vault);
+  // The active policy: the default, or one a test sets.
+  let active = DEFAULT_POLICY;
+  const setPolicy = (text: string) => {
+    active = compilePolicy(text);
+  };
   // The real assignments (actors module), as the composition root wires them.
-  const actors = createActors({ db: d.db, dialect, clock, record });
+  const { actors } = base;
   const assignedAmong: DisclosureDeps['assignedAmong'] = async (actorId, subjectIds, at, ex) => {
     const live = await actors.assignedAmong(
       subjectIds.map((subjectId) => ({ actorId, subjectId })),
@@ -83,7 +87,7 @@ export async function disclosureSetup(
       consent,
       detect,
       read,
-      policy: async () => DEFAULT_POLICY,
+      policy: async () => active,
       assignedAmong,
       vault,
       canaries: { ...CANARY_POOL, ...(opts.canaries ?? {}) },
@@ -128,5 +132,5 @@ export async function disclosureSetup(
     return { ids, records: new Map(picked.map((r, i) => [ids[i]!, r])) };
   }
 
-  return { ...base, consent, vault, detect, read, actors, disclosure, make, customers };
+  return { ...base, consent, vault, detect, read, setPolicy, disclosure, make, customers };
 }
