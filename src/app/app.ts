@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { DbExecutor } from '../lib/audit.js';
+import { isAppError } from '../lib/errors.js';
 import type { Principal } from '../lib/http/index.js';
 import { createGatewayFromConfig, type MessageGateway } from '../lib/messaging/index.js';
 import { mobileSegments } from '../lib/synthetic/index.js';
@@ -176,6 +177,15 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     },
   });
   await detect.init();
+  /** The active policy, or undefined when none is loaded (disclosure routes and decisions). */
+  const activePolicy = async (ex?: DbExecutor) => {
+    try {
+      return await policy.active(ex);
+    } catch (e) {
+      if (isAppError(e) && e.code === 'POLICY_NOT_LOADED') return undefined;
+      throw e;
+    }
+  };
   // Late-bound: disclosure needs access (the reader) and access needs disclosure (canary check).
   let disclosureRef: DisclosureService | undefined;
   const access = createAccess({
@@ -203,6 +213,17 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     consent,
     detect,
     read: (trx, req) => access.readForDisclosure(trx, req),
+    // A disclosure is a policy decision (ADR 0016): the active policy's `disclose:` grants, and
+    // the actors module's assignments for the grants that require them.
+    policy: (ex) => activePolicy(ex),
+    assignedAmong: async (actorId, subjectIds, at, ex) => {
+      const live = await actors.assignedAmong(
+        subjectIds.map((subjectId) => ({ actorId, subjectId })),
+        at,
+        ex,
+      );
+      return new Set(subjectIds.filter((s) => live.has(`${actorId}\0${s}`)));
+    },
     vault: {
       catalog: vault.catalog,
       createMany: (inputs, o) => vault.createMany(inputs, { trx: o.trx, by: o.actor ?? null }),
@@ -357,7 +378,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     ...policyRoutes({ policy }),
     ...ledgerRoutes({ ledger }),
     ...consentRoutes({ consent }),
-    ...disclosureRoutes({ disclosure }),
+    ...disclosureRoutes({ disclosure, policy: () => activePolicy() }),
     ...detectRoutes({
       detect,
       prove: async (leafHash) => {

@@ -60,7 +60,7 @@ const PI_ROUTES = new Set([
   'POST /v1/subjects/:id/break-glass',
   'POST /v1/subjects/read-batch',
   'POST /v1/contact/resolve',
-  'POST /v1/disclosures',
+  // The recipient's own actor fetches its delivery; the create returns the record only (item 3).
   'GET /v1/disclosures/:id/delivery',
 ]);
 
@@ -119,6 +119,14 @@ const ACCESS_EXPECT: Record<string, Partial<Record<Who, number>>> = {
     ...Object.fromEntries(ROLES.map((r) => [r, r === 'contact_service' ? 200 : 403])),
   },
   'GET /v1/me/assignments': Object.fromEntries(WHO.map((w) => [w, w === 'none' ? 401 : 200])),
+  // A disclosure is a policy decision (issue 11 item 3): only a role with a disclose grant for the
+  // purpose and recipient (the privacy officer, in the guarded policy) creates one; the others get
+  // a bare 403. A delivery that is not the caller's own is 404 for everyone, as if it did not exist.
+  'POST /v1/disclosures': {
+    none: 401,
+    ...Object.fromEntries(ROLES.map((r) => [r, r === 'privacy_officer' ? 201 : 403])),
+  },
+  'GET /v1/disclosures/:id/delivery': Object.fromEntries(WHO.map((w) => [w, w === 'none' ? 401 : 404])),
   // The ledger's public tree and private entries (issue 11 item 5, docs/adr/0006): hash tiles and
   // proofs to anyone with no key, entry bundles only to the privacy, audit and security roles.
   'GET /v1/ledger/tile/*': Object.fromEntries(WHO.map((w) => [w, 200])),
@@ -487,8 +495,6 @@ describeEachDialect('authorization matrix over every route', (dialect) => {
         .filter((r) => r.who === 'admin' && piIn(r.body, w.piNeedles).length > 0)
         .map((r) => `${key} → ${r.status}`),
     );
-    // Known failure: POST /v1/disclosures (format csv/json) lets `admin` (a DISCLOSER in
-    // disclosure.routes.ts) create an export and returns the file, plaintext PI included.
     expect(leaks).toEqual([]);
   });
 
@@ -546,5 +552,33 @@ describeEachDialect('authorization matrix over every route', (dialect) => {
       expect(res.json().subjects, role).toEqual(expectFound[role] ? [ctx.subject] : []);
       expect(piIn(res.body, w.piNeedles)).toEqual([]);
     }
+  });
+
+  it('a disclosure × every role: the record to its releaser, the file only to the recipient’s own key', async () => {
+    // Threat (issue 11 item 3): an employee exfiltrates an export through the disclosure API, or
+    // another actor than the recipient's (the releaser included) fetches the delivery.
+    const create = w.app.routes.find((r) => r.method === 'POST' && r.url === '/v1/disclosures')!;
+    const made = await send(create, probe(create, 'privacy_officer'), {
+      authorization: `Bearer ${w.byRole.privacy_officer.key}`,
+    });
+    expect(made.statusCode).toBe(201);
+    expect(Object.keys(made.json())).toEqual(['disclosure']);
+    expect(piIn(made.body, w.piNeedles)).toEqual([]);
+    const id = made.json().disclosure.id as string;
+    const fetch = w.app.routes.find((r) => r.url === '/v1/disclosures/:id/delivery')!;
+    const url = `/v1/disclosures/${id}/delivery`;
+    for (const who of WHO.filter((x) => x !== 'partner')) {
+      const res = await send(
+        fetch,
+        { url },
+        who === 'none' ? {} : { authorization: `Bearer ${w.byRole[who].key}` },
+      );
+      expect([who, res.statusCode]).toEqual([who, who === 'none' ? 401 : 404]);
+      expect(piIn(res.body, w.piNeedles)).toEqual([]);
+    }
+    const got = await send(fetch, { url }, { authorization: `Bearer ${w.byRole.partner.key}` });
+    expect(got.statusCode).toBe(200);
+    expect(got.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(piIn(got.body, w.piNeedles).length).toBeGreaterThan(0);
   });
 });

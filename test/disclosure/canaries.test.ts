@@ -11,7 +11,7 @@ import type { Recipient } from '../../src/modules/disclosure/index.js';
 import { openSubjectsFields } from '../../src/modules/vault/index.js';
 import { partnerNotice } from '../consent/fixtures.js';
 import { describeEachDialect } from '../helpers/db.js';
-import { disclosureSetup } from './fixtures.js';
+import { disclosureSetup, OFFICER } from './fixtures.js';
 
 const EXPORTS = 1000;
 const PORTFOLIOS = 1000;
@@ -72,7 +72,7 @@ describeEachDialect('canaries', (dialect) => {
           subjectIds: [customers[i % customers.length]!],
           format: i % 10 === 0 ? 'csv' : 'api',
         },
-        'act_pm',
+        OFFICER,
       );
       const mine = await s.disclosure.canaries.uniqueTo('disclosure', disclosure.id);
       expect(mine.length).toBe(disclosure.canaries);

@@ -10,7 +10,7 @@ import { Rng, randomIdentity, streamKey } from '../../src/lib/synthetic/index.js
 import { createCanaries } from '../../src/modules/disclosure/index.js';
 import { openSubjectsFields } from '../../src/modules/vault/index.js';
 import { describeEachDialect } from '../helpers/db.js';
-import { canaryVaultOf, disclosureSetup } from './fixtures.js';
+import { canaryVaultOf, disclosureSetup, OFFICER } from './fixtures.js';
 
 describeEachDialect('canary uniqueness', (dialect) => {
   let s: Awaited<ReturnType<typeof disclosureSetup>>;
@@ -69,7 +69,7 @@ describeEachDialect('canary uniqueness', (dialect) => {
           subjectIds: ['sub_x'],
           format: 'csv',
         },
-        'act_pm',
+        OFFICER,
       ),
     ).rejects.toMatchObject({ code: 'CANARY_NOT_CONFIGURED' });
   });

@@ -13,11 +13,20 @@ describeEachDialect('disclosure CLI', (dialect) => {
   let s: Awaited<ReturnType<typeof disclosureSetup>>;
   let dir: string;
   let ids: string[];
+  let officer: string;
+  let partner: string;
 
   beforeAll(async () => {
     s = await disclosureSetup(dialect);
     dir = mkdtempSync(join(tmpdir(), 'custodian-export-cli-'));
     ({ ids } = await s.customers(5));
+    // Real actors: the releasing officer (its roles decide) and the distributor's own actor.
+    officer = (
+      await s.actors.create({ name: 'dpo.cli', kind: 'employee', roles: ['privacy_officer'] }, { by: null })
+    ).actor.id;
+    partner = (
+      await s.actors.create({ name: 'partner.cli', kind: 'partner', roles: ['partner'] }, { by: null })
+    ).actor.id;
   });
   afterAll(async () => {
     rmSync(dir, { recursive: true, force: true });
@@ -25,7 +34,7 @@ describeEachDialect('disclosure CLI', (dialect) => {
   });
 
   async function run(args: string[]) {
-    const c = cliContext({ disclosure: s.disclosure });
+    const c = cliContext({ disclosure: s.disclosure, actors: s.actors });
     const program = c.program();
     registerDisclosureCommands(program, c.ctx);
     process.exitCode = undefined;
@@ -53,13 +62,21 @@ describeEachDialect('disclosure CLI', (dialect) => {
       '30',
     ]);
     expect(added.json.status).toBe('pending');
-    const updated = await run(['recipients', 'update', added.json.id, '--pia', 'PIA-1']);
+    const updated = await run([
+      'recipients',
+      'update',
+      added.json.id,
+      '--pia',
+      'PIA-1',
+      '--partner-actor',
+      partner,
+    ]);
     expect(updated.json.status).toBe('enabled');
     const listed = await run(['recipients', 'list']);
     expect(listed.json.recipients.map((r: { id: string }) => r.id)).toEqual([added.json.id]);
   });
 
-  it('export: refused with the missing ids written out; then the consented export to a 0600 file', async () => {
+  it('export: refused with the missing ids written out; then the consented export, fetched by the recipient to a 0600 file', async () => {
     const [rcp] = await s.disclosure.listRecipients();
     const n = await s.consent.publishNotice(partnerNotice(rcp!), null);
     for (const id of ids.slice(0, 4))
@@ -92,10 +109,8 @@ describeEachDialect('disclosure CLI', (dialect) => {
       'name,mobile',
       '--format',
       'csv',
-      '--out',
-      out,
       '--actor',
-      'act_pm',
+      officer,
     ];
     const refused = await run([...base, '--missing-out', missing]);
     expect(refused.exit).toBe(EXIT.failure);
@@ -105,7 +120,18 @@ describeEachDialect('disclosure CLI', (dialect) => {
 
     const ok = await run([...base, '--consented-only']);
     expect(ok.exit).toBeUndefined();
-    expect(ok.json.disclosure).toMatchObject({ subjects: 4, excluded: 1 });
+    // The employee gets the record, not the file.
+    expect(ok.json).toEqual({ disclosure: expect.objectContaining({ subjects: 4, excluded: 1 }) });
+    expect(ok.json.disclosure.status).toBe('awaiting_pickup');
+    expect(() => statSync(out)).toThrow();
+    // Only the recipient's own actor fetches it.
+    await expect(
+      run(['delivery', 'fetch', ok.json.disclosure.id, '--actor', officer, '--out', out]),
+    ).rejects.toMatchObject({
+      code: 'DISCLOSURE_NOT_FOUND',
+    });
+    const got = await run(['delivery', 'fetch', ok.json.disclosure.id, '--actor', partner, '--out', out]);
+    expect(got.json.disclosure.status).toBe('delivered');
     expect(statSync(out).mode & 0o777).toBe(0o600);
     const rows = parse(readFileSync(out, 'utf8'), { columns: true });
     expect(rows).toHaveLength(4 + ok.json.disclosure.canaries);
@@ -121,10 +147,8 @@ describeEachDialect('disclosure CLI', (dialect) => {
       'name',
       '--format',
       'json',
-      '--out',
-      join(dir, 'all.json'),
       '--actor',
-      'act_pm',
+      officer,
     ]);
     expect(all.json.disclosure.subjects).toBe(4);
   });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { DialectName } from '../../src/db/index.js';
 import { createConsent } from '../../src/modules/consent/index.js';
 import { createDetect } from '../../src/modules/detect/index.js';
@@ -8,6 +9,7 @@ import {
   type DisclosureDeps,
   type DisclosureReader,
 } from '../../src/modules/disclosure/index.js';
+import { compilePolicy, defaultPolicyFile } from '../../src/modules/policy/index.js';
 import { type CustomerRecord, customersCsv, generateCustomers } from '../../src/modules/sim/index.js';
 import {
   createVault,
@@ -53,6 +55,12 @@ export function vaultReader(vault: ReturnType<typeof createVault>): DisclosureRe
   return async (trx, req) => (await openSubjectsFields(vault, trx, req.subjectIds, req.fields)).values;
 }
 
+/** The default (guarded) policy, whose `disclose:` grants the tests release under. */
+export const DEFAULT_POLICY = compilePolicy(readFileSync(defaultPolicyFile(), 'utf8'));
+
+/** Releasers under the default policy: the privacy office (no assignment, 250,000 a day). */
+export const OFFICER = { id: 'act_pm', roles: ['privacy_officer'] } as const;
+
 export async function disclosureSetup(
   dialect: DialectName,
   opts: Partial<Pick<DisclosureDeps, 'transferCaps' | 'jurisdiction'>> & {
@@ -65,6 +73,21 @@ export async function disclosureSetup(
   const vault = createVault({ db: d.db, dialect, keyring, catalog: defaultCatalog, clock, record });
   const detect = createDetect({ db: d.db, clock, record });
   const read = vaultReader(vault);
+  // The active policy: the default, or one a test sets.
+  let active = DEFAULT_POLICY;
+  const setPolicy = (text: string) => {
+    active = compilePolicy(text);
+  };
+  // The real assignments (actors module), as the composition root wires them.
+  const { actors } = base;
+  const assignedAmong: DisclosureDeps['assignedAmong'] = async (actorId, subjectIds, at, ex) => {
+    const live = await actors.assignedAmong(
+      subjectIds.map((subjectId) => ({ actorId, subjectId })),
+      at,
+      ex,
+    );
+    return new Set(subjectIds.filter((s) => live.has(`${actorId}\0${s}`)));
+  };
   const make = (over: Partial<DisclosureDeps> = {}) =>
     createDisclosure({
       db: d.db,
@@ -75,6 +98,8 @@ export async function disclosureSetup(
       consent,
       detect,
       read,
+      policy: async () => active,
+      assignedAmong,
       vault: canaryVaultOf(vault),
       canaries: { ...CANARY_CONFIG, ...(opts.canaries ?? {}) },
       random: seededRandom(42),
@@ -116,5 +141,5 @@ export async function disclosureSetup(
     return { ids, records: new Map(picked.map((r, i) => [ids[i]!, r])) };
   }
 
-  return { ...base, consent, vault, detect, read, disclosure, make, customers };
+  return { ...base, consent, vault, detect, read, setPolicy, disclosure, make, customers };
 }

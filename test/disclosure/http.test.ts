@@ -1,6 +1,7 @@
 /*
- * Threat: a disclosure made by someone whose job is not to make one, an API delivery picked up by
- * anyone but the recipient's own key (or picked up twice), data delivered for a customer who
+ * Threat: a disclosure made by someone whose job is not to make one, the file handed to the
+ * employee who asked for it, a delivery (any format) picked up by anyone but the recipient's own
+ * key (or picked up twice), data delivered for a customer who
  * withdrew between the request and the pick-up, and a gateway learning from a trip report what the
  * canary was planted in.
  */
@@ -12,7 +13,7 @@ import { disclosureRoutes, type Recipient } from '../../src/modules/disclosure/i
 import { openSubjectsFields } from '../../src/modules/vault/index.js';
 import { partnerNotice, silentLogger } from '../consent/fixtures.js';
 import { describeEachDialect } from '../helpers/db.js';
-import { disclosureSetup } from './fixtures.js';
+import { DEFAULT_POLICY, disclosureSetup } from './fixtures.js';
 
 const FIELDS = ['name', 'mobile', 'company'];
 
@@ -40,12 +41,20 @@ describeEachDialect('disclosure over HTTP', (dialect) => {
     }
     app = buildServer({
       logger: silentLogger,
-      routes: [...consentRoutes({ consent: s.consent }), ...disclosureRoutes({ disclosure: s.disclosure })],
+      routes: [
+        ...consentRoutes({ consent: s.consent }),
+        ...disclosureRoutes({ disclosure: s.disclosure, policy: async () => DEFAULT_POLICY }),
+      ],
       authenticate: (t) => s.actors.authenticate(t),
       health: async () => ({}),
       version: 'test',
     });
     ({ ids } = await s.customers(6));
+    // The partner manager's disclose grant requires each customer to be assigned to him.
+    await s.actors.assign(
+      ids.map((subjectId) => ({ actor: actorIds.pm!, subjectId })),
+      { by: null },
+    );
   });
   afterAll(async () => {
     await app.close();
@@ -111,8 +120,16 @@ describeEachDialect('disclosure over HTTP', (dialect) => {
     });
     const ok = await call('pm', 'POST', '/v1/disclosures', { ...body, consentedOnly: true });
     expect(ok.statusCode).toBe(201);
-    expect(ok.json().disclosure).toMatchObject({ subjects: 5, excluded: 1 });
-    expect(ok.json().content.split('\r\n')[0]).toBe('ref,name,mobile,company');
+    // The employee gets the record only; the distributor's own key fetches the CSV.
+    expect(Object.keys(ok.json())).toEqual(['disclosure']);
+    expect(ok.json().disclosure).toMatchObject({ subjects: 5, excluded: 1, status: 'awaiting_pickup' });
+    expect((await call('pm', 'GET', `/v1/disclosures/${ok.json().disclosure.id}/delivery`)).statusCode).toBe(
+      404,
+    );
+    const file = await call('distributor', 'GET', `/v1/disclosures/${ok.json().disclosure.id}/delivery`);
+    expect(file.statusCode).toBe(200);
+    expect(file.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(file.body.split('\r\n')[0]).toBe('ref,name,mobile,company');
   });
 
   it('an API delivery is picked up once, by the recipient’s own key, consent checked at pick-up', async () => {
@@ -134,12 +151,13 @@ describeEachDialect('disclosure over HTTP', (dialect) => {
     );
     s.clock.advance(1000);
 
-    for (const who of ['other_partner', 'dpo', null]) {
+    for (const who of ['other_partner', 'dpo', 'pm', null]) {
       const r = await call(who, 'GET', `/v1/disclosures/${d.id}/delivery`);
       expect([who, r.statusCode]).toEqual([who, who === null ? 401 : 404]);
     }
     const pulled = await call('distributor', 'GET', `/v1/disclosures/${d.id}/delivery`);
     expect(pulled.statusCode).toBe(200);
+    expect(pulled.headers['content-type']).toBe('application/json; charset=utf-8');
     const doc = pulled.json();
     expect(doc.disclosure).toBe(d.id);
     const refs = doc.records.map((r: { ref: string }) => r.ref);

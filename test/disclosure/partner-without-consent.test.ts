@@ -22,9 +22,11 @@ import {
 import { openSubjectsFields } from '../../src/modules/vault/index.js';
 import { partnerNotice } from '../consent/fixtures.js';
 import { describeEachDialect } from '../helpers/db.js';
-import { disclosureSetup } from './fixtures.js';
+import { disclosureSetup, OFFICER } from './fixtures.js';
 
 const FIELDS = ['name', 'mobile', 'company'];
+/** The distributor's own actor: it fetches its deliveries. */
+const PARTNER = 'act_distributor';
 
 describeEachDialect('partner-without-consent-2019', (dialect) => {
   let s: Awaited<ReturnType<typeof disclosureSetup>>;
@@ -46,6 +48,7 @@ describeEachDialect('partner-without-consent-2019', (dialect) => {
         contractRef: 'DPA-2019-117',
         retentionDays: 90,
         piaRef: 'PIA-2019-031',
+        actorId: PARTNER,
       },
       'act_dpo',
     );
@@ -73,8 +76,9 @@ describeEachDialect('partner-without-consent-2019', (dialect) => {
   });
   afterAll(async () => s.d.destroy());
 
-  const request = (subjectIds: string[], extra: Record<string, unknown> = {}) =>
-    s.disclosure.create(
+  /** The officer releases; the distributor's own actor fetches the file (created, then delivered). */
+  const request = async (subjectIds: string[], extra: Record<string, unknown> = {}) => {
+    const created = await s.disclosure.create(
       {
         recipientId: distributor.id,
         purpose: 'partner_referral',
@@ -83,8 +87,12 @@ describeEachDialect('partner-without-consent-2019', (dialect) => {
         format: 'csv',
         ...extra,
       },
-      'act_partner_manager',
+      OFFICER,
     );
+    expect(created).toEqual({ disclosure: expect.objectContaining({ status: 'awaiting_pickup' }) });
+    const got = await s.disclosure.deliver(created.disclosure.id, PARTNER);
+    return { disclosure: got.disclosure, content: got.content };
+  };
 
   async function counts() {
     const n = async (t: string) =>
@@ -187,10 +195,21 @@ describeEachDialect('partner-without-consent-2019', (dialect) => {
       recipient: distributor.id,
       subjects: 30,
       canaries: d.canaries,
+      items_sha256: sha256(Buffer.from(sorted.join('\n'), 'utf8')).toString('hex'),
+    });
+    expect(created.actor).toBe(OFFICER.id);
+    // The fetch commits to the file the recipient got and names who released it.
+    const delivered = (await s.events()).find(
+      (e) => e.kind === 'disclosure.delivered' && e.attrs.disclosure === d.id,
+    )!;
+    expect(delivered.actor).toBe(PARTNER);
+    expect(delivered.attrs).toMatchObject({
+      released_by: OFFICER.id,
       content_sha256: d.contentSha256,
       items_sha256: sha256(Buffer.from(sorted.join('\n'), 'utf8')).toString('hex'),
     });
     expect(JSON.stringify(created)).not.toContain(rows[0]!.mobile!);
+    expect(JSON.stringify(delivered)).not.toContain(rows[0]!.mobile!);
   });
 
   it('discloses the consented subset only when asked to, counting the rest', async () => {
@@ -240,12 +259,12 @@ describeEachDialect('partner-without-consent-2019', (dialect) => {
         allConsented: true,
         format: 'json',
       },
-      'act_partner_manager',
+      OFFICER,
     );
     expect(all.disclosure.subjects).toBe(29);
     const items = (await s.disclosure.items(all.disclosure.id)).map((i) => i.subject_id);
     expect(items).not.toContain(leaver);
-    const doc = JSON.parse(all.content!);
+    const doc = JSON.parse((await s.disclosure.deliver(all.disclosure.id, PARTNER)).content);
     expect(doc.records.map((r: { ref: string }) => r.ref)).not.toContain(
       s.disclosure.refFor(distributor.id, leaver),
     );

@@ -8,7 +8,7 @@ import type { AppError } from '../../src/lib/errors.js';
 import type { Recipient } from '../../src/modules/disclosure/index.js';
 import { partnerNotice } from '../consent/fixtures.js';
 import { describeEachDialect } from '../helpers/db.js';
-import { disclosureSetup } from './fixtures.js';
+import { DEFAULT_POLICY, disclosureSetup, OFFICER } from './fixtures.js';
 
 const FIELDS = ['name', 'company'];
 
@@ -50,7 +50,7 @@ describeEachDialect('recipients and transfers abroad', (dialect) => {
   }
 
   const exportTo = (r: Recipient, subjectIds = ids.slice(0, 3), purpose = 'partner_referral') =>
-    s.disclosure.create({ recipientId: r.id, purpose, fields: FIELDS, subjectIds, format: 'json' }, 'act_pm');
+    s.disclosure.create({ recipientId: r.id, purpose, fields: FIELDS, subjectIds, format: 'json' }, OFFICER);
 
   it('a recipient is not enabled, and receives nothing, without an impact assessment (PIPL art. 55)', async () => {
     const r = await s.disclosure.addRecipient(
@@ -73,7 +73,21 @@ describeEachDialect('recipients and transfers abroad', (dialect) => {
     const assessed = await s.disclosure.updateRecipient(r.id, { piaRef: 'PIA-77' }, 'act_dpo');
     expect(assessed.status).toBe('enabled');
     expect((await exportTo(r)).disclosure.subjects).toBe(3);
+    // The policy decides first: no disclose grant for marketing, a bare refusal.
+    expect(await code(exportTo(r, ids.slice(0, 3), 'marketing'))).toBe('DISCLOSURE_NOT_PERMITTED');
+    // With a grant, the recipient's own agreed purposes still bound what it receives.
+    s.setPolicy(`
+name: t
+version: "1"
+purposes:
+  partner_referral: { basis: consent, necessary: false }
+  marketing: { basis: consent, necessary: false }
+disclose:
+  - { role: privacy_officer, purpose: partner_referral, recipients: ["*"], assignment: false }
+  - { role: privacy_officer, purpose: marketing, recipients: ["*"], assignment: false }
+`);
     expect(await code(exportTo(r, ids.slice(0, 3), 'marketing'))).toBe('DISCLOSURE_PURPOSE_NOT_ALLOWED');
+    s.setPolicy(DEFAULT_POLICY.text);
     await s.disclosure.updateRecipient(r.id, { status: 'disabled' }, 'act_dpo');
     expect(await code(exportTo(r))).toBe('DISCLOSURE_RECIPIENT_NOT_ENABLED');
     const again = {

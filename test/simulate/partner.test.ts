@@ -4,7 +4,8 @@
  *
  * Threat: provision of customers to a distributor without the separate consent PIPL art. 23
  * requires — silently, or by trimming the list behind the caller's back; a copy that cannot be
- * traced to its recipient; a recipient that keeps a record after the customer withdrew.
+ * traced to its recipient and releasing employee; the file handed to the employee instead of the
+ * recipient; a recipient that keeps a record after the customer withdrew.
  */
 import { expect, it } from 'vitest';
 import { describeEachDialect } from '../helpers/db.js';
@@ -22,8 +23,9 @@ describeEachDialect('simulate partner-without-consent-2019', (dialect) => {
       expect(refused.evidence?.missing).toBeGreaterThan(0);
       expect(refused.evidence?.leaf).toMatch(/^[0-9a-f]{64}$/);
       expect(check(r, 'recorded as a disclosure per customer').status).toBe('held');
+      expect(check(r, 'never to the employee who released it').status).toBe('held');
       expect(check(r, 'canaries unique to that recipient and export').status).toBe('held');
-      expect(check(r, 'names that export and recipient').status).toBe('held');
+      expect(check(r, 'names that export, the recipient and the releasing employee').status).toBe('held');
       expect(check(r, 'after a withdrawal').status).toBe('held');
     },
     SCENARIO_TIMEOUT,

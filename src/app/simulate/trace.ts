@@ -236,10 +236,11 @@ export async function runTraceSimulation(o: {
             allConsented: true,
             format: 'json',
           },
-          officer.actor.id,
+          { id: officer.actor.id, roles: officer.actor.roles },
         );
-        const rows =
-          (JSON.parse(res.content ?? '{}') as { records?: Record<string, string>[] }).records ?? [];
+        // The partner's own actor fetches the delivery (the officer never holds the file).
+        const got = await app.disclosure.deliver(res.disclosure.id, p.actor.id);
+        const rows = (JSON.parse(got.content) as { records?: Record<string, string>[] }).records ?? [];
         if (rows.length >= 30)
           recipientRows.set(
             `recipient:${p.recipient.id}`,

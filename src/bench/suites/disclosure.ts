@@ -7,7 +7,7 @@ import { type Consent, createConsent, type GrantInput } from '../../modules/cons
 import { createDetect } from '../../modules/detect/index.js';
 import { createDisclosure, type DisclosureReader } from '../../modules/disclosure/index.js';
 import { createLedger } from '../../modules/ledger/index.js';
-import { createPolicyService } from '../../modules/policy/index.js';
+import { compilePolicy, createPolicyService } from '../../modules/policy/index.js';
 import { customersCsv, generateCustomers } from '../../modules/sim/index.js';
 import {
   createVault,
@@ -21,6 +21,9 @@ import { type BenchContext, type BenchSuite, type Measurement, median } from '..
 /**
  * Consent-checked disclosure, each figure against a raw read of the same rows in the same run on
  * the same database:
+ *
+ * Each figure is create + pick-up: the releaser's create (policy decision, consent, items, canaries)
+ * and the recipient's fetch (consent again, read, the file), as a disclosure now leaves.
  *
  * - `disclosure.export` (no field decryption): `disclosure.create` for N subjects who all gave
  *   separate consent — the batched consent check on the (purpose, recipient, subject) index, the
@@ -37,6 +40,26 @@ import { type BenchContext, type BenchSuite, type Measurement, median } from '..
  */
 const PURPOSE = 'partner_referral';
 const FIELDS = ['name', 'mobile', 'company'];
+
+/**
+ * A disclosure is a policy decision (ADR 0016): the bench's releaser holds a disclose grant without
+ * assignment or quota (a million subjects a run, several runs a day), so the figure is the export
+ * path and not a quota refusal. The recipient's own actor fetches each delivery.
+ */
+const BENCH_POLICY = compilePolicy(`
+name: bench-disclosure
+version: "1"
+purposes:
+  ${PURPOSE}: { basis: consent, necessary: false }
+disclose:
+  - role: bench_discloser
+    purpose: ${PURPOSE}
+    recipients: ["*"]
+    fields: [${FIELDS.join(', ')}]
+    assignment: false
+`);
+const RELEASER = { id: 'act_bench', roles: ['bench_discloser'] };
+const PARTNER_ACTOR = 'act_bench_partner';
 const IN_CHUNK = 5000;
 
 interface BenchDb {
@@ -159,6 +182,8 @@ async function setup(database: Database, keyring: Keyring) {
       },
       detect,
       read,
+      policy: async () => BENCH_POLICY,
+      assignedAmong: async () => new Set<string>(),
       vault: {
         catalog: vault.catalog,
         createMany: (inputs, o) => vault.createMany(inputs, { trx: o.trx }),
@@ -177,6 +202,7 @@ async function setup(database: Database, keyring: Keyring) {
       contractRef: 'DPA-BENCH',
       retentionDays: 90,
       piaRef: 'PIA-BENCH',
+      actorId: PARTNER_ACTOR,
     },
     null,
   );
@@ -256,9 +282,10 @@ export const disclosureSuite: BenchSuite = {
                 subjectIds: all,
                 format: 'csv',
               },
-              'act_bench',
+              RELEASER,
             );
             if (r.disclosure.subjects !== n) throw new Error('export left subjects out');
+            await s.plain.deliver(r.disclosure.id, PARTNER_ACTOR);
             exportRate.push(n / (Number(process.hrtime.bigint() - start) / 1e9));
           };
           const raw = async () => rawRate.push(await rawConsentRead(bench.database, all, s.recipient.id));
@@ -279,9 +306,10 @@ export const disclosureSuite: BenchSuite = {
                 subjectIds: vaultIds,
                 format: 'csv',
               },
-              'act_bench',
+              RELEASER,
             );
-            if (r.disclosure.subjects !== vaultIds.length || r.disclosure.withheld !== 0)
+            const got = await s.decrypting.deliver(r.disclosure.id, PARTNER_ACTOR);
+            if (r.disclosure.subjects !== vaultIds.length || got.disclosure.withheld !== 0)
               throw new Error('decrypting export left subjects out');
             decryptRate.push(vaultIds.length / (Number(process.hrtime.bigint() - start) / 1e9));
           };

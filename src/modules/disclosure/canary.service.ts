@@ -256,7 +256,13 @@ export function createCanaries(deps: CanaryDeps) {
     return { first, identities: await draw(n) };
   }
 
-  type Target = { kind: 'disclosure' | 'actor'; id: string; recipientId?: string | null };
+  type Target = {
+    kind: 'disclosure' | 'actor';
+    id: string;
+    recipientId?: string | null;
+    /** The employee who released the export (disclosure canaries). */
+    releasedBy?: string | null;
+  };
 
   /**
    * Creates canaries `first ..` in the vault (one call for all groups) and registers each group as
@@ -297,6 +303,7 @@ export function createCanaries(deps: CanaryDeps) {
           unique_to_kind: g.to.kind,
           unique_to_id: g.to.id,
           recipient_id: g.to.recipientId ?? null,
+          released_by: g.to.releasedBy ?? null,
           mobile_hash: mobileHash(normaliseMobile(r.mobile)!),
           email_hash: emailHash(normaliseEmail(r.email)!),
           created_at: at,
@@ -320,6 +327,7 @@ export function createCanaries(deps: CanaryDeps) {
             unique_to_kind: g.to.kind,
             unique_to_id: g.to.id,
             recipient: g.to.recipientId ?? null,
+            released_by: g.to.releasedBy ?? null,
             count: g.n,
           },
         })),
@@ -430,6 +438,7 @@ export function createCanaries(deps: CanaryDeps) {
               unique_to_id: c.unique_to_id,
               disclosure: c.unique_to_kind === 'disclosure' ? c.unique_to_id : null,
               recipient: c.recipient_id,
+              released_by: c.released_by ?? null,
               channel: input.channel,
               occurred_at: occurredAt,
             },
@@ -461,6 +470,7 @@ export function createCanaries(deps: CanaryDeps) {
                   unique_to_kind: c.unique_to_kind,
                   unique_to_id: c.unique_to_id,
                   recipient: c.recipient_id,
+                  released_by: c.released_by ?? null,
                   channel: input.channel,
                 },
               }

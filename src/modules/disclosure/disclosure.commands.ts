@@ -7,9 +7,11 @@ import type { DisclosureService } from './disclosure.service.js';
 import type { Recipient, RecipientPatch, TransferMechanism } from './recipients.js';
 
 /**
- * `custodian export …` and `custodian recipients add|list|update|notices`. `--actor` names the
- * actor on whose behalf the export is made: the access module decides and records each read for
- * that actor, and the ledger names it.
+ * `custodian export …`, `custodian delivery fetch …` and `custodian recipients
+ * add|list|update|notices`. `export --actor` names the releasing actor: the policy's `disclose:`
+ * grants decide for its roles, and the ledger names it. The export is created awaiting pick-up and
+ * the command prints the record, never the data: the recipient's own actor fetches the file
+ * (`GET /v1/disclosures/{id}/delivery`, or `delivery fetch --actor` on the operator's host).
  */
 const list = (s: string | undefined) =>
   (s ?? '')
@@ -54,14 +56,26 @@ function transferFrom(o: Record<string, string | undefined>) {
   };
 }
 
+/** The actor a command acts for: its roles decide (the actors module, wired by the CLI). */
+export interface CommandActors {
+  get(ref: string): Promise<{ id: string; roles: readonly string[]; status: string }>;
+}
+
 export function registerDisclosureCommands(
   program: Command,
-  ctx: CommandContext<{ disclosure: DisclosureService }>,
+  ctx: CommandContext<{ disclosure: DisclosureService; actors: CommandActors }>,
 ): void {
+  async function activeActor(actors: CommandActors, ref: string) {
+    const a = await actors.get(ref);
+    if (a.status !== 'active')
+      throw commonError('VALIDATION_FAILED', { message: 'The actor is not active.' });
+    return { id: a.id, roles: a.roles };
+  }
+
   program
     .command('export')
     .description(
-      'disclose subjects to a recipient as a CSV or JSON file (refused unless every subject consented)',
+      "disclose subjects to a recipient as a CSV or JSON file, fetched by the recipient's actor (refused without a disclose grant, or unless every subject consented)",
     )
     .requiredOption('--recipient <id>', 'recipient id')
     .requiredOption('--purpose <name>', 'purpose')
@@ -69,7 +83,6 @@ export function registerDisclosureCommands(
     .option('--all-consented', 'every subject with separate consent for this recipient and purpose')
     .requiredOption('--fields <list>', 'fields, comma-separated')
     .option('--format <format>', 'csv | json', 'csv')
-    .requiredOption('--out <file>', 'where to write the export (mode 0600)')
     .option('--consented-only', 'disclose the consented subset instead of refusing the whole request')
     .requiredOption('--actor <id>', 'actor the export is made for')
     .option('--missing-out <file>', 'on refusal, write the ids lacking consent here')
@@ -91,23 +104,18 @@ export function registerDisclosureCommands(
             consentedOnly: Boolean(o.consentedOnly),
             format: o.format,
           },
-          String(o.actor),
+          await activeActor(app.actors, String(o.actor)),
         );
-        const file = String(o.out);
-        const tmp = `${file}.${process.pid}.tmp`;
-        writeFileSync(tmp, r.content ?? '', { mode: 0o600 });
-        renameSync(tmp, file);
         const d = r.disclosure;
         out.result(
           [
-            `disclosure ${d.id}: ${d.subjects} subject(s) to ${d.recipientId} for ${d.purpose} → ${file}`,
+            `disclosure ${d.id}: ${d.subjects} subject(s) to ${d.recipientId} for ${d.purpose}, awaiting pick-up`,
             d.excluded ? `  left out for lack of consent: ${d.excluded}` : '',
-            d.withheld ? `  withheld by the access decision: ${d.withheld}` : '',
-            `  sha256 ${d.contentSha256}`,
+            `  the recipient's actor fetches it: GET /v1/disclosures/${d.id}/delivery`,
           ]
             .filter(Boolean)
             .join('\n'),
-          { disclosure: d, file },
+          { disclosure: d },
         );
       } catch (e) {
         if (isAppError(e) && e.code === 'DISCLOSURE_CONSENT_MISSING') {
@@ -135,6 +143,41 @@ export function registerDisclosureCommands(
           return;
         }
         throw e;
+      } finally {
+        await app.close();
+      }
+    });
+
+  program
+    .command('delivery')
+    .description("deliveries to a recipient, fetched by the recipient's own actor")
+    .command('fetch <disclosure>')
+    .description(
+      "fetch a delivery as the recipient's actor (once): decrypted now, consent re-checked, written mode 0600",
+    )
+    .requiredOption('--actor <id>', "the recipient's own actor")
+    .requiredOption('--out <file>', 'where to write the file (mode 0600)')
+    .action(async (id: string, o: Record<string, string | undefined>, cmd: Command) => {
+      const out = ctx.output(cmd);
+      const app = await ctx.open(cmd);
+      try {
+        const actor = await activeActor(app.actors, String(o.actor));
+        const r = await app.disclosure.deliver(id, actor.id);
+        const file = String(o.out);
+        const tmp = `${file}.${process.pid}.tmp`;
+        writeFileSync(tmp, r.content, { mode: 0o600 });
+        renameSync(tmp, file);
+        const d = r.disclosure;
+        out.result(
+          [
+            `delivery ${d.id}: ${d.subjects - d.withheld} subject(s) for ${d.purpose} → ${file}`,
+            d.withheld ? `  withheld at the fetch (consent withdrawn since): ${d.withheld}` : '',
+            `  sha256 ${d.contentSha256}`,
+          ]
+            .filter(Boolean)
+            .join('\n'),
+          { disclosure: d, file },
+        );
       } finally {
         await app.close();
       }

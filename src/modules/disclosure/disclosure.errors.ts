@@ -30,7 +30,11 @@ export const disclosureError = defineErrors({
   DISCLOSURE_NOTHING_TO_DISCLOSE: { status: 409, message: 'No subject in the request can be disclosed.' },
   DISCLOSURE_NOT_FOUND: { status: 404, message: 'No such disclosure.' },
   DISCLOSURE_ALREADY_DELIVERED: { status: 409, message: 'The delivery was already picked up.' },
-  DISCLOSURE_NOT_API_DELIVERY: { status: 409, message: 'This disclosure is not an API delivery.' },
+  // A refusal names no rule: why (no grant, fields, assignment, quota) goes to the ledger only.
+  DISCLOSURE_NOT_PERMITTED: {
+    status: 403,
+    message: 'This disclosure is not permitted.',
+  },
 });
 
 export const canaryError = defineErrors({

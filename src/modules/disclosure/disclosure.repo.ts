@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import { type DialectName, insertFlat, rowsPerStatement } from '../../db/index.js';
 import type {
   DeletionNoticesTable,
@@ -76,6 +76,32 @@ export async function updateDisclosure(
 }
 
 /**
+ * Serialises an actor's disclosures for the daily quota: on PostgreSQL a transaction-scoped
+ * advisory lock per actor, so two concurrent creates cannot both count the same day's total and
+ * both pass. SQLite has one writer: its transactions never interleave.
+ */
+export async function lockActorQuota(db: AnyDb, dialect: DialectName, actorId: string): Promise<void> {
+  if (dialect !== 'postgres') return;
+  await sql`select pg_advisory_xact_lock(hashtext(${`custodian.disclosure.quota:${actorId}`}))`.execute(db);
+}
+
+/** The actor's disclosures for a purpose created at or after `since`: time and subject count. */
+export async function disclosuresBy(
+  db: AnyDb,
+  actorId: string,
+  purpose: string,
+  since: string,
+): Promise<{ created_at: string; subject_count: number }[]> {
+  return d_(db)
+    .selectFrom('disclosures')
+    .select(['created_at', 'subject_count'])
+    .where('created_by', '=', actorId)
+    .where('purpose', '=', purpose)
+    .where('created_at', '>=', since)
+    .execute();
+}
+
+/**
  * One row per subject: multi-row INSERTs with one flat parameter array (src/db/bulk.ts), so a
  * million items are a hundred statements and no per-row builder work.
  */
@@ -147,7 +173,7 @@ export async function deliveredTo(
   return out;
 }
 
-/** Distinct real subjects delivered to a destination since `since` (cross-border yearly count). */
+/** Distinct real subjects delivered (or awaiting pick-up) to a destination since `since` (cross-border yearly count). */
 export async function subjectsSentTo(db: AnyDb, jurisdiction: string, since: string): Promise<Set<string>> {
   const rows = await d_(db)
     .selectFrom('disclosure_items as i')
@@ -157,7 +183,8 @@ export async function subjectsSentTo(db: AnyDb, jurisdiction: string, since: str
     .distinct()
     .where('d.jurisdiction', '=', jurisdiction)
     .where('d.created_at', '>=', since)
-    .where('i.delivered_at', 'is not', null)
+    // A delivery awaiting pick-up is on its way: it counts toward the year like a delivered one.
+    .where((eb) => eb.or([eb('i.delivered_at', 'is not', null), eb('d.status', '=', 'awaiting_pickup')]))
     .where('c.subject_id', 'is', null)
     .execute();
   return new Set(rows.map((r) => r.subject_id));

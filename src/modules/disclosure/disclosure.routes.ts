@@ -1,29 +1,29 @@
 import { z } from 'zod';
 import { commonError } from '../../lib/errors.js';
 import { type Principal, type RouteDef, route } from '../../lib/http/index.js';
+import { type CompiledPolicy, type Permission, permits } from '../policy/index.js';
 import { DisclosureRequestSchema, type DisclosureService } from './disclosure.service.js';
 import { RecipientInputSchema, RecipientPatchSchema, TRANSFER_MECHANISMS } from './recipients.js';
 
 /**
  * /v1/recipients, /v1/disclosures, /v1/deletion-notices, /v1/canaries/trips.
  *
- * Roles (until the policy grants disclosure per role and purpose):
- * - `privacy_officer`, `admin`: manage recipients; see disclosures and deletion notices.
- * - `privacy_officer`, `partner_manager`, `admin`: create disclosures.
- * - `auditor`: read recipients and disclosures.
- * - the recipient's own partner actor (recipients.actor_id): pick up its API deliveries, pull and
- *   acknowledge its deletion notices. Anyone else gets 404 for them, as if they did not exist.
- * - `canary_gateway`, `contact_service` (telephony or mail gateway services): report canary trips.
+ * Who may do what is the policy's (`permissions:` in the policy file, else its defaults):
+ * - `recipients.manage`: register and change recipients; see every deletion notice.
+ * - `disclosures.read` (or `recipients.manage`): read recipients and disclosure records (counts and
+ *   hashes, never data).
+ * - creating a disclosure: a `disclose:` grant for the role, purpose, recipient and fields, with
+ *   its assignment and quota conditions, decided by the service (403 DISCLOSURE_NOT_PERMITTED).
+ * - the recipient's own partner actor (recipients.actor_id): fetch its deliveries, pull and
+ *   acknowledge its deletion notices. Anyone else (the releasing employee included) gets 404 for
+ *   them, as if they did not exist.
+ * - `canaries.report_trip` (telephony or mail gateway services): report canary trips.
  * A refusal is a plain 403 that names no rule.
  */
-export const RECIPIENT_MANAGERS = ['privacy_officer', 'admin'] as const;
-// Principle 3: administrators read no PI, and an export file is PI; they may see disclosure records.
-export const DISCLOSERS = ['privacy_officer', 'partner_manager'] as const;
-export const DISCLOSURE_READERS = [...DISCLOSERS, 'auditor', 'admin'] as const;
-export const TRIP_REPORTERS = ['canary_gateway', 'contact_service'] as const;
-
-function requireRole(p: Principal, roles: readonly string[]): void {
-  if (!roles.some((r) => p.roles.includes(r))) throw commonError('FORBIDDEN');
+export interface DisclosureRoutesDeps {
+  disclosure: DisclosureService;
+  /** The active policy (undefined when none is loaded: every permission is refused). */
+  policy: () => Promise<CompiledPolicy | undefined>;
 }
 
 const RecipientOut = z.object({
@@ -82,8 +82,15 @@ const NoticeOut = z.object({
 
 const IdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/) });
 
-export function disclosureRoutes(deps: { disclosure: DisclosureService }): RouteDef[] {
+export function disclosureRoutes(deps: DisclosureRoutesDeps): RouteDef[] {
   const { disclosure } = deps;
+  const allowed = async (p: Principal, ...actions: Permission[]) => {
+    const policy = await deps.policy();
+    return policy !== undefined && actions.some((a) => permits(policy, p.roles, a));
+  };
+  const require = async (p: Principal, ...actions: Permission[]) => {
+    if (!(await allowed(p, ...actions))) throw commonError('FORBIDDEN');
+  };
   return [
     route({
       method: 'POST',
@@ -95,7 +102,7 @@ export function disclosureRoutes(deps: { disclosure: DisclosureService }): Route
       status: 201,
       response: RecipientOut,
       handler: async ({ principal, body }) => {
-        requireRole(principal, RECIPIENT_MANAGERS);
+        await require(principal, 'recipients.manage');
         return disclosure.addRecipient(body, principal.id);
       },
     }),
@@ -107,7 +114,7 @@ export function disclosureRoutes(deps: { disclosure: DisclosureService }): Route
       auth: 'actor',
       response: z.object({ recipients: z.array(RecipientOut) }),
       handler: async ({ principal }) => {
-        requireRole(principal, [...RECIPIENT_MANAGERS, ...DISCLOSURE_READERS]);
+        await require(principal, 'recipients.manage', 'disclosures.read');
         return { recipients: await disclosure.listRecipients() };
       },
     }),
@@ -120,7 +127,7 @@ export function disclosureRoutes(deps: { disclosure: DisclosureService }): Route
       params: IdParams,
       response: RecipientOut,
       handler: async ({ principal, params }) => {
-        requireRole(principal, [...RECIPIENT_MANAGERS, ...DISCLOSURE_READERS]);
+        await require(principal, 'recipients.manage', 'disclosures.read');
         return disclosure.getRecipient(params.id);
       },
     }),
@@ -134,7 +141,7 @@ export function disclosureRoutes(deps: { disclosure: DisclosureService }): Route
       body: RecipientPatchSchema,
       response: RecipientOut,
       handler: async ({ principal, params, body }) => {
-        requireRole(principal, RECIPIENT_MANAGERS);
+        await require(principal, 'recipients.manage');
         return disclosure.updateRecipient(params.id, body, principal.id);
       },
     }),
@@ -142,17 +149,15 @@ export function disclosureRoutes(deps: { disclosure: DisclosureService }): Route
       method: 'POST',
       url: '/v1/disclosures',
       summary:
-        'Disclose to a recipient: refused (409 DISCLOSURE_CONSENT_MISSING, with count and ids) unless every subject has separate consent, or consentedOnly is set',
+        "Disclose to a recipient under a disclose grant (else 403 DISCLOSURE_NOT_PERMITTED): refused (409 DISCLOSURE_CONSENT_MISSING, with count and ids) unless every subject has separate consent, or consentedOnly is set. Returns the record only; the recipient's actor fetches the file",
       tags: ['disclosure'],
       auth: 'actor',
       body: DisclosureRequestSchema,
       bodyLimit: 256 * 1024 * 1024,
       status: 201,
-      response: z.object({ disclosure: DisclosureOut, content: z.string().optional() }),
-      handler: async ({ principal, body }) => {
-        requireRole(principal, DISCLOSERS);
-        return disclosure.create(body, principal.id);
-      },
+      response: z.object({ disclosure: DisclosureOut }),
+      handler: async ({ principal, body }) =>
+        disclosure.create(body, { id: principal.id, roles: principal.roles }),
     }),
     route({
       method: 'GET',
@@ -166,7 +171,7 @@ export function disclosureRoutes(deps: { disclosure: DisclosureService }): Route
       }),
       response: z.object({ disclosures: z.array(DisclosureOut) }),
       handler: async ({ principal, query }) => {
-        requireRole(principal, DISCLOSURE_READERS);
+        await require(principal, 'disclosures.read');
         return {
           disclosures: await disclosure.list({
             ...(query.recipient ? { recipientId: query.recipient } : {}),
@@ -184,21 +189,24 @@ export function disclosureRoutes(deps: { disclosure: DisclosureService }): Route
       params: IdParams,
       response: DisclosureOut,
       handler: async ({ principal, params }) => {
-        requireRole(principal, DISCLOSURE_READERS);
+        await require(principal, 'disclosures.read');
         return disclosure.get(params.id);
       },
     }),
     route({
       method: 'GET',
       url: '/v1/disclosures/:id/delivery',
-      summary: "The recipient's own actor picks up an API delivery (once; consent re-checked at pick-up)",
+      summary:
+        "The recipient's own actor fetches a delivery, CSV or JSON as created (once; decrypted and consent re-checked at the fetch; 404 for anyone else)",
       tags: ['disclosure'],
       auth: 'actor',
       params: IdParams,
-      produces: 'application/json',
+      // The content type is the delivery's (text/csv or application/json), set by the handler.
       handler: async ({ principal, params, reply }) => {
         const r = await disclosure.deliver(params.id, principal.id);
         reply.header('x-content-sha256', r.disclosure.contentSha256 ?? '');
+        reply.header('x-disclosure-id', r.disclosure.id);
+        reply.type(r.contentType);
         return r.content;
       },
     }),
@@ -214,7 +222,7 @@ export function disclosureRoutes(deps: { disclosure: DisclosureService }): Route
       }),
       response: z.object({ notices: z.array(NoticeOut) }),
       handler: async ({ principal, query }) => {
-        if (RECIPIENT_MANAGERS.some((r) => principal.roles.includes(r)))
+        if (await allowed(principal, 'recipients.manage'))
           return {
             notices: await disclosure.deletionNotices({
               ...(query.recipient ? { recipientId: query.recipient } : {}),
@@ -254,7 +262,7 @@ export function disclosureRoutes(deps: { disclosure: DisclosureService }): Route
       // was unique to goes to the privacy and security team as an alert.
       response: z.object({ tripId: z.string(), matched: z.boolean() }),
       handler: async ({ principal, body }) => {
-        requireRole(principal, TRIP_REPORTERS);
+        await require(principal, 'canaries.report_trip');
         return disclosure.canaries.trip(body, principal.id);
       },
     }),

@@ -8,11 +8,13 @@ import { type AppError, isAppError } from '../../lib/errors.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
 import { type Consent, type ConsentRecord, canonicalJson } from '../consent/index.js';
 import type { Detect } from '../detect/index.js';
+import { type CompiledPolicy, type DisclosureDecision, decideDisclosure } from '../policy/index.js';
 import { type CanaryConfig, type CanaryVault, createCanaries } from './canary.service.js';
 import { canaryError, disclosureError } from './disclosure.errors.js';
 import {
   deletionNoticesFor,
   deliveredTo,
+  disclosuresBy,
   disclosuresOfSubject,
   getDeletionNotice,
   getDisclosure,
@@ -25,6 +27,7 @@ import {
   itemsOf,
   listDisclosures,
   listRecipients,
+  lockActorQuota,
   markItemsDelivered,
   pendingDeletionNotices,
   recipientsOfActor,
@@ -51,15 +54,20 @@ import {
 } from './recipients.js';
 
 /**
- * Disclosure: provision of PI to a third party (PIPL art. 23), as a file export or an API
- * delivery the partner pulls with its own key. Nothing leaves without a lawful basis: each
- * subject's separate consent for that recipient and purpose is checked, and if any lacks it the
- * whole request is refused, naming how many and which (pseudonymous ids), unless the caller asks
- * explicitly for the consented subset. Every disclosed copy carries canaries unique to it.
+ * Disclosure: provision of PI to a third party (PIPL art. 23). A disclosure is a policy decision
+ * like a read (ADR 0016): the releasing employee needs a `disclose` grant of the active policy for
+ * the purpose, the recipient and every field, with its assignment and daily quota conditions,
+ * checked before anything else. Nothing leaves without a lawful basis either: each subject's
+ * separate consent for that recipient and purpose is checked, and if any lacks it the whole request
+ * is refused, naming how many and which (pseudonymous ids), unless the caller asks explicitly for
+ * the consented subset. Every disclosed copy carries canaries unique to it, naming the releaser.
  *
- * The reader is the access module's: it decides, decrypts, and records one access event per
- * subject in the ledger. This module records one disclosure item per subject and a ledger entry per
- * disclosure that commits (SHA-256) to the exact list of items.
+ * The data goes to the recipient, never to the employee: a disclosure is created awaiting pick-up,
+ * and the recipient's own actor fetches it (CSV or JSON) once; the file is decrypted and
+ * serialised at that fetch, with consent checked again. The reader is the access module's: it
+ * decrypts and records one access event per subject in the ledger. This module records one
+ * disclosure item per subject and a ledger entry per disclosure that commits (SHA-256) to the exact
+ * list of items.
  */
 export type DisclosureReader = (
   trx: Transaction<any>,
@@ -83,6 +91,18 @@ export interface DisclosureDeps {
   consent: Pick<Consent, 'consentedSubjects' | 'allConsentedSubjects' | 'onWithdrawal'>;
   detect: Pick<Detect, 'raise'>;
   read: DisclosureReader;
+  /**
+   * The active compiled policy, whose `disclose:` grants decide who may release what; undefined
+   * when none is loaded (every disclosure is then refused).
+   */
+  policy: (executor: DbExecutor) => Promise<CompiledPolicy | undefined>;
+  /** Of these subjects, those with a live assignment to the actor at `at` (one query per batch). */
+  assignedAmong: (
+    actorId: string,
+    subjectIds: readonly string[],
+    at: Date,
+    executor: DbExecutor,
+  ) => Promise<Set<string>>;
   /** Creates canary subjects in the vault. */
   vault: CanaryVault;
   canaries?: CanaryConfig | undefined;
@@ -136,6 +156,7 @@ export interface Disclosure {
   /** Subjects the reader withheld, or whose consent was withdrawn before an API pick-up. */
   withheld: number;
   canaries: number;
+  /** Every disclosure is created awaiting pick-up by the recipient's own actor. */
   status: 'delivered' | 'awaiting_pickup';
   contentSha256: string | null;
   createdAt: string;
@@ -143,10 +164,22 @@ export interface Disclosure {
   deliveredAt: string | null;
 }
 
+/** What the releasing employee gets: the record, never the data (that goes to the recipient). */
 export interface DisclosureResult {
   disclosure: Disclosure;
-  /** The export file's content (CSV or JSON); absent for an API delivery until pick-up. */
-  content?: string;
+}
+
+/** The releasing actor: its id and roles, as the principal carries them. */
+export interface Releaser {
+  id: string;
+  roles: readonly string[];
+}
+
+/** What the recipient's actor fetches: the file, serialised at the fetch. */
+export interface Delivery {
+  disclosure: Disclosure;
+  content: string;
+  contentType: 'text/csv; charset=utf-8' | 'application/json; charset=utf-8';
 }
 
 export interface OutgoingDeletionNotice {
@@ -326,8 +359,68 @@ export function createDisclosure(deps: DisclosureDeps) {
     return min + Math.floor(random() * (max - min + 1));
   }
 
+  /** Why a DISCLOSURE_NOT_PERMITTED was refused: for the ledger entry only, never the response. */
+  const refusalReasons = new WeakMap<AppError, string[]>();
+
+  function notPermitted(reasons: readonly string[]): AppError {
+    const e = disclosureError('DISCLOSURE_NOT_PERMITTED');
+    refusalReasons.set(e, [...reasons]);
+    return e;
+  }
+
+  /**
+   * Subjects this actor disclosed today for the purpose, the day being the policy's time-zone day.
+   * Rows of the last 26 hours are read (any zone's day lies within) and kept by their local day.
+   */
+  async function usedToday(
+    db: DbExecutor,
+    policy: CompiledPolicy,
+    actorId: string,
+    purpose: string,
+    now: Date,
+  ) {
+    const today = policy.local.day(now);
+    const since = new Date(now.getTime() - 26 * 3_600_000).toISOString();
+    let used = 0;
+    for (const row of await disclosuresBy(db, actorId, purpose, since))
+      if (policy.local.day(new Date(row.created_at)) === today) used += Number(row.subject_count);
+    return used;
+  }
+
+  /**
+   * decideDisclosure over `subjectIds` (`count` of them leave). Assignment is looked up only when it
+   * decides the outcome: a grant without it, or a refusal for another reason, needs no lookup.
+   */
+  async function decideOn(
+    db: DbExecutor,
+    policy: CompiledPolicy,
+    actor: Releaser,
+    r: { purpose: string; recipientId: string },
+    fields: readonly string[],
+    subjectIds: readonly string[],
+    count: number,
+    now: Date,
+    knownAssigned: boolean,
+  ): Promise<DisclosureDecision & { allAssigned: boolean }> {
+    const base = {
+      roles: actor.roles,
+      purpose: r.purpose,
+      recipientId: r.recipientId,
+      fields,
+      subjects: count,
+      usedToday: await usedToday(db, policy, actor.id, r.purpose, now),
+    };
+    const first = decideDisclosure(policy, { ...base, allAssigned: knownAssigned });
+    if (first.allowed || knownAssigned || !first.reasons.includes('ASSIGNMENT_REQUIRED'))
+      return { ...first, allAssigned: knownAssigned };
+    const assigned = await deps.assignedAmong(actor.id, subjectIds, now, db);
+    const all = subjectIds.every((s) => assigned.has(s));
+    return { ...decideDisclosure(policy, { ...base, allAssigned: all }), allAssigned: all };
+  }
+
   async function recordRefusal(e: AppError, r: z.output<typeof DisclosureRequestSchema>, actorId: string) {
     const d = (e.details ?? {}) as Record<string, unknown>;
+    const reasons = refusalReasons.get(e);
     await deps.db.transaction().execute(async (trx) => {
       await deps.record(trx, [
         {
@@ -339,6 +432,7 @@ export function createDisclosure(deps: DisclosureDeps) {
             code: e.code,
             requested: typeof d.requested === 'number' ? d.requested : (r.subjectIds?.length ?? null),
             missing: typeof d.missing === 'number' ? d.missing : null,
+            ...(reasons ? { reasons, fields: [...new Set(r.fields)].sort() } : {}),
           },
         },
       ]);
@@ -562,44 +656,83 @@ export function createDisclosure(deps: DisclosureDeps) {
     // --- disclosures ---------------------------------------------------------------------------
 
     /**
-     * Checks every subject's basis and, if all hold (or the caller asked for the consented subset),
-     * records the disclosure and one item per subject, plants fresh canaries at random positions,
-     * reads the fields through the access module and returns the export; all in one transaction.
+     * Decides the disclosure under the policy's `disclose:` grants first (before any consent work),
+     * then checks every subject's basis and, if all hold (or the caller asked for the consented
+     * subset), decides again on what would leave (assignment, quota), records the disclosure and
+     * one item per subject, and plants fresh canaries naming the releaser; all in one transaction.
+     * Nothing is read or returned here: the recipient's actor fetches the file (`deliver`).
      */
-    async create(input: DisclosureRequest, actorId: string): Promise<DisclosureResult> {
+    async create(input: DisclosureRequest, actor: Releaser): Promise<DisclosureResult> {
       const r = DisclosureRequestSchema.parse(input);
-      // DESIGN principle 4: every disclosed copy is marked. No canaries, no disclosure.
-      if (!canaries.configured) throw canaryError('CANARY_NOT_CONFIGURED');
-      const nCanaries = canaryCount();
-      const firstCanary = await canaries.reserve(nCanaries);
+      const fields = [...new Set(r.fields)];
       try {
+        // The grant first: an actor with no disclose grant for this purpose, recipient and these
+        // fields learns nothing else (not the recipient's state, not who lacks consent).
+        const policy = await deps.policy(deps.db);
+        if (!policy) throw notPermitted(['NO_POLICY']);
+        const grant = decideDisclosure(policy, {
+          roles: actor.roles,
+          purpose: r.purpose,
+          recipientId: r.recipientId,
+          fields,
+          subjects: 0,
+          usedToday: 0,
+          allAssigned: true,
+        });
+        if (!grant.allowed) throw notPermitted(grant.reasons);
+        // DESIGN principle 4: every disclosed copy is marked. No canaries, no disclosure.
+        if (!canaries.configured) throw canaryError('CANARY_NOT_CONFIGURED');
+        const nCanaries = canaryCount();
+        const firstCanary = await canaries.reserve(nCanaries);
         return await deps.db.transaction().execute(async (trx) => {
+          // One create per actor at a time past this point: the quota count below stays true.
+          await lockActorQuota(trx, deps.dialect, actor.id);
           const now = deps.clock.now();
           const at = now.toISOString();
+          const active = (await deps.policy(trx)) ?? policy;
+          // Named subjects: assignment and quota before consent is looked at (no consent state of
+          // someone else's customers is revealed). The count is the request's unless the caller
+          // takes the consented subset, whose size is known only after the consent check.
+          let knownAssigned = false;
+          let requested: string[] | undefined;
+          if (!r.allConsented) {
+            requested = [...new Set(r.subjectIds!)];
+            const pre = await decideOn(
+              trx,
+              active,
+              actor,
+              r,
+              fields,
+              requested,
+              r.consentedOnly ? 0 : requested.length,
+              now,
+              false,
+            );
+            if (!pre.allowed) throw notPermitted(pre.reasons);
+            knownAssigned = pre.allAssigned;
+          }
           const { recipient, crossBorder } = await checkRecipient(trx, r.recipientId, r.purpose, at);
-          const fields = [...new Set(r.fields)];
           const opts = checkOptions(fields, crossBorder);
-          let requested: string[];
           let consented: Set<string>;
           if (r.allConsented) {
             requested = await deps.consent.allConsentedSubjects(trx, r.purpose, r.recipientId, now, opts);
             consented = new Set(requested);
           } else {
-            requested = [...new Set(r.subjectIds!)];
             consented = await deps.consent.consentedSubjects(
               trx,
-              requested,
+              requested!,
               r.purpose,
               r.recipientId,
               now,
               opts,
             );
           }
-          const missing = requested.filter((s) => !consented.has(s));
+          const asked = requested!;
+          const missing = asked.filter((s) => !consented.has(s));
           if (missing.length > 0 && !r.consentedOnly)
             throw disclosureError('DISCLOSURE_CONSENT_MISSING', {
               details: {
-                requested: requested.length,
+                requested: asked.length,
                 missing: missing.length,
                 subjectIds: missing.slice(0, maxIds),
                 truncated: missing.length > maxIds,
@@ -607,44 +740,35 @@ export function createDisclosure(deps: DisclosureDeps) {
             });
           // A canary is never handed out twice: one in the list (from an actor's portfolio or an
           // earlier export) stays out; the export gets canaries of its own below.
-          const planted = await canaries.canaryIds(trx, requested);
-          const subjects = requested.filter((s) => consented.has(s) && !planted.has(s));
+          const planted = await canaries.canaryIds(trx, asked);
+          const subjects = asked.filter((s) => consented.has(s) && !planted.has(s));
           if (subjects.length === 0)
             throw disclosureError('DISCLOSURE_NOTHING_TO_DISCLOSE', {
-              details: { requested: requested.length, missing: missing.length },
+              details: { requested: asked.length, missing: missing.length },
             });
+          // The decision on what would leave: these subjects, this many, under the lock.
+          const final = await decideOn(
+            trx,
+            active,
+            actor,
+            r,
+            fields,
+            subjects,
+            subjects.length,
+            now,
+            knownAssigned,
+          );
+          if (!final.allowed) throw notPermitted(final.reasons);
           if (crossBorder) await checkTransferVolume(trx, recipient, subjects, at);
 
           const id = ids('dsc');
           const canaryIds = await canaries.plant(
             trx,
-            { kind: 'disclosure', id, recipientId: recipient.id },
+            { kind: 'disclosure', id, recipientId: recipient.id, releasedBy: actor.id },
             firstCanary,
             nCanaries,
           );
           const order = placeCanaries(subjects, canaryIds, random);
-
-          let content: string | undefined;
-          let contentSha256: string | null = null;
-          let delivered: Set<string> | null = null;
-          if (r.format !== 'api') {
-            const data = await deps.read(trx, {
-              subjectIds: order,
-              fields,
-              purpose: r.purpose,
-              recipientId: recipient.id,
-              disclosureId: id,
-              actorId,
-            });
-            delivered = new Set(order.filter((s) => data.has(s)));
-            content = serialise(
-              r.format,
-              { disclosure: id, recipient: recipient.id, purpose: r.purpose, fields, createdAt: at },
-              exportRows(recipient.id, order, data),
-            );
-            contentSha256 = sha256(Buffer.from(content, 'utf8')).toString('hex');
-          }
-          const withheld = delivered ? subjects.filter((s) => !delivered.has(s)).length : 0;
           const row: DisclosuresTable = {
             id,
             recipient_id: recipient.id,
@@ -654,24 +778,24 @@ export function createDisclosure(deps: DisclosureDeps) {
             format: r.format,
             jurisdiction: recipient.jurisdiction,
             cross_border: crossBorder ? 1 : 0,
-            requested_count: requested.length,
+            requested_count: asked.length,
             subject_count: subjects.length,
             excluded_count: missing.length,
-            withheld_count: withheld,
+            withheld_count: 0,
             canary_count: canaryIds.length,
-            status: r.format === 'api' ? 'awaiting_pickup' : 'delivered',
-            content_sha256: contentSha256,
+            status: 'awaiting_pickup',
+            content_sha256: null,
             created_at: at,
-            created_by: actorId,
-            delivered_at: r.format === 'api' ? null : at,
+            created_by: actor.id,
+            delivered_at: null,
           };
           await insertDisclosure(trx, row);
-          await insertItems(trx, deps.dialect, id, order, (s) => (delivered?.has(s) ? at : null));
+          await insertItems(trx, deps.dialect, id, order, () => null);
           await deps.record(trx, [
             {
               kind: 'disclosure.created',
               at,
-              actor: actorId,
+              actor: actor.id,
               purpose: r.purpose,
               attrs: {
                 disclosure: id,
@@ -681,38 +805,37 @@ export function createDisclosure(deps: DisclosureDeps) {
                 basis: 'consent',
                 cross_border: crossBorder,
                 jurisdiction: recipient.jurisdiction,
-                requested: requested.length,
+                requested: asked.length,
                 subjects: subjects.length,
                 excluded: missing.length,
-                withheld,
                 canaries: canaryIds.length,
                 items_sha256: itemsDigest(order),
-                content_sha256: contentSha256,
+                ...(final.quota !== undefined ? { quota: final.quota } : {}),
               },
             },
           ]);
-          return { disclosure: toDisclosure(row), ...(content !== undefined ? { content } : {}) };
+          return { disclosure: toDisclosure(row) };
         });
       } catch (e) {
-        if (isAppError(e) && e.code.startsWith('DISCLOSURE_')) await recordRefusal(e, r, actorId);
+        if (isAppError(e) && e.code.startsWith('DISCLOSURE_')) await recordRefusal(e, r, actor.id);
         throw e;
       }
     },
 
     /**
-     * An API delivery picked up by the recipient's own actor. The basis is checked again at
-     * pick-up: this is when the data leaves, so a subject who withdrew in between is left out.
+     * The recipient's own actor fetches a delivery (any format), once. The file is decrypted and
+     * serialised now, through the access module's reader (an access event and ledger entry per
+     * subject), and the basis is checked again: this is when the data leaves, so a subject who
+     * withdrew in between is left out. Anyone else, the releasing employee included, gets
+     * DISCLOSURE_NOT_FOUND as if the disclosure did not exist.
      */
-    async deliver(
-      disclosureId: string,
-      actorId: string,
-    ): Promise<{ disclosure: Disclosure; content: string }> {
+    async deliver(disclosureId: string, actorId: string): Promise<Delivery> {
       return deps.db.transaction().execute(async (trx) => {
         const d = await getDisclosure(trx, disclosureId);
         const rcp = d ? await getRecipient(trx, d.recipient_id) : undefined;
         // Someone else's delivery looks like no delivery at all.
-        if (!d || !rcp || rcp.actor_id !== actorId) throw disclosureError('DISCLOSURE_NOT_FOUND');
-        if (d.format !== 'api') throw disclosureError('DISCLOSURE_NOT_API_DELIVERY');
+        if (!d || !rcp || !rcp.actor_id || rcp.actor_id !== actorId)
+          throw disclosureError('DISCLOSURE_NOT_FOUND');
         if (d.status !== 'awaiting_pickup') throw disclosureError('DISCLOSURE_ALREADY_DELIVERED');
         const now = deps.clock.now();
         const at = now.toISOString();
@@ -743,8 +866,9 @@ export function createDisclosure(deps: DisclosureDeps) {
           actorId,
         });
         const delivered = order.filter((s) => data.has(s));
+        const format = d.format === 'csv' ? 'csv' : 'json';
         const content = serialise(
-          'json',
+          format,
           {
             disclosure: d.id,
             recipient: d.recipient_id,
@@ -773,6 +897,8 @@ export function createDisclosure(deps: DisclosureDeps) {
             attrs: {
               disclosure: d.id,
               recipient: d.recipient_id,
+              released_by: d.created_by,
+              format: d.format,
               delivered: delivered.length,
               withheld,
               items_sha256: itemsDigest(delivered),
@@ -789,6 +915,7 @@ export function createDisclosure(deps: DisclosureDeps) {
             content_sha256: contentSha256,
           }),
           content,
+          contentType: format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8',
         };
       });
     },

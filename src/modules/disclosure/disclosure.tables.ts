@@ -61,6 +61,8 @@ export interface CanariesTable {
   created_at: string;
   trip_count: number;
   last_tripped_at: string | null;
+  /** The employee who released the export the canary is unique to (disclosure canaries only). */
+  released_by?: string | null;
 }
 
 export interface CanaryCountersTable {

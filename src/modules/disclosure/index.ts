@@ -14,18 +14,13 @@ export { normaliseContact, normaliseEmail, normaliseMobile } from './contact.js'
 export { fileSender, verifyDeletionNotice, webhookSender } from './deletion.js';
 export { readSubjectsFile, registerDisclosureCommands } from './disclosure.commands.js';
 export { canaryError, disclosureError } from './disclosure.errors.js';
-export {
-  DISCLOSERS,
-  DISCLOSURE_READERS,
-  disclosureRoutes,
-  RECIPIENT_MANAGERS,
-  TRIP_REPORTERS,
-} from './disclosure.routes.js';
+export { type DisclosureRoutesDeps, disclosureRoutes } from './disclosure.routes.js';
 export {
   createDisclosure,
   DELETION_FORMAT,
   type DeletionNotice,
   type DeletionNoticeSender,
+  type Delivery,
   type Disclosure,
   type DisclosureDeps,
   type DisclosureReader,
@@ -35,6 +30,7 @@ export {
   type DisclosureService,
   MAX_DISCLOSURE_SUBJECTS,
   type OutgoingDeletionNotice,
+  type Releaser,
 } from './disclosure.service.js';
 export { type ExportFormat, placeCanaries } from './exportfile.js';
 export {

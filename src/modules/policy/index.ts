@@ -1,10 +1,15 @@
 // The policy module's only door: purposes, grants, decisions, quotas, approvals, access review.
 export {
+  type CompiledDisclose,
   type CompiledGrant,
   type CompiledPolicy,
   compilePolicy,
+  type DisclosureDecision,
+  type DisclosureDecisionInput,
+  decideDisclosure,
   type FieldViews,
   type Purpose,
+  permits,
   policyHash,
   VIEW_RANK,
 } from './compile.js';
@@ -54,6 +59,8 @@ export {
   DEFAULT_TIMEZONE,
   LEGAL_BASES,
   type LegalBasis,
+  PERMISSIONS,
+  type Permission,
   type PolicyDoc,
   type PolicyIssue,
   parsePolicy,

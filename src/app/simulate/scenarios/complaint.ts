@@ -96,6 +96,9 @@ export const complaintLiMing: ScenarioDef = {
       allConsented: true,
       format: 'csv',
     });
+    // The distributor's own key fetches the file: that is when his record leaves (and is read).
+    if (exported.status === 201)
+      await inst.request(partner.apiKey, 'GET', `/v1/disclosures/${exported.body.disclosure.id}/delivery`);
 
     // The investigation: who read it (access history) and who received it (disclosures).
     inst.clock.set(new Date(t0 + (opts.days + 2) * DAY_MS));

@@ -115,6 +115,19 @@ export const partnerWithoutConsent2019: ScenarioDef = {
       checks.failed('recorded', 'the consented export succeeds', `→ ${ok.status} ${ok.body?.code ?? ''}`);
       return;
     }
+    // The officer gets the record; only the partner's own key fetches the file (read at the fetch).
+    const byOfficer = await inst.request(officer.apiKey, 'GET', `/v1/disclosures/${d.id}/delivery`);
+    const fetched = await inst.request(partner.apiKey, 'GET', `/v1/disclosures/${d.id}/delivery`);
+    checks.expect(
+      'prevented',
+      'the file goes to the recipient, never to the employee who released it',
+      ok.body?.content === undefined &&
+        d.status === 'awaiting_pickup' &&
+        byOfficer.status === 404 &&
+        fetched.status === 200,
+      `create → the record only (${d.status}); the officer's fetch → ${byOfficer.status}; the partner's own key → ${fetched.status}`,
+      { disclosure: d.id },
+    );
     const items = await app.disclosure.items(d.id);
     const itemIds = items.map((x) => x.subject_id);
     const canaryIds = await app.disclosure.canaries.canaryIds(app.database.db, itemIds);
@@ -170,7 +183,7 @@ export const partnerWithoutConsent2019: ScenarioDef = {
     );
 
     // 4. The distributor calls the list; calls to monitored numbers trip and name the export.
-    const rows = parse(String(ok.body?.content ?? ''), { columns: true }) as Record<string, string>[];
+    const rows = parse(String(fetched.body ?? ''), { columns: true }) as Record<string, string>[];
     // The organisation holds the canaries' lines, whose numbers look like anyone's: the simulated
     // distributor calls every row and the gateway reports each call; only the canaries' match.
     const trips: string[] = [];
@@ -192,10 +205,15 @@ export const partnerWithoutConsent2019: ScenarioDef = {
     );
     checks.expect(
       'traced',
-      'a call to one of its canaries names that export and recipient',
+      'a call to one of its canaries names that export, the recipient and the releasing employee',
       trips.length === d.canaries &&
-        alerts.every((a) => a.attrs.disclosure === d.id && a.attrs.recipient === rcp),
-      `${trips.length} call(s) to monitored numbers in the file tripped; every alert names ${d.id} and ${partner.partner.external_id}`,
+        alerts.every(
+          (a) =>
+            a.attrs.disclosure === d.id &&
+            a.attrs.recipient === rcp &&
+            a.attrs.released_by === officer.actor.id,
+        ),
+      `${trips.length} call(s) to monitored numbers in the file tripped; every alert names ${d.id}, ${partner.partner.external_id} and the officer who released it`,
       { alerts: alerts.map((a) => a.id) },
     );
 
