@@ -12,6 +12,7 @@ import { disclosureRoutes, type Recipient } from '../../src/modules/disclosure/i
 import { openSubjectsFields } from '../../src/modules/vault/index.js';
 import { partnerNotice, silentLogger } from '../consent/fixtures.js';
 import { describeEachDialect } from '../helpers/db.js';
+import { defaultPermissions } from '../helpers/permissions.js';
 import { disclosureSetup } from './fixtures.js';
 
 const FIELDS = ['name', 'mobile', 'company'];
@@ -40,7 +41,10 @@ describeEachDialect('disclosure over HTTP', (dialect) => {
     }
     app = buildServer({
       logger: silentLogger,
-      routes: [...consentRoutes({ consent: s.consent }), ...disclosureRoutes({ disclosure: s.disclosure })],
+      routes: [
+        ...consentRoutes({ consent: s.consent, permissions: defaultPermissions }),
+        ...disclosureRoutes({ disclosure: s.disclosure }),
+      ],
       authenticate: (t) => s.actors.authenticate(t),
       health: async () => ({}),
       version: 'test',

@@ -1,10 +1,13 @@
 // The policy module's only door: purposes, grants, decisions, quotas, approvals, access review.
+// Who may do what outside the read path (the policy file's `permissions:`).
 export {
   type CompiledGrant,
   type CompiledPolicy,
   compilePolicy,
   type FieldViews,
   type Purpose,
+  permissionsByRole,
+  permitsAction,
   policyHash,
   VIEW_RANK,
 } from './compile.js';
@@ -51,9 +54,13 @@ export {
   review,
 } from './review.js';
 export {
+  DEFAULT_PERMISSIONS,
   DEFAULT_TIMEZONE,
+  isPermission,
   LEGAL_BASES,
   type LegalBasis,
+  PERMISSIONS,
+  type Permission,
   type PolicyDoc,
   type PolicyIssue,
   parsePolicy,

@@ -8,14 +8,20 @@ import type { Clock } from '../../lib/clock.js';
 import { type AppError, commonError } from '../../lib/errors.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
 import type { Principal } from '../../lib/principal.js';
-import { type CompiledGrant, type CompiledPolicy, compilePolicy, plainRoles } from './compile.js';
+import {
+  type CompiledGrant,
+  type CompiledPolicy,
+  compilePolicy,
+  permitsAction,
+  plainRoles,
+} from './compile.js';
 import { type Decision, type DecisionContext, type DecisionInput, decide } from './decide.js';
 import { policyError } from './policy.errors.js';
 import { approvals, type Db, type Executor, grantUsage, policyVersions, quota } from './policy.repo.js';
 import type { ApprovalRow, ApprovalStatus, GrantUsageRow } from './policy.tables.js';
 import { type AccessReview, review } from './review.js';
 
-/** Roles with a fixed meaning to the policy service. */
+/** The role the default policy lets decide approvals (`approvals.decide` in `permissions:`). */
 export const APPROVER_ROLE = 'approver';
 
 export interface PolicyServiceDeps {
@@ -310,6 +316,16 @@ export function createPolicyService(deps: PolicyServiceDeps) {
      */
     plainRoles(roles: readonly string[]): string[] {
       return cached ? plainRoles(cached, roles) : [...new Set(roles)];
+    },
+
+    /**
+     * Whether one of these roles holds `action` (a `permissions:` name) under the active policy
+     * (the cache, checked against the database as active() does), or under the defaults before one
+     * is loaded. The routes' one answer to "who may do what".
+     */
+    async permits(roles: readonly string[], action: string): Promise<boolean> {
+      const stale = !cached || deps.clock.now().getTime() - checkedAt >= refreshMs;
+      return permitsAction(stale ? ((await refresh()) ?? cached) : cached, roles, action);
     },
 
     /** decide() against the cached active policy. Pure apart from reading the cache. */
@@ -733,7 +749,7 @@ export function createPolicyService(deps: PolicyServiceDeps) {
       id: string,
       input: { approve: boolean; subjects?: number | undefined; hours?: number | undefined },
     ): Promise<Approval> {
-      if (!by.roles.includes(APPROVER_ROLE)) throw commonError('FORBIDDEN');
+      if (!permitsAction(cached, by.roles, 'approvals.decide')) throw commonError('FORBIDDEN');
       const nowDate = deps.clock.now();
       const now = nowDate.toISOString();
       let decided: ApprovalRow | undefined;
