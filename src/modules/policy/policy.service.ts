@@ -363,59 +363,12 @@ export function createPolicyService(deps: PolicyServiceDeps) {
     },
 
     /**
-     * Gathers what decide() needs to know about this read, asking only what the principal's grants
-     * for the purpose depend on (assignment, quota, approval, consent). Break-glass is the caller's.
-     * Call it in the same transaction as recordUse().
-     */
-    async context(executor: Executor, q: ContextQuery): Promise<DecisionContext> {
-      const p = await service.active(executor);
-      const grants = grantsFor(p, q.principal.roles, q.purpose);
-      const ctx: DecisionContext = { at: q.at, assigned: false, usedToday: 0, alreadyReadToday: false };
-      if (grants.length === 0) return ctx;
-      const needs = { assignment: false, quota: false, approval: false, consent: false };
-      for (const g of grants) {
-        if (g.assignment) needs.assignment = true;
-        if (g.quota) needs.quota = true;
-        if (g.approval || g.quota?.approvalUnlocks) needs.approval = true;
-        if (g.consent) needs.consent = true;
-      }
-      if (needs.assignment && deps.isAssigned) {
-        ctx.assigned = await deps.isAssigned(q.principal.id, q.subjectId, q.at, executor);
-      }
-      if (needs.quota || needs.approval) {
-        const s = await quota.state(executor, {
-          actorId: q.principal.id,
-          purpose: q.purpose,
-          day: p.local.day(q.at),
-          subjectId: q.subjectId,
-        });
-        ctx.alreadyReadToday = s.alreadyRead;
-        ctx.usedToday = Math.max(0, s.used - (s.alreadyRead ? 1 : 0));
-      }
-      if (needs.approval) {
-        const a = await approvals.active(executor, {
-          actorId: q.principal.id,
-          purpose: q.purpose,
-          at: q.at.toISOString(),
-          includeExhausted: ctx.alreadyReadToday,
-        });
-        if (a?.expires_at)
-          ctx.approval = { id: a.id, remaining: a.remaining, expiresAt: new Date(a.expires_at) };
-      }
-      if (needs.consent) {
-        const recipient = q.recipient ?? (q.principal.kind === 'partner' ? q.principal.id : undefined);
-        ctx.consent = deps.hasConsent
-          ? await deps.hasConsent(q.subjectId, q.purpose, recipient, executor)
-          : false;
-      }
-      return ctx;
-    },
-
-    /**
-     * context() for many reads at once, in the caller's transaction: the same answers, with a
-     * fixed number of queries per batch (per actor for quota usage and assignments) instead of a
-     * few per read. Reads in one batch see the state before the batch; recordUses() then enforces
-     * quotas and approvals atomically, so a stale count can never let a read past a limit.
+     * Gathers what decide() needs to know about each read, asking only what the principal's grants
+     * for the purpose depend on (assignment, quota, approval, consent); break-glass is the caller's.
+     * In the caller's transaction, with recordUses(); a single read is a batch of one. A fixed
+     * number of queries per batch (per actor for quota usage and assignments), not a few per read.
+     * Reads in one batch see the state before the batch; recordUses() then enforces quotas and
+     * approvals atomically, so a stale count can never let a read past a limit.
      */
     async contexts(executor: Executor, qs: readonly ContextQuery[]): Promise<DecisionContext[]> {
       const p = await service.active(executor);
@@ -489,7 +442,7 @@ export function createPolicyService(deps: PolicyServiceDeps) {
         for (const i of needApproval) {
           const q = qs[i]!;
           const iso = q.at.toISOString();
-          // The same choice as approvals.active(): earliest expiry first, exhausted ones only for a re-read.
+          // Earliest expiry first; an exhausted one only for a re-read (it consumes nothing).
           const a = rows.find(
             (r) =>
               r.requested_by === q.principal.id &&
@@ -539,12 +492,14 @@ export function createPolicyService(deps: PolicyServiceDeps) {
     },
 
     /**
-     * recordUse() for many allowed decisions at once, in the caller's transaction, in order: the
-     * distinct-subject rows in one statement, each (actor, purpose, day) counter and each approval
-     * moved by its batch's count in one conditional statement, the grant-usage rows in one
-     * statement. When a counter or an approval cannot take the whole group (a limit reached), that
-     * group is applied one read at a time, exactly as recordUse() would. Returns, per use, nothing
-     * or the refusal (POLICY_QUOTA_EXCEEDED / POLICY_APPROVAL_EXHAUSTED) of a read that left no trace.
+     * Carries out allowed decisions' bookkeeping in the caller's transaction, in order: the
+     * distinct-subject rows (one statement), each (actor, purpose, day) counter and each approval
+     * moved by its batch's count (one conditional statement each), the grant-usage rows the access
+     * review reads (one statement). When a counter or an approval cannot take the whole group (a
+     * limit reached), that group is applied one read at a time. Returns, per use, nothing or the
+     * refusal of a read that left no trace: POLICY_QUOTA_EXCEEDED (a concurrent read took the last
+     * quota slot) or POLICY_APPROVAL_EXHAUSTED (the approval's last subject); the caller records
+     * that read as denied. Denied decisions change nothing here.
      */
     async recordUses(executor: Executor, us: readonly UseRecord[]): Promise<(AppError | undefined)[]> {
       const out: (AppError | undefined)[] = new Array(us.length).fill(undefined);
@@ -605,7 +560,7 @@ export function createPolicyService(deps: PolicyServiceDeps) {
         if (whole && !(await quota.incrementBy(executor, k, idx.length, [...limits][0]!))) whole = false;
         if (whole) continue;
         for (const [a, n] of taken) await approvals.refundBy(executor, a, n);
-        // One at a time, in order, as recordUse() does.
+        // One at a time, in order: the first reads that fit are taken, the rest refused.
         for (const i of idx) {
           const d = us[i]!.decision;
           const usage = { actorId: k.actorId, purpose: k.purpose, day: k.day, subjectId: keys[i]!.subjectId };
@@ -644,48 +599,6 @@ export function createPolicyService(deps: PolicyServiceDeps) {
       });
       await grantUsage.record(executor, [...usage.values()]);
       return out;
-    },
-
-    /**
-     * Carries out an allowed decision's bookkeeping in the caller's transaction: the distinct-subject
-     * row and the day's count, the approval's remaining count, and the grant-usage rows the access
-     * review reads. When a concurrent read took the last quota slot (POLICY_QUOTA_EXCEEDED) or the
-     * last subject of the approval (POLICY_APPROVAL_EXHAUSTED) it throws and leaves no trace, so the
-     * caller may either roll back or record the read as denied in the same transaction. Denied
-     * decisions change nothing here.
-     */
-    async recordUse(executor: Executor, u: UseRecord): Promise<void> {
-      const d = u.decision;
-      if (!d.allowed) return;
-      const p = await service.active(executor);
-      const day = p.local.day(u.at);
-      const key = { actorId: u.principal.id, purpose: d.purpose, day };
-      const usage = { ...key, subjectId: u.subjectId };
-      const isNew = await quota.markRead(executor, { ...usage, at: u.at.toISOString() });
-      if (isNew) {
-        const approvalId = d.obligations.includes('consume_approval') ? d.approvalId : undefined;
-        if (approvalId && !(await approvals.consume(executor, approvalId))) {
-          await quota.unmarkRead(executor, usage);
-          throw policyError('POLICY_APPROVAL_EXHAUSTED');
-        }
-        const limit = d.obligations.includes('count_quota') ? (d.quota?.limit ?? null) : null;
-        if (!(await quota.increment(executor, key, limit))) {
-          await quota.unmarkRead(executor, usage);
-          if (approvalId) await approvals.refund(executor, approvalId);
-          throw policyError('POLICY_QUOTA_EXCEEDED');
-        }
-      }
-      await grantUsage.record(
-        executor,
-        d.uses.map((g) => ({
-          role: g.role,
-          purpose: d.purpose,
-          field: g.field,
-          view: g.view,
-          via: g.via,
-          day,
-        })),
-      );
     },
 
     /** Deletes distinct-subject rows older than `days` days (quota history is only needed for today). */
