@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { DbExecutor } from '../lib/audit.js';
 import { isAppError } from '../lib/errors.js';
-import type { Principal } from '../lib/http/index.js';
+import { type Principal, permissionsFrom } from '../lib/http/index.js';
 import { createGatewayFromConfig, type MessageGateway } from '../lib/messaging/index.js';
 import { mobileSegments } from '../lib/synthetic/index.js';
 import { type Access, accessRoutes, createAccess } from '../modules/access/index.js';
@@ -367,20 +367,24 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     actorId: async (ref) => (await actors.get(ref)).id,
   });
 
+  // Who may do what outside the read path: the active policy file's `permissions:` (docs/policy.md).
+  const permissions = permissionsFrom((roles, action) => policy.permits(roles, action));
   const routes = [
     ...accessRoutes({
       access,
       vault,
+      permissions,
       myAssignments: async (actorId, limit) =>
         (await actors.assignments({ actor: actorId, limit })).map((a) => a.subjectId),
     }),
-    ...actorsRoutes({ actors }),
-    ...policyRoutes({ policy }),
-    ...ledgerRoutes({ ledger }),
-    ...consentRoutes({ consent }),
-    ...disclosureRoutes({ disclosure, policy: () => activePolicy() }),
+    ...actorsRoutes({ actors, permissions }),
+    ...policyRoutes({ policy, permissions }),
+    ...ledgerRoutes({ ledger, permissions }),
+    ...consentRoutes({ consent, permissions }),
+    ...disclosureRoutes({ disclosure, permissions }),
     ...detectRoutes({
       detect,
+      permissions,
       prove: async (leafHash) => {
         const size = await ledger.size();
         const p = await ledger.inclusionProof({ leafHash, size });
@@ -388,10 +392,10 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
       },
       actorExists: async (id) => Boolean(await actors.get(id).catch(() => undefined)),
     }),
-    ...traceRoutes({ trace }),
-    ...rightsRoutes({ rights, recipientsOfActor: (id) => disclosure.recipientsOfActor(id) }),
-    ...incidentsRoutes({ incidents }),
-    ...sessionRoutes({ sessions, secure: secureCookies }),
+    ...traceRoutes({ trace, permissions }),
+    ...rightsRoutes({ rights, permissions, recipientsOfActor: (id) => disclosure.recipientsOfActor(id) }),
+    ...incidentsRoutes({ incidents, permissions }),
+    ...sessionRoutes({ sessions, secure: secureCookies, permissions }),
   ];
   const rateLimit = createRateLimiter(clock, { ...DEFAULT_RATE_LIMITS, ...config.rateLimits });
   const attempts = createAttemptLog({ write: (a) => access.recordAttempts(a), logger });

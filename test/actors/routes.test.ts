@@ -4,6 +4,7 @@ import { buildServer } from '../../src/app/http/index.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { type Actors, actorsRoutes, createActors, ensureAdmin } from '../../src/modules/actors/index.js';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../helpers/db.js';
+import { defaultPermissions } from '../helpers/permissions.js';
 import { memoryRecorder } from '../helpers/recorder.js';
 import { silentLogger } from './support.js';
 
@@ -31,7 +32,7 @@ describeEachDialect('actors HTTP routes', (dialect) => {
     tm = { id: t.actor.id, key: t.apiKey };
     app = buildServer({
       logger: silentLogger(),
-      routes: actorsRoutes({ actors }),
+      routes: actorsRoutes({ actors, permissions: defaultPermissions }),
       authenticate: actors.authenticate,
       health: async () => ({}),
       version: 'test',

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildServer } from '../../src/app/http/index.js';
 import { consentRoutes } from '../../src/modules/consent/index.js';
 import { describeEachDialect } from '../helpers/db.js';
+import { defaultPermissions } from '../helpers/permissions.js';
 import { consentSetup, generalNotice, partnerNotice, silentLogger } from './fixtures.js';
 
 const RCP = { id: 'rcp_http', name: 'HTTP Partner Ltd.', contact: 'dpo@http-partner.example' };
@@ -23,7 +24,7 @@ describeEachDialect('consent over HTTP', (dialect) => {
       keys[name] = (await s.actors.create({ name, kind, roles: [...roles] }, { by: null })).apiKey;
     app = buildServer({
       logger: silentLogger,
-      routes: consentRoutes({ consent: s.consent }),
+      routes: consentRoutes({ consent: s.consent, permissions: defaultPermissions }),
       authenticate: (t) => s.actors.authenticate(t),
       health: async () => ({}),
       version: 'test',

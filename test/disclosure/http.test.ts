@@ -13,7 +13,8 @@ import { disclosureRoutes, type Recipient } from '../../src/modules/disclosure/i
 import { openSubjectsFields } from '../../src/modules/vault/index.js';
 import { partnerNotice, silentLogger } from '../consent/fixtures.js';
 import { describeEachDialect } from '../helpers/db.js';
-import { DEFAULT_POLICY, disclosureSetup } from './fixtures.js';
+import { defaultPermissions } from '../helpers/permissions.js';
+import { disclosureSetup } from './fixtures.js';
 
 const FIELDS = ['name', 'mobile', 'company'];
 
@@ -42,8 +43,8 @@ describeEachDialect('disclosure over HTTP', (dialect) => {
     app = buildServer({
       logger: silentLogger,
       routes: [
-        ...consentRoutes({ consent: s.consent }),
-        ...disclosureRoutes({ disclosure: s.disclosure, policy: async () => DEFAULT_POLICY }),
+        ...consentRoutes({ consent: s.consent, permissions: defaultPermissions }),
+        ...disclosureRoutes({ disclosure: s.disclosure, permissions: defaultPermissions }),
       ],
       authenticate: (t) => s.actors.authenticate(t),
       health: async () => ({}),

@@ -19,6 +19,7 @@ import {
   verifyInclusion,
 } from '../../src/modules/ledger/index.js';
 import { describeEachDialect } from '../helpers/db.js';
+import { defaultPermissions } from '../helpers/permissions.js';
 import { createTestLedger, dropAppendOnly, events, hexToBuf, type TestLedger } from './helpers.js';
 
 /**
@@ -77,7 +78,7 @@ const principal: Principal = { id: 'act_witness', kind: 'service', roles: [], at
 async function serve(ledger: Ledger): Promise<{ app: FastifyInstance; url: string }> {
   const app = buildServer({
     logger: createLogger({ level: 'silent' }),
-    routes: ledgerRoutes({ ledger }),
+    routes: ledgerRoutes({ ledger, permissions: defaultPermissions }),
     authenticate: async (token) => (token === TOKEN ? principal : undefined),
     health: async () => ({}),
     version: 'test',

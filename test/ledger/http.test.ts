@@ -14,6 +14,7 @@ import {
   verifyInclusion,
 } from '../../src/modules/ledger/index.js';
 import { describeEachDialect } from '../helpers/db.js';
+import { defaultPermissions } from '../helpers/permissions.js';
 import { createTestLedger, events, hexToBuf, ORIGIN, type TestLedger } from './helpers.js';
 
 /**
@@ -47,7 +48,7 @@ describeEachDialect('ledger HTTP', (dialect) => {
     await t.ledger.checkpoint();
     app = buildServer({
       logger: createLogger({ level: 'silent' }),
-      routes: ledgerRoutes({ ledger: t.ledger }),
+      routes: ledgerRoutes({ ledger: t.ledger, permissions: defaultPermissions }),
       authenticate: async (token) => PRINCIPALS[token],
       health: async () => ({}),
       version: 'test',

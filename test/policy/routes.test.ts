@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildServer } from '../../src/app/http/index.js';
 import { fixedClock } from '../../src/lib/clock.js';
+import { permissionsFrom } from '../../src/lib/http/index.js';
 import { actorsRoutes, createActors, ensureAdmin } from '../../src/modules/actors/index.js';
 import {
   createPolicyService,
@@ -57,9 +58,10 @@ describeEachDialect('policy and approvals HTTP routes', (dialect) => {
       keys[name] = r.apiKey;
       ids[name] = r.actor.id;
     }
+    const permissions = permissionsFrom((roles, action) => policy.permits(roles, action));
     app = buildServer({
       logger: silentLogger(),
-      routes: [...actorsRoutes({ actors }), ...policyRoutes({ policy })],
+      routes: [...actorsRoutes({ actors, permissions }), ...policyRoutes({ policy, permissions })],
       authenticate: actors.authenticate,
       health: async () => ({}),
       version: 'test',

@@ -3,14 +3,21 @@ import type { Principal } from '../../src/app/http/index.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import { isAppError } from '../../src/lib/errors.js';
 import { type Actors, createActors, toPrincipal } from '../../src/modules/actors/index.js';
-import { createPolicyService, type Decision, type PolicyService } from '../../src/modules/policy/index.js';
+import {
+  type ContextQuery,
+  createPolicyService,
+  type Decision,
+  type PolicyService,
+  type UseRecord,
+} from '../../src/modules/policy/index.js';
 import { tableRecorder } from '../actors/support.js';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../helpers/db.js';
 
 /**
- * The read path as the access module will drive it: context() → decide() → recordUse(), in one
+ * The read path as the access module drives it: contexts() → decide() → recordUses(), in one
  * transaction, against real tables: assignment, distinct-subject quotas per local day, approvals
- * that lift a quota and run out, consent through the hook, and the grant usage the review reads.
+ * that lift a quota and run out, consent through the batch hooks, and the grant usage the review
+ * reads. A single read is a batch of one (the access module's group commit may make it one).
  */
 const POLICY = `name: usage
 version: "1"
@@ -42,6 +49,20 @@ grants:
     quota: { daily: 5 }
 `;
 
+type Executor = Parameters<PolicyService['contexts']>[0];
+
+/** One read through the batch forms the access module runs: a batch of one. */
+function single(s: PolicyService) {
+  return {
+    context: async (ex: Executor, q: ContextQuery) => (await s.contexts(ex, [q]))[0]!,
+    /** Throws the refusal recordUses() reports for the read (it left no trace). */
+    async recordUse(ex: Executor, u: UseRecord): Promise<void> {
+      const [refused] = await s.recordUses(ex, [u]);
+      if (refused) throw refused;
+    },
+  };
+}
+
 async function code(p: Promise<unknown>): Promise<string> {
   try {
     await p;
@@ -62,7 +83,7 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
   let tm: Principal;
   let approver: Principal;
 
-  /** One read as the access module does it. */
+  /** One read as the access module does it (a batch of one). */
   async function read(
     p: Principal,
     purpose: string,
@@ -72,9 +93,12 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
   ): Promise<Decision> {
     return d.db.transaction().execute(async (trx) => {
       const at = clock.now();
-      const context = { ...(await policy.context(trx, { principal: p, purpose, subjectId, at })), ...extra };
+      const context = {
+        ...(await single(policy).context(trx, { principal: p, purpose, subjectId, at })),
+        ...extra,
+      };
       const decision = policy.decide({ principal: p, purpose, subjectId, fields, context });
-      await policy.recordUse(trx, { principal: p, subjectId, at, decision });
+      await single(policy).recordUse(trx, { principal: p, subjectId, at, decision });
       return decision;
     });
   }
@@ -88,10 +112,15 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
       dialect,
       clock,
       record: audit.record,
-      isAssigned: actors.isAssigned,
-      hasConsent: async (subjectId, purpose, recipient) => {
-        consentCalls.push([subjectId, purpose, recipient]);
-        return consents.has(`${subjectId}/${purpose}/${recipient ?? ''}`);
+      // The batch hooks the composition root passes (one query per batch in production).
+      assignedAmong: actors.assignedAmong,
+      consentedAmong: async (subjectIds, purpose, recipient) => {
+        const ok = new Set<string>();
+        for (const subjectId of subjectIds) {
+          consentCalls.push([subjectId, purpose, recipient]);
+          if (consents.has(`${subjectId}/${purpose}/${recipient ?? ''}`)) ok.add(subjectId);
+        }
+        return ok;
       },
     });
     await policy.load(POLICY, { by: null });
@@ -111,7 +140,7 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
 
   describe('telemarketer over a day', () => {
     it('context reports assignment, consent and counts', async () => {
-      const ctx = await policy.context(d.db, {
+      const ctx = await single(policy).context(d.db, {
         principal: tm,
         purpose: 'telemarketing',
         subjectId: 's1',
@@ -124,7 +153,7 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
         alreadyReadToday: false,
         consent: true,
       });
-      const out = await policy.context(d.db, {
+      const out = await single(policy).context(d.db, {
         principal: tm,
         purpose: 'telemarketing',
         subjectId: 'out',
@@ -141,7 +170,7 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
       expect(again).toMatchObject({ allowed: true, quota: { limit: 2, used: 0 } });
       const b = await read(tm, 'telemarketing', 's2');
       expect(b).toMatchObject({ allowed: true, quota: { limit: 2, used: 1 } });
-      const ctx = await policy.context(d.db, {
+      const ctx = await single(policy).context(d.db, {
         principal: tm,
         purpose: 'telemarketing',
         subjectId: 's1',
@@ -155,7 +184,7 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
       // Every failing condition is reported: he is also at his quota by now.
       expect(r).toMatchObject({ allowed: false, reasons: ['ASSIGNMENT_REQUIRED', 'QUOTA_EXCEEDED'] });
       expect(r.remedy).toBeUndefined();
-      const ctx = await policy.context(d.db, {
+      const ctx = await single(policy).context(d.db, {
         principal: tm,
         purpose: 'telemarketing',
         subjectId: 's3',
@@ -204,7 +233,7 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
       clock.set('2025-03-10T15:59:00Z'); // 23:59 local: outside hours anyway
       expect(
         (
-          await policy.context(d.db, {
+          await single(policy).context(d.db, {
             principal: tm,
             purpose: 'telemarketing',
             subjectId: 's4',
@@ -215,7 +244,7 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
       clock.set('2025-03-11T01:00:00Z'); // 09:00 local, next day
       expect(
         (
-          await policy.context(d.db, {
+          await single(policy).context(d.db, {
             principal: tm,
             purpose: 'telemarketing',
             subjectId: 's4',
@@ -337,7 +366,7 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
       });
       await policy.decideApproval(approver, req.id, { approve: true });
       // Two decisions taken on the same context, then committed one after the other.
-      const ctx = await policy.context(d.db, {
+      const ctx = await single(policy).context(d.db, {
         principal: analyst,
         purpose: 'gated',
         subjectId: 'y1',
@@ -346,7 +375,7 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
       const dec = (s: string) =>
         policy.decide({ principal: analyst, purpose: 'gated', subjectId: s, fields: ['name'], context: ctx });
       await d.db.transaction().execute((trx) =>
-        policy.recordUse(trx, {
+        single(policy).recordUse(trx, {
           principal: analyst,
           subjectId: 'y1',
           at: clock.now(),
@@ -357,7 +386,7 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
       // module records the refused read as denied in the same transaction).
       const refused = await d.db.transaction().execute((trx) =>
         code(
-          policy.recordUse(trx, {
+          single(policy).recordUse(trx, {
             principal: analyst,
             subjectId: 'y2',
             at: clock.now(),
@@ -387,7 +416,7 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
       const attempt = (s: string) =>
         d.db.transaction().execute(async (trx) => {
           const at = clock.now();
-          const context = await policy.context(trx, {
+          const context = await single(policy).context(trx, {
             principal: b,
             purpose: 'telemarketing',
             subjectId: s,
@@ -401,7 +430,9 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
             context,
           });
           if (!decision.allowed) return 'denied';
-          const refused = await code(policy.recordUse(trx, { principal: b, subjectId: s, at, decision }));
+          const refused = await code(
+            single(policy).recordUse(trx, { principal: b, subjectId: s, at, decision }),
+          );
           return refused === 'resolved' ? 'allowed' : refused;
         });
       const results = await Promise.all(Array.from({ length: 12 }, (_, i) => attempt(`c${i}`)));
@@ -410,7 +441,7 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
         results.filter((r) => r !== 'allowed' && r !== 'denied').every((r) => r === 'POLICY_QUOTA_EXCEEDED'),
       ).toBe(true);
       expect(allowed).toBe(5);
-      const ctx = await policy.context(d.db, {
+      const ctx = await single(policy).context(d.db, {
         principal: b,
         purpose: 'telemarketing',
         subjectId: 'c-new',
@@ -437,7 +468,7 @@ describeEachDialect('policy state: quotas, approvals, grant usage', (dialect) =>
 
     it('without a consent hook, consent is never assumed', async () => {
       const bare = createPolicyService({ db: d.db, dialect, clock, record: audit.record });
-      const ctx = await bare.context(d.db, {
+      const ctx = await single(bare).context(d.db, {
         principal: tm,
         purpose: 'telemarketing',
         subjectId: 's1',

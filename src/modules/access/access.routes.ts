@@ -1,17 +1,13 @@
 import { z } from 'zod';
-import { commonError } from '../../lib/errors.js';
-import { type RouteDef, route } from '../../lib/http/index.js';
-import type { Principal } from '../../lib/principal.js';
+import { type Permissions, type RouteDef, route } from '../../lib/http/index.js';
 import type { Vault } from '../vault/index.js';
 import { type Access, denialError, MAX_BATCH, type ReadResult } from './access.service.js';
 
 /**
  * /v1 subject routes. Every PI read names a purpose and goes through the access service; values
  * used to look a subject up travel in request bodies, never in URLs (which end up in logs).
+ * Writes, erasure and access history need `subjects.write`, `subjects.erase`, `subjects.history`.
  */
-const WRITERS = ['admin', 'ingest'];
-const ERASERS = ['admin', 'privacy_officer'];
-const HISTORY = ['privacy_officer', 'auditor', 'admin'];
 
 const id = z
   .string()
@@ -55,10 +51,6 @@ const BatchResponse = z.object({
   ),
 });
 
-function requireRole(p: Principal, roles: readonly string[]): void {
-  if (!p.roles.some((r) => roles.includes(r))) throw commonError('FORBIDDEN');
-}
-
 function okOrThrow(r: ReadResult): ReadResult {
   if (!r.allowed) throw denialError(r);
   return r;
@@ -69,10 +61,12 @@ export interface AccessRoutesDeps {
   vault: Vault;
   /** The caller's live assignments (subject ids). */
   myAssignments(actorId: string, limit: number): Promise<string[]>;
+  /** Who may do what (the policy's `permissions:`). */
+  permissions: Permissions;
 }
 
 export function accessRoutes(deps: AccessRoutesDeps): RouteDef[] {
-  const { access, vault } = deps;
+  const { access, vault, permissions } = deps;
   return [
     route({
       method: 'GET',
@@ -173,7 +167,7 @@ export function accessRoutes(deps: AccessRoutesDeps): RouteDef[] {
       }),
       response: z.object({ id: z.string() }),
       handler: async ({ principal, body }) => {
-        requireRole(principal, WRITERS);
+        await permissions.require(principal, 'subjects.write');
         return vault.create({ externalId: body.externalId, fields: body.fields }, { by: principal.id });
       },
     }),
@@ -187,7 +181,7 @@ export function accessRoutes(deps: AccessRoutesDeps): RouteDef[] {
       body: z.object({ fields: z.record(fieldName, z.string().max(65_536)) }),
       response: z.object({ id: z.string(), updated: z.array(z.string()) }),
       handler: async ({ principal, params, body }) => {
-        requireRole(principal, WRITERS);
+        await permissions.require(principal, 'subjects.write');
         await vault.update(params.id, body.fields, { by: principal.id });
         return { id: params.id, updated: Object.keys(body.fields) };
       },
@@ -201,7 +195,7 @@ export function accessRoutes(deps: AccessRoutesDeps): RouteDef[] {
       params: z.object({ id }),
       response: z.object({ id: z.string(), erased: z.literal(true) }),
       handler: async ({ principal, params }) => {
-        requireRole(principal, ERASERS);
+        await permissions.require(principal, 'subjects.erase');
         await vault.erase(params.id, { by: principal.id });
         return { id: params.id, erased: true as const };
       },
@@ -233,7 +227,7 @@ export function accessRoutes(deps: AccessRoutesDeps): RouteDef[] {
         ),
       }),
       handler: async ({ principal, params, query }) => {
-        requireRole(principal, HISTORY);
+        await permissions.require(principal, 'subjects.history');
         return {
           events: await access.history(params.id, {
             ...(query.limit ? { limit: query.limit } : {}),

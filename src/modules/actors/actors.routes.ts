@@ -1,12 +1,9 @@
 import { z } from 'zod';
-import { commonError } from '../../lib/errors.js';
-import { type RouteDef, route } from '../../lib/http/index.js';
-import type { Principal } from '../../lib/principal.js';
+import { type Permissions, type RouteDef, route } from '../../lib/http/index.js';
 import type { Actors } from './actors.service.js';
 import {
   ACTOR_KINDS,
   ActorPatchSchema,
-  ADMIN_ROLE,
   actorName,
   NewActorSchema,
   roleName,
@@ -14,18 +11,17 @@ import {
 } from './model.js';
 
 /**
- * /v1/actors and /v1/assignments. Administrators manage actors and assignments; an actor may
- * rotate its own key. A refusal is a plain 403 FORBIDDEN that says nothing about roles or policy.
+ * /v1/actors and /v1/assignments. `actors.manage` manages actors, `assignments.manage` assignments;
+ * an actor may rotate its own key. A refusal is a plain 403 FORBIDDEN that says nothing about
+ * roles or policy.
  */
 export interface ActorsRoutesDeps {
   actors: Actors;
+  /** Who may do what (the policy's `permissions:`). */
+  permissions: Permissions;
 }
 
 export const MAX_ASSIGNMENTS_PER_REQUEST = 10_000;
-
-function requireRole(p: Principal, ...roles: string[]): void {
-  if (!roles.some((r) => p.roles.includes(r))) throw commonError('FORBIDDEN');
-}
 
 const ActorOut = z.object({
   id: z.string(),
@@ -77,7 +73,7 @@ const AssignmentIn = z.strictObject({
 });
 
 export function actorsRoutes(deps: ActorsRoutesDeps): RouteDef[] {
-  const { actors } = deps;
+  const { actors, permissions } = deps;
   return [
     // Four-eyes: an actor (or a role grant) whose policy allows plain PI waits for a second admin.
     route({
@@ -91,7 +87,7 @@ export function actorsRoutes(deps: ActorsRoutesDeps): RouteDef[] {
       body: RequestIn,
       response: z.object({ request: RequestOut }),
       async handler({ body, principal }) {
-        requireRole(principal, ADMIN_ROLE);
+        await permissions.require(principal, 'actors.manage');
         return { request: await actors.request(body, { by: principal.id }) };
       },
     }),
@@ -104,7 +100,7 @@ export function actorsRoutes(deps: ActorsRoutesDeps): RouteDef[] {
       query: z.object({ status: z.enum(['pending', 'approved', 'rejected']).optional() }),
       response: z.object({ requests: z.array(RequestOut) }),
       async handler({ query, principal }) {
-        requireRole(principal, ADMIN_ROLE);
+        await permissions.require(principal, 'actors.manage');
         return { requests: await actors.requests(query.status ? { status: query.status } : {}) };
       },
     }),
@@ -117,7 +113,7 @@ export function actorsRoutes(deps: ActorsRoutesDeps): RouteDef[] {
       params: IdParams,
       response: z.object({ request: RequestOut, actor: ActorOut, apiKey: z.string().optional() }),
       async handler({ params, principal, reply }) {
-        requireRole(principal, ADMIN_ROLE);
+        await permissions.require(principal, 'actors.manage');
         reply.header('cache-control', 'no-store');
         return actors.approveRequest(params.id, { by: principal.id });
       },
@@ -131,7 +127,7 @@ export function actorsRoutes(deps: ActorsRoutesDeps): RouteDef[] {
       params: IdParams,
       response: z.object({ request: RequestOut }),
       async handler({ params, principal }) {
-        requireRole(principal, ADMIN_ROLE);
+        await permissions.require(principal, 'actors.manage');
         return { request: await actors.rejectRequest(params.id, { by: principal.id }) };
       },
     }),
@@ -145,7 +141,7 @@ export function actorsRoutes(deps: ActorsRoutesDeps): RouteDef[] {
       body: NewActorSchema,
       response: z.object({ actor: ActorOut, apiKey: z.string() }),
       async handler({ body, principal, reply }) {
-        requireRole(principal, ADMIN_ROLE);
+        await permissions.require(principal, 'actors.manage');
         reply.header('cache-control', 'no-store');
         return actors.create(body, { by: principal.id });
       },
@@ -163,7 +159,7 @@ export function actorsRoutes(deps: ActorsRoutesDeps): RouteDef[] {
       }),
       response: z.object({ actors: z.array(ActorOut) }),
       async handler({ query, principal }) {
-        requireRole(principal, ADMIN_ROLE);
+        await permissions.require(principal, 'actors.manage');
         return { actors: await actors.list(query) };
       },
     }),
@@ -177,7 +173,7 @@ export function actorsRoutes(deps: ActorsRoutesDeps): RouteDef[] {
       body: ActorPatchSchema,
       response: z.object({ actor: ActorOut }),
       async handler({ params, body, principal }) {
-        requireRole(principal, ADMIN_ROLE);
+        await permissions.require(principal, 'actors.manage');
         return { actor: await actors.update(params.id, body, { by: principal.id }) };
       },
     }),
@@ -190,7 +186,7 @@ export function actorsRoutes(deps: ActorsRoutesDeps): RouteDef[] {
       params: IdParams,
       response: z.object({ actor: ActorOut }),
       async handler({ params, principal }) {
-        requireRole(principal, ADMIN_ROLE);
+        await permissions.require(principal, 'actors.manage');
         return { actor: await actors.disable(params.id, { by: principal.id }) };
       },
     }),
@@ -216,7 +212,7 @@ export function actorsRoutes(deps: ActorsRoutesDeps): RouteDef[] {
         oldKeysExpireAt: z.string().nullable(),
       }),
       async handler({ params, body, principal, reply }) {
-        if (params.id !== principal.id) requireRole(principal, ADMIN_ROLE);
+        if (params.id !== principal.id) await permissions.require(principal, 'actors.manage');
         reply.header('cache-control', 'no-store');
         return actors.rotateKey(params.id, {
           by: principal.id,
@@ -233,7 +229,7 @@ export function actorsRoutes(deps: ActorsRoutesDeps): RouteDef[] {
       body: z.strictObject({ assignments: z.array(AssignmentIn).min(1).max(MAX_ASSIGNMENTS_PER_REQUEST) }),
       response: z.object({ assigned: z.number(), rejected: Rejected }),
       async handler({ body, principal }) {
-        requireRole(principal, ADMIN_ROLE);
+        await permissions.require(principal, 'assignments.manage');
         return actors.assign(
           body.assignments.map((a, i) => ({ line: i, ...a })),
           { by: principal.id },
@@ -254,7 +250,7 @@ export function actorsRoutes(deps: ActorsRoutesDeps): RouteDef[] {
       }),
       response: z.object({ removed: z.number(), rejected: Rejected }),
       async handler({ body, principal }) {
-        requireRole(principal, ADMIN_ROLE);
+        await permissions.require(principal, 'assignments.manage');
         return actors.unassign(
           body.assignments.map((a, i) => ({ line: i, ...a })),
           { by: principal.id },
@@ -285,7 +281,7 @@ export function actorsRoutes(deps: ActorsRoutesDeps): RouteDef[] {
         ),
       }),
       async handler({ query, principal }) {
-        requireRole(principal, ADMIN_ROLE);
+        await permissions.require(principal, 'assignments.manage');
         return { assignments: await actors.assignments(query) };
       },
     }),

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { commonError } from '../../lib/errors.js';
-import { type Principal, type RouteDef, route } from '../../lib/http/index.js';
+import { type Permissions, type RouteDef, route } from '../../lib/http/index.js';
 import {
   type Consent,
   type ConsentRecord,
@@ -13,18 +12,12 @@ import { ID_RE, NOTICE_REF_RE, NoticeDeclarationsSchema, PURPOSE_RE } from './no
 /**
  * /v1/notices, /v1/consents, /v1/consent-receipts.
  *
- * Roles: `privacy_officer` and `admin` publish notices and import consents; a service or portal
- * actor with `consent_recorder` or `portal` (and the privacy officer) records and withdraws
- * consents; those and `auditor` list them. Verifying a receipt needs no key: anyone holding one
- * may check it. A refusal is a plain 403 that names no rule.
+ * Permissions (the policy's `permissions:`): `notices.manage` publishes notices and imports
+ * consents (by default `privacy_officer`, `admin`); `consents.write` records and withdraws consents
+ * (a service or portal actor with `consent_recorder` or `portal`, the privacy officer, `admin`);
+ * `consents.read` lists them (those and `auditor`). Verifying a receipt needs no key: anyone
+ * holding one may check it. A refusal is a plain 403 that names no rule.
  */
-export const NOTICE_MANAGERS = ['privacy_officer', 'admin'] as const;
-export const CONSENT_WRITERS = ['consent_recorder', 'portal', 'privacy_officer', 'admin'] as const;
-export const CONSENT_READERS = [...CONSENT_WRITERS, 'auditor'] as const;
-
-function requireRole(p: Principal, roles: readonly string[]): void {
-  if (!roles.some((r) => p.roles.includes(r))) throw commonError('FORBIDDEN');
-}
 
 const NoticeOut = z.object({
   id: z.string(),
@@ -87,8 +80,8 @@ const ReceiptOut = z.object({
 
 const IdParams = z.object({ id: z.string().regex(ID_RE) });
 
-export function consentRoutes(deps: { consent: Consent }): RouteDef[] {
-  const { consent } = deps;
+export function consentRoutes(deps: { consent: Consent; permissions: Permissions }): RouteDef[] {
+  const { consent, permissions } = deps;
   return [
     route({
       method: 'POST',
@@ -106,7 +99,7 @@ export function consentRoutes(deps: { consent: Consent }): RouteDef[] {
       status: 201,
       response: NoticeOut,
       handler: async ({ principal, body }) => {
-        requireRole(principal, NOTICE_MANAGERS);
+        await permissions.require(principal, 'notices.manage');
         return consent.publishNotice(body as Parameters<Consent['publishNotice']>[0], principal.id);
       },
     }),
@@ -140,7 +133,7 @@ export function consentRoutes(deps: { consent: Consent }): RouteDef[] {
       status: 201,
       response: z.object({ consent: ConsentOut, receipt: ReceiptOut }),
       handler: async ({ principal, body }) => {
-        requireRole(principal, CONSENT_WRITERS);
+        await permissions.require(principal, 'consents.write');
         return consent.grant(body, principal.id, { source: 'api' });
       },
     }),
@@ -153,7 +146,7 @@ export function consentRoutes(deps: { consent: Consent }): RouteDef[] {
       body: z.intersection(WithdrawInputSchema, z.object({ method: z.enum(METHODS) })),
       response: z.object({ withdrawn: z.array(ConsentOut) }),
       handler: async ({ principal, body }) => {
-        requireRole(principal, CONSENT_WRITERS);
+        await permissions.require(principal, 'consents.write');
         const { method, ...input } = body as z.infer<typeof WithdrawInputSchema> & {
           method: (typeof METHODS)[number];
         };
@@ -177,7 +170,7 @@ export function consentRoutes(deps: { consent: Consent }): RouteDef[] {
         .refine((q) => q.subject || q.purpose, 'name a subject or a purpose'),
       response: z.object({ consents: z.array(ConsentOut) }),
       handler: async ({ principal, query }) => {
-        requireRole(principal, CONSENT_READERS);
+        await permissions.require(principal, 'consents.read');
         const consents: ConsentRecord[] = await consent.list({
           ...(query.subject ? { subjectId: query.subject } : {}),
           ...(query.purpose ? { purpose: query.purpose } : {}),
@@ -197,7 +190,7 @@ export function consentRoutes(deps: { consent: Consent }): RouteDef[] {
       params: IdParams,
       response: ReceiptOut,
       handler: async ({ principal, params }) => {
-        requireRole(principal, CONSENT_READERS);
+        await permissions.require(principal, 'consents.read');
         return consent.receipt(params.id);
       },
     }),
@@ -226,7 +219,7 @@ export function consentRoutes(deps: { consent: Consent }): RouteDef[] {
         ),
       }),
       handler: async ({ principal, body }) => {
-        requireRole(principal, NOTICE_MANAGERS);
+        await permissions.require(principal, 'notices.manage');
         return consent.importCsv(body.csv, principal.id);
       },
     }),

@@ -1,7 +1,7 @@
 // The consent module's only door.
 export { registerConsentCommands } from './consent.commands.js';
 export { consentError } from './consent.errors.js';
-export { CONSENT_READERS, CONSENT_WRITERS, consentRoutes, NOTICE_MANAGERS } from './consent.routes.js';
+export { consentRoutes } from './consent.routes.js';
 export {
   type CheckOptions,
   type Consent,

@@ -1,12 +1,8 @@
 import { z } from 'zod';
 import { commonError } from '../../lib/errors.js';
-import { route } from '../../lib/http/index.js';
+import { type Permissions, route } from '../../lib/http/index.js';
 import { detectError } from './detect.errors.js';
 import { type AlertAction, type Detect, MIN_REASON } from './detect.service.js';
-
-/** Who works the alert queue; approvers may also lift a suspension. */
-const TEAM = ['privacy_officer', 'security', 'auditor', 'admin'];
-const LIFTERS = [...TEAM, 'approver'];
 
 const AlertSchema = z.object({
   id: z.string(),
@@ -53,13 +49,12 @@ export interface DetectRoutesDeps {
   /** Ledger index and inclusion proof of a leaf (undefined before integration). */
   prove: (leafHash: string) => Promise<{ index: number; size: number; proof: string[] } | undefined>;
   actorExists: (id: string) => Promise<boolean>;
+  /** Who may do what: `alerts.read`, `alerts.manage` (the queue), `suspensions.manage`. */
+  permissions: Permissions;
 }
 
 export function detectRoutes(deps: DetectRoutesDeps) {
-  const { detect } = deps;
-  const guard = (roles: readonly string[], allowed: readonly string[] = TEAM) => {
-    if (!roles.some((r) => allowed.includes(r))) throw commonError('FORBIDDEN');
-  };
+  const { detect, permissions } = deps;
   const transition = (action: AlertAction, url: string, summary: string, needsReason: boolean) =>
     route({
       method: 'POST',
@@ -73,7 +68,7 @@ export function detectRoutes(deps: DetectRoutesDeps) {
         : z.strictObject({ reason: reason.optional() }).optional(),
       response: z.object({ alert: AlertSchema }),
       handler: async ({ principal, params, body }) => {
-        guard(principal.roles);
+        await permissions.require(principal, 'alerts.manage');
         const b = (body ?? {}) as { reason?: string; suppressDays?: number };
         return {
           alert: await detect.transition(params.id, action, principal.id, {
@@ -103,7 +98,7 @@ export function detectRoutes(deps: DetectRoutesDeps) {
       }),
       response: z.object({ alerts: z.array(AlertSchema), next: z.string().nullable() }),
       handler: async ({ principal, query }) => {
-        guard(principal.roles);
+        await permissions.require(principal, 'alerts.read');
         const limit = query.limit ?? 100;
         let before: { at: string; id: string } | undefined;
         if (query.before) {
@@ -134,7 +129,7 @@ export function detectRoutes(deps: DetectRoutesDeps) {
       params: z.object({ id: z.string().max(64) }),
       response: z.object({ alert: AlertSchema, evidence: z.array(EvidenceSchema) }),
       handler: async ({ principal, params }) => {
-        guard(principal.roles);
+        await permissions.require(principal, 'alerts.read');
         const alert = await detect.get(params.id);
         return { alert, evidence: await detect.evidence(alert, deps.prove) };
       },
@@ -158,7 +153,7 @@ export function detectRoutes(deps: DetectRoutesDeps) {
       body: z.strictObject({ assignee: z.string().min(1).max(64) }),
       response: z.object({ alert: AlertSchema }),
       handler: async ({ principal, params, body }) => {
-        guard(principal.roles);
+        await permissions.require(principal, 'alerts.manage');
         if (!(await deps.actorExists(body.assignee))) throw detectError('DETECT_ALERT_NOT_FOUND');
         return { alert: await detect.assign(params.id, body.assignee, principal.id) };
       },
@@ -173,7 +168,7 @@ export function detectRoutes(deps: DetectRoutesDeps) {
       params: z.object({ id: z.string().max(64) }),
       response: z.object({ closed: z.literal(true) }),
       handler: async ({ principal, params }) => {
-        guard(principal.roles);
+        await permissions.require(principal, 'alerts.manage');
         await detect.close(params.id, principal.id);
         return { closed: true as const };
       },
@@ -194,7 +189,7 @@ export function detectRoutes(deps: DetectRoutesDeps) {
         suspended: z.number(),
       }),
       handler: async ({ principal, query }) => {
-        guard(principal.roles);
+        await permissions.require(principal, 'alerts.read');
         return detect.summary(query.days ?? 30);
       },
     }),
@@ -207,7 +202,7 @@ export function detectRoutes(deps: DetectRoutesDeps) {
       query: z.object({ all: z.enum(['true', 'false']).optional() }),
       response: z.object({ suspensions: z.array(SuspensionSchema) }),
       handler: async ({ principal, query }) => {
-        guard(principal.roles, LIFTERS);
+        await permissions.require(principal, 'suspensions.manage');
         return { suspensions: await detect.suspensions(query.all !== 'true') };
       },
     }),
@@ -221,7 +216,7 @@ export function detectRoutes(deps: DetectRoutesDeps) {
       body: z.strictObject({ reason, alert: z.string().max(64).optional() }),
       response: z.object({ suspension: SuspensionSchema }),
       handler: async ({ principal, params, body }) => {
-        guard(principal.roles, LIFTERS);
+        await permissions.require(principal, 'suspensions.manage');
         if (!(await deps.actorExists(params.id))) throw commonError('NOT_FOUND');
         return { suspension: await detect.suspend(params.id, principal.id, body.reason, body.alert) };
       },
@@ -236,7 +231,7 @@ export function detectRoutes(deps: DetectRoutesDeps) {
       body: z.strictObject({ reason }),
       response: z.object({ reinstated: z.literal(true), lifted: z.number() }),
       handler: async ({ principal, params, body }) => {
-        guard(principal.roles, LIFTERS);
+        await permissions.require(principal, 'suspensions.manage');
         const lifted = await detect.reinstate(params.id, principal.id, body.reason);
         return { reinstated: true as const, lifted };
       },

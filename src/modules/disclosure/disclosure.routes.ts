@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { commonError } from '../../lib/errors.js';
-import { type Principal, type RouteDef, route } from '../../lib/http/index.js';
-import { type CompiledPolicy, type Permission, permits } from '../policy/index.js';
+import { type Permissions, type Principal, type RouteDef, route } from '../../lib/http/index.js';
+import type { Permission } from '../policy/index.js';
 import { DisclosureRequestSchema, type DisclosureService } from './disclosure.service.js';
 import { RecipientInputSchema, RecipientPatchSchema, TRANSFER_MECHANISMS } from './recipients.js';
 
@@ -22,8 +22,8 @@ import { RecipientInputSchema, RecipientPatchSchema, TRANSFER_MECHANISMS } from 
  */
 export interface DisclosureRoutesDeps {
   disclosure: DisclosureService;
-  /** The active policy (undefined when none is loaded: every permission is refused). */
-  policy: () => Promise<CompiledPolicy | undefined>;
+  /** Who may do what: the policy file's `permissions:` (src/lib/http/permissions.ts). */
+  permissions: Permissions;
 }
 
 const RecipientOut = z.object({
@@ -85,8 +85,8 @@ const IdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/) });
 export function disclosureRoutes(deps: DisclosureRoutesDeps): RouteDef[] {
   const { disclosure } = deps;
   const allowed = async (p: Principal, ...actions: Permission[]) => {
-    const policy = await deps.policy();
-    return policy !== undefined && actions.some((a) => permits(policy, p.roles, a));
+    for (const a of actions) if (await deps.permissions.can(p, a)) return true;
+    return false;
   };
   const require = async (p: Principal, ...actions: Permission[]) => {
     if (!(await allowed(p, ...actions))) throw commonError('FORBIDDEN');

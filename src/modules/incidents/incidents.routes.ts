@@ -1,13 +1,13 @@
 import { z } from 'zod';
-import { commonError } from '../../lib/errors.js';
-import { route } from '../../lib/http/index.js';
+import { type Permissions, route } from '../../lib/http/index.js';
 import { GRADES } from './grading.js';
 import { ACTION_KINDS, type Incidents, SCOPE_ACTIONS, SOURCE_KINDS } from './incidents.service.js';
 import { renderReport } from './report.js';
 
-/** The privacy team runs incidents; auditors may read them. Nobody else sees them. */
-const WRITE = ['privacy_officer', 'security'];
-const READ = [...WRITE, 'auditor'];
+/**
+ * `incidents.manage` runs incidents (the privacy team), `incidents.read` reads them (and auditors);
+ * nobody else sees them (the policy's `permissions:`).
+ */
 
 const ID = z.string().min(1).max(128);
 const ISO = z.string().datetime({ offset: true });
@@ -130,11 +130,8 @@ const Draft = z.object({
   text: z.string().optional(),
 });
 
-export function incidentsRoutes(deps: { incidents: Incidents }) {
-  const inc = deps.incidents;
-  const guard = (roles: readonly string[], allowed: readonly string[]) => {
-    if (!roles.some((r) => allowed.includes(r))) throw commonError('FORBIDDEN');
-  };
+export function incidentsRoutes(deps: { incidents: Incidents; permissions: Permissions }) {
+  const { incidents: inc, permissions } = deps;
   const params = z.object({ id: ID });
   return [
     route({
@@ -154,7 +151,7 @@ export function incidentsRoutes(deps: { incidents: Incidents }) {
         nextCursor: z.string().nullable(),
       }),
       handler: async ({ principal, query }) => {
-        guard(principal.roles, READ);
+        await permissions.require(principal, 'incidents.read');
         return inc.list({
           ...(query.status ? { status: query.status } : {}),
           ...(query.limit ? { limit: query.limit } : {}),
@@ -181,7 +178,7 @@ export function incidentsRoutes(deps: { incidents: Incidents }) {
       }),
       response: Detail,
       handler: async ({ principal, body }) => {
-        guard(principal.roles, WRITE);
+        await permissions.require(principal, 'incidents.manage');
         return inc.open(body, principal.id);
       },
     }),
@@ -194,7 +191,7 @@ export function incidentsRoutes(deps: { incidents: Incidents }) {
       params,
       response: Detail,
       handler: async ({ principal, params: p }) => {
-        guard(principal.roles, READ);
+        await permissions.require(principal, 'incidents.read');
         return inc.get(p.id);
       },
     }),
@@ -208,7 +205,7 @@ export function incidentsRoutes(deps: { incidents: Incidents }) {
       body: Facts,
       response: Detail,
       handler: async ({ principal, params: p, body }) => {
-        guard(principal.roles, WRITE);
+        await permissions.require(principal, 'incidents.manage');
         return inc.setFacts(p.id, body, principal.id);
       },
     }),
@@ -230,7 +227,7 @@ export function incidentsRoutes(deps: { incidents: Incidents }) {
       }),
       response: Scope,
       handler: async ({ principal, params: p, body }) => {
-        guard(principal.roles, WRITE);
+        await permissions.require(principal, 'incidents.manage');
         const { reason, ...criteria } = body;
         return inc.scope(p.id, criteria, principal.id, reason);
       },
@@ -261,7 +258,7 @@ export function incidentsRoutes(deps: { incidents: Incidents }) {
         ),
       }),
       handler: async ({ principal, params: p, query }) => {
-        guard(principal.roles, READ);
+        await permissions.require(principal, 'incidents.read');
         return inc.affected(p.id, query);
       },
     }),
@@ -288,7 +285,7 @@ export function incidentsRoutes(deps: { incidents: Incidents }) {
         ),
       }),
       handler: async ({ principal, params: p }) => {
-        guard(principal.roles, READ);
+        await permissions.require(principal, 'incidents.read');
         return { events: await inc.proofs(p.id, p.subject) };
       },
     }),
@@ -307,7 +304,7 @@ export function incidentsRoutes(deps: { incidents: Incidents }) {
       }),
       response: Detail,
       handler: async ({ principal, params: p, body }) => {
-        guard(principal.roles, WRITE);
+        await permissions.require(principal, 'incidents.manage');
         return inc.grade(p.id, body, principal.id);
       },
     }),
@@ -342,7 +339,7 @@ export function incidentsRoutes(deps: { incidents: Incidents }) {
         incident: Detail.optional(),
       }),
       handler: async ({ principal, params: p, body }) => {
-        guard(principal.roles, WRITE);
+        await permissions.require(principal, 'incidents.manage');
         switch (body.action) {
           case 'draft':
             return { notice: await inc.draft(p.id, body.audience, principal.id) };
@@ -382,7 +379,7 @@ export function incidentsRoutes(deps: { incidents: Incidents }) {
         result: z.record(z.string(), z.union([z.string(), z.number()])),
       }),
       handler: async ({ principal, params: p, body }) => {
-        guard(principal.roles, WRITE);
+        await permissions.require(principal, 'incidents.manage');
         return inc.act(p.id, body.kind, body.target, principal.id, body.note);
       },
     }),
@@ -406,7 +403,7 @@ export function incidentsRoutes(deps: { incidents: Incidents }) {
         ),
       }),
       handler: async ({ principal, params: p }) => {
-        guard(principal.roles, READ);
+        await permissions.require(principal, 'incidents.read');
         return { timeline: await inc.timeline(p.id) };
       },
     }),
@@ -420,7 +417,7 @@ export function incidentsRoutes(deps: { incidents: Incidents }) {
       body: z.object({ summary: z.string().trim().max(4000).optional() }),
       response: Detail,
       handler: async ({ principal, params: p, body }) => {
-        guard(principal.roles, WRITE);
+        await permissions.require(principal, 'incidents.manage');
         return inc.close(p.id, principal.id, body.summary);
       },
     }),
@@ -433,7 +430,7 @@ export function incidentsRoutes(deps: { incidents: Incidents }) {
       params,
       produces: 'text/html; charset=utf-8',
       handler: async ({ principal, params: p, reply }) => {
-        guard(principal.roles, READ);
+        await permissions.require(principal, 'incidents.read');
         reply.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
         return renderReport(await inc.reportData(p.id));
       },

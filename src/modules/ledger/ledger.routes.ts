@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { commonError } from '../../lib/errors.js';
-import { type RouteDef, route } from '../../lib/http/index.js';
+import { type Permissions, type RouteDef, route } from '../../lib/http/index.js';
 import { ledgerError } from './ledger.errors.js';
 import type { Ledger } from './ledger.service.js';
 import { parseTilePath } from './tiles.js';
@@ -11,8 +10,9 @@ import { parseTilePath } from './tiles.js';
  *   and the hash tiles tile/<L>/<N>[.p/<W>]. They carry hashes only, so a witness or an outside
  *   auditor checks the log with no API key.
  * - private: the entry bundles tile/entries/<N>[.p/<W>] carry the entries' contents (pseudonymous
- *   subject ids, who read whom, consents, denial reasons). Only ENTRY_READERS get them; every other
- *   actor gets a plain 403 FORBIDDEN that says nothing about roles.
+ *   subject ids, who read whom, consents, denial reasons). Only actors holding `ledger.read_entries`
+ *   (the policy's `permissions:`; by default privacy, audit, security and administration) get
+ *   them; every other actor gets a plain 403 FORBIDDEN that says nothing about roles.
  *
  * Tiles follow the C2SP tlog-tiles read paths under /v1/ledger/, so tlog clients can fetch them.
  * A full tile, and a partial tile of a given width, never change, so they are cached long.
@@ -55,11 +55,8 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** Entry bundles are private: a shared cache must never keep them. */
 const PRIVATE_IMMUTABLE = 'private, max-age=31536000, immutable';
 
-/** The roles with a need to read entry contents (privacy, audit, security investigations). */
-export const ENTRY_READERS: readonly string[] = ['privacy_officer', 'auditor', 'security', 'admin'];
-
-export function ledgerRoutes(deps: { ledger: Ledger }): RouteDef[] {
-  const { ledger } = deps;
+export function ledgerRoutes(deps: { ledger: Ledger; permissions: Permissions }): RouteDef[] {
+  const { ledger, permissions } = deps;
   return [
     route({
       method: 'GET',
@@ -118,7 +115,7 @@ export function ledgerRoutes(deps: { ledger: Ledger }): RouteDef[] {
       params: z.object({ '*': z.string().max(128) }),
       produces: 'application/octet-stream',
       handler: async ({ principal, params, reply }) => {
-        if (!principal.roles.some((r) => ENTRY_READERS.includes(r))) throw commonError('FORBIDDEN');
+        await permissions.require(principal, 'ledger.read_entries');
         const t = parseTilePath(`entries/${params['*']}`);
         const body = await ledger.entryBundle(t.index, t.width);
         reply.header('cache-control', PRIVATE_IMMUTABLE);

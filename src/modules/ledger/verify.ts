@@ -217,6 +217,65 @@ async function checkPartialTileRows(trx: DbExecutor, repo: LedgerRepo): Promise<
   return problems;
 }
 
+/**
+ * What the steps of one verification share: the snapshot they read, the options, and what each step
+ * found for the ones after it. The steps run in order, each named for its job; `problems` collects
+ * what they report (its order matters only between problems of the same index and kind).
+ */
+interface Run {
+  readonly trx: DbExecutor;
+  readonly repo: LedgerRepo;
+  readonly origin: string;
+  readonly verifier: ReturnType<typeof parseVkey>;
+  readonly options: VerifyOptions;
+  readonly maxProblems: number;
+  /** Integrated size and root per the state row. */
+  readonly n: number;
+  readonly state: { size: number; root: Buffer };
+  readonly problems: VerifyProblem[];
+
+  // checkSignatures
+  stored: { size: number; root: Buffer; note: string }[];
+  /** Checkpoints with a valid signature: only these are evidence. */
+  signed: Signed[];
+  external: Signed | undefined;
+  externalBad: boolean;
+  /** Tree sizes whose recomputed root is kept (every signed size within the tree, and n). */
+  captureSizes: number[];
+  capture: number;
+  roots: Map<number, Buffer>;
+
+  // rebuildTree
+  levels: LevelReader[];
+  range: CompactRange;
+  /** Called by the range for each node it completes (see nodeQueuer). */
+  onNode: (height: number, hash: Buffer) => void;
+  upperQueue: { level: number; pos: number; hash: Buffer }[];
+  upperCounts: number[];
+  mismatches0: Level0Mismatch[];
+  entryProblems: VerifyProblem[];
+  tileMissing: VerifyProblem[];
+  upperMismatch: { level: number; pos: number }[];
+  missingRuns: [number, number][];
+  entriesChecked: number;
+  /** The leaf hashes of the current epoch; its leaf index is rebuilt from them and compared. */
+  epochBuf: Buffer;
+  leafIndexBad: number[];
+  /** Root recomputed from the entries. */
+  rootE: Buffer;
+
+  // compareCheckpoints
+  /** The largest signed size the entries reproduce, below any that they do not. */
+  lastGood: number;
+  firstBad: Signed | undefined;
+
+  // nameMismatches
+  tilesGiveState: boolean | undefined;
+
+  // checkPending
+  pending: number;
+}
+
 export async function verifyLedger(ctx: VerifyContext, options: VerifyOptions = {}): Promise<VerifyReport> {
   const started = Date.now();
   const { db, repo, origin } = ctx;
@@ -224,539 +283,635 @@ export async function verifyLedger(ctx: VerifyContext, options: VerifyOptions = 
   const maxProblems = options.maxProblems ?? 100;
 
   const run = async (trx: DbExecutor): Promise<VerifyReport> => {
-    const problems: VerifyProblem[] = [];
     const state = (await repo.readState(trx)) ?? { size: 0, root: EMPTY_ROOT };
-    const n = state.size;
-
-    // --- signed checkpoints: signature first; only a valid one is evidence -----------------------
-    const signed: Signed[] = [];
-    const stored = await repo.listCheckpoints(trx);
-    for (const row of stored) {
-      let cp: ParsedCheckpoint | undefined;
-      try {
-        cp = verifyCheckpoint(row.note, verifier, origin);
-      } catch {
-        cp = undefined;
-      }
-      if (!cp || cp.size !== row.size || !cp.root.equals(row.root)) {
-        problems.push({
-          kind: 'checkpoint_signature',
-          index: null,
-          detail: `stored checkpoint of size ${row.size} does not carry a valid signature of this log over its size and root`,
-        });
-        continue;
-      }
-      signed.push({ size: cp.size, root: cp.root, source: 'stored' });
-    }
-    let external: Signed | undefined;
-    let externalBad = false;
-    if (options.checkpoint !== undefined) {
-      try {
-        const cp = verifyCheckpoint(options.checkpoint, verifier, origin);
-        external = { size: cp.size, root: cp.root, source: 'external' };
-        signed.push(external);
-      } catch {
-        externalBad = true;
-        problems.push({
-          kind: 'checkpoint_signature',
-          index: null,
-          detail: 'the external checkpoint is not a valid signed checkpoint of this log',
-        });
-      }
-    }
-    const captureSizes = [...new Set([...signed.map((s) => s.size).filter((s) => s <= n), n])].sort(
-      (a, b) => a - b,
-    );
-    const roots = new Map<number, Buffer>();
-    let capture = 0;
-    while (captureSizes[capture] === 0) {
-      roots.set(0, EMPTY_ROOT);
-      capture += 1;
-    }
-
-    // --- stream the entries, rebuild the tree, compare every stored hash -------------------------
-    const levels: LevelReader[] = [];
-    const levelAt = (l: number) => {
-      let r = levels[l];
-      if (!r) {
-        r = new LevelReader(trx, repo, l, n);
-        levels[l] = r;
-      }
-      return r;
-    };
-    const range = new CompactRange();
-    const upperQueue: { level: number; pos: number; hash: Buffer }[] = [];
-    const upperCounts: number[] = [];
-    const onNode = (height: number, hash: Buffer) => {
-      if (height % TILE_HEIGHT !== 0) return;
-      const level = height / TILE_HEIGHT;
-      const pos = upperCounts[level] ?? 0;
-      upperCounts[level] = pos + 1;
-      upperQueue.push({ level, pos, hash });
-    };
-    const level0 = levelAt(0);
-    const mismatches0: Level0Mismatch[] = [];
-    const entryProblems: VerifyProblem[] = [];
-    const tileMissing: VerifyProblem[] = [];
-    const upperMismatch: { level: number; pos: number }[] = [];
-    const missingRuns: [number, number][] = [];
-    let entriesChecked = 0;
-    // The leaf index of each completed epoch is rebuilt from the recomputed leaf hashes and compared.
-    const epochBuf = Buffer.alloc(EPOCH * HASH_SIZE);
-    const leafIndexBad: number[] = [];
-    const checkEpoch = async (epoch: number) => {
-      const expectedRows = buildEpochIndex(epochBuf);
-      const storedRows = new Map((await repo.readLeafEpoch(trx, epoch)).map((r) => [r.bucket, r.data]));
-      if (expectedRows.some((d, b) => !storedRows.get(b)?.equals(d)) || storedRows.size !== BUCKETS) {
-        leafIndexBad.push(epoch);
-      }
-    };
-
-    /** Adds a leaf to the rebuilt tree; true when it completes an epoch, whose index is then checked. */
-    const push = (leaf: Buffer): boolean => {
-      leaf.copy(epochBuf, (range.size % EPOCH) * HASH_SIZE);
-      range.append(leaf, onNode);
-      while (captureSizes[capture] === range.size) {
-        roots.set(range.size, range.root());
-        capture += 1;
-      }
-      return range.size % EPOCH === 0;
-    };
-    const noteTileMissing = (level: number, pos: number) => {
-      const tile = Math.floor(pos / TILE_WIDTH);
-      const last = tileMissing[tileMissing.length - 1];
-      if (last && last.level === level && last.tile === tile) return;
-      tileMissing.push({
-        kind: 'tile_missing',
-        index: pos * TILE_WIDTH ** level,
-        level,
-        tile,
-        detail: `tile ${level}/${tile} has no stored hash at position ${pos % TILE_WIDTH}`,
-      });
-    };
-    const drainUpper = async () => {
-      for (const u of upperQueue) {
-        const r = levelAt(u.level);
-        if (!r.ready(u.pos)) await r.ensure(u.pos);
-        if (r.offset(u.pos) < 0) noteTileMissing(u.level, u.pos);
-        else if (!r.equals(u.pos, u.hash)) upperMismatch.push({ level: u.level, pos: u.pos });
-      }
-      upperQueue.length = 0;
-    };
-    /** An index with no entry row: carry on with the tile's hash so the rest is still checked. */
-    const missingAt = async (i: number) => {
-      const last = missingRuns[missingRuns.length - 1];
-      if (last && last[1] === i) last[1] = i + 1;
-      else missingRuns.push([i, i + 1]);
-      if (!level0.ready(i)) await level0.ensure(i);
-      if (push(level0.hash(i) ?? Buffer.alloc(HASH_SIZE))) await checkEpoch(range.size / EPOCH - 1);
-    };
-
-    // Chunks of entries are read ahead and hashed on worker threads (leaf hashes and the roots of
-    // the full tiles), a few at a time, while this thread compares the chunk before.
-    interface Chunk {
-      rows: LedgerEntryRow[];
-      hashed: Promise<HashedRun> | undefined;
-    }
-    const inFlight: Chunk[] = [];
-    let readFrom = 0;
-    const fill = async () => {
-      while (readFrom < n && inFlight.length < IN_FLIGHT) {
-        // A bounded index range, not ORDER BY … LIMIT from an open range: with the statistics of a
-        // freshly loaded table PostgreSQL would sort the whole rest of the table for every chunk.
-        const to = Math.min(n, readFrom + CHUNK);
-        const rows = await repo.readEntries(trx, readFrom, to, CHUNK);
-        readFrom = to;
-        const firstRow = rows[0];
-        const lastRow = rows[rows.length - 1];
-        if (!firstRow || !lastRow) continue;
-        // A chunk with a gap in it (rows deleted) is hashed here, entry by entry.
-        const contiguous = lastRow.idx - firstRow.idx === rows.length - 1;
-        const hashed =
-          contiguous && !options.checkEncoding
-            ? hashEntries(
-                rows.map((r) => r.entry),
-                firstRow.idx,
-              )
-            : undefined;
-        hashed?.catch(() => undefined);
-        inFlight.push({ rows, hashed });
-      }
-    };
-
-    let expected = 0;
-    for (;;) {
-      await fill();
-      const chunk = inFlight.shift();
-      if (!chunk) break;
-      const hashed = chunk.hashed ? await chunk.hashed : undefined;
-      const rows = chunk.rows;
-      for (let k = 0; k < rows.length; k++) {
-        const row = rows[k] as LedgerEntryRow;
-        while (expected < row.idx) await missingAt(expected++);
-        const i = expected;
-        if (!level0.ready(i)) await level0.ensure(i);
-        // Fast path: a whole full tile, hashed by a worker, that the stored tile matches byte for
-        // byte and that no checkpoint size falls inside: add its root, not its 256 leaves.
-        const t = hashed ? (k - hashed.skip) / TILE_WIDTH : -1;
-        if (
-          hashed &&
-          t >= 0 &&
-          Number.isInteger(t) &&
-          t < hashed.roots.length / HASH_SIZE &&
-          range.size === i &&
-          !((captureSizes[capture] ?? Number.POSITIVE_INFINITY) < i + TILE_WIDTH)
-        ) {
-          const leaves = hashed.leaves.subarray(k * HASH_SIZE, (k + TILE_WIDTH) * HASH_SIZE);
-          if (level0.tileEquals(leaves)) {
-            leaves.copy(epochBuf, (i % EPOCH) * HASH_SIZE);
-            range.appendSubtree(
-              TILE_HEIGHT,
-              hashed.roots.subarray(t * HASH_SIZE, (t + 1) * HASH_SIZE),
-              onNode,
-            );
-            while (captureSizes[capture] === range.size) {
-              roots.set(range.size, range.root());
-              capture += 1;
-            }
-            if (range.size % EPOCH === 0) await checkEpoch(range.size / EPOCH - 1);
-            expected += TILE_WIDTH;
-            entriesChecked += TILE_WIDTH;
-            k += TILE_WIDTH - 1;
-            continue;
-          }
-        }
-        const e = hashed ? hashed.leaves.subarray(k * HASH_SIZE, (k + 1) * HASH_SIZE) : leafHash(row.entry);
-        if (level0.offset(i) < 0) noteTileMissing(0, i);
-        if (level0.offset(i) >= 0 && !level0.equals(i, e) && mismatches0.length < maxProblems) {
-          mismatches0.push({ index: i, e });
-        }
-        if (options.checkEncoding) {
-          try {
-            decodeEntry(row.entry);
-          } catch {
-            entryProblems.push({
-              kind: 'entry_malformed',
-              index: i,
-              detail: 'the entry is not a canonical encoding',
-            });
-          }
-        }
-        if (push(e)) await checkEpoch(range.size / EPOCH - 1);
-        expected += 1;
-        entriesChecked += 1;
-      }
-      await drainUpper();
-      options.onProgress?.(expected, n);
-    }
-    while (expected < n) await missingAt(expected++);
-    await drainUpper();
-    const rootE = roots.get(n) ?? EMPTY_ROOT;
-
-    // --- rows beyond the tree: entries or tiles the state does not account for -------------------
-    const beyond = await repo.firstEntryFrom(trx, n);
-    if (beyond !== undefined) {
-      entryProblems.push({
-        kind: 'inserted',
-        index: beyond,
-        detail: `entry rows exist at index ${beyond} and beyond, outside the tree of size ${n}`,
-      });
-    }
-    let tilesBeyond = false;
-    for (let level = 0; level <= levels.length; level++) {
-      const count = storedCount(level, n);
-      const lastTile = count === 0 ? -1 : Math.floor((count - 1) / TILE_WIDTH);
-      const maxIdx = await repo.maxTileIndex(trx, level);
-      if (maxIdx === undefined) continue;
-      if (maxIdx > lastTile) tilesBeyond = true;
-      else if (lastTile >= 0) {
-        const row = await repo.loadTile(trx, level, lastTile);
-        if (row && row.width > tileWidthAt(level, lastTile, n)) tilesBeyond = true;
-      }
-    }
-    const maxEpoch = await repo.maxLeafEpoch(trx);
-    if (maxEpoch !== undefined && maxEpoch >= Math.floor(n / EPOCH)) tilesBeyond = true;
-    if (tilesBeyond) {
-      problems.push({
-        kind: 'truncated',
-        index: n,
-        detail: `tiles or the leaf index hold hashes of entries at index ${n} and beyond: the log once held more than ${n} entries`,
-      });
-    }
-
-    // --- signed checkpoints against the recomputed tree ------------------------------------------
-    let lastGood = 0;
-    let firstBad: Signed | undefined;
-    for (const s of [...signed].sort((a, b) => a.size - b.size)) {
-      if (s.size > n) {
-        problems.push({
-          kind: 'truncated',
-          index: n,
-          detail: `a ${s.source} checkpoint signed a tree of ${s.size} entries; the log now holds ${n}`,
-        });
-        firstBad ??= s;
-        continue;
-      }
-      const r = roots.get(s.size) as Buffer;
-      if (r.equals(s.root)) {
-        if (!firstBad) lastGood = Math.max(lastGood, s.size);
-      } else firstBad ??= s;
-    }
-    const sigOk = (s: Signed | undefined) =>
-      !!s && s.size <= n && (roots.get(s.size) as Buffer).equals(s.root);
-
-    // --- name the first bad index ----------------------------------------------------------------
-    const level0Tile = async (i: number): Promise<Buffer | undefined> => {
-      const row = await repo.loadTile(trx, 0, Math.floor(i / TILE_WIDTH));
-      const off = (i % TILE_WIDTH) * HASH_SIZE;
-      return row && off + HASH_SIZE <= row.hashes.length
-        ? row.hashes.subarray(off, off + HASH_SIZE)
-        : undefined;
-    };
-    const entryHash = async (i: number): Promise<Buffer | undefined> => {
-      const r = (await repo.readEntries(trx, i, i + 1, 1))[0];
-      return r ? leafHash(r.entry) : undefined;
-    };
-    const eq = (a: Buffer | undefined, b: Buffer | undefined) => !!a && !!b && a.equals(b);
-    let tilesGiveState: boolean | undefined;
-    /**
-     * Outside the signed part of the log, whether the tile or the entry was altered is decided by
-     * the stored tree above it: a full level-0 tile must hash to its level-1 hash, the tiles at the
-     * right edge must give the state root. Undefined when there is nothing to decide by.
-     */
-    const tileAgreesAbove = async (i: number): Promise<boolean | undefined> => {
-      const tile = Math.floor(i / TILE_WIDTH);
-      if (tileWidthAt(0, tile, n) === TILE_WIDTH) {
-        const row0 = await repo.loadTile(trx, 0, tile);
-        const row1 = await repo.loadTile(trx, 1, Math.floor(tile / TILE_WIDTH));
-        const pos = tile % TILE_WIDTH;
-        if (!row0 || row0.width < TILE_WIDTH || !row1 || row1.width <= pos) return undefined;
-        const above = row1.hashes.subarray(pos * HASH_SIZE, (pos + 1) * HASH_SIZE);
-        return new TileHashes(row0.hashes.subarray(0, TILE_WIDTH * HASH_SIZE))
-          .subtree(TILE_HEIGHT, 0)
-          .equals(above);
-      }
-      if (tilesGiveState === undefined) {
-        try {
-          const reader = new TreeReader(
-            async (level, idx) => (await repo.loadTile(trx, level, idx))?.hashes,
-            64,
-          );
-          tilesGiveState = (await reader.rootAt(n)).equals(state.root);
-        } catch {
-          tilesGiveState = false;
-        }
-      }
-      return tilesGiveState;
-    };
-    // The neighbourhood analysis costs a few queries per mismatch: done for the first few, which
-    // name the first bad index; later ones are reported as plain mismatches.
-    const ANALYSED = 10;
-    for (const [k, m] of mismatches0.entries()) {
-      const i = m.index;
-      if (k >= ANALYSED) {
-        problems.push({
-          kind: 'changed',
-          index: i,
-          detail: `entry ${i} does not give the leaf hash its tile holds`,
-        });
-        continue;
-      }
-      const t = (await level0Tile(i)) as Buffer;
-      const covered = i < lastGood;
-      const unsigned = !firstBad || i >= firstBad.size;
-      if (covered || (unsigned && (await tileAgreesAbove(i)) === false)) {
-        problems.push({
-          kind: 'tile_mismatch',
-          index: i,
-          level: 0,
-          tile: Math.floor(i / TILE_WIDTH),
-          detail: `tile 0/${Math.floor(i / TILE_WIDTH)} holds a different hash for entry ${i} than its bytes give${
-            covered ? ' (the entry is covered by a valid signed checkpoint)' : ''
-          }`,
-        });
-        continue;
-      }
-      const [eNext, tNext] = await Promise.all([entryHash(i + 1), level0Tile(i + 1)]);
-      let kind: ProblemKind;
-      let detail: string;
-      if (eq(m.e, tNext) && eq(eNext, t)) {
-        kind = 'reordered';
-        detail = `entries ${i} and ${i + 1} are swapped`;
-      } else if (eq(eNext, t)) {
-        kind = 'inserted';
-        detail = `an entry that the tree does not hold was inserted at index ${i}`;
-      } else if (eq(m.e, tNext)) {
-        kind = 'missing';
-        detail = `the entry at index ${i} was removed and the following ones moved down`;
-      } else {
-        const elsewhere = (await findLeaf(repo, trx, m.e, n, i)) ?? (await findLeaf(repo, trx, t, n, i));
-        if (elsewhere !== undefined) {
-          kind = 'reordered';
-          detail = `the entry at index ${i} belongs at index ${elsewhere} (entries ${i} and ${elsewhere} were swapped)`;
-        } else {
-          kind = 'changed';
-          detail = `the bytes of the entry at index ${i} were altered: the tree holds a different leaf hash`;
-        }
-      }
-      problems.push({ kind, index: i, detail });
-    }
-    for (const [a, b] of missingRuns) {
-      problems.push({
-        kind: 'missing',
-        index: a,
-        detail:
-          b - a === 1
-            ? `the entry at index ${a} is missing`
-            : `the entries at indexes ${a}–${b - 1} are missing`,
-      });
-    }
-    problems.push(...entryProblems, ...tileMissing);
-    // A stored hash above level 0 that differs only matters when nothing below already explains it.
-    const explained = new Set(problems.filter((p) => p.index !== null).map((p) => p.index as number));
-    const lowIdx = [...explained].sort((a, b) => a - b);
-    for (const u of upperMismatch) {
-      const span = TILE_WIDTH ** u.level;
-      const lo = u.pos * span;
-      const hi = lo + span;
-      if (lowIdx.some((i) => i >= lo && i < hi)) continue;
-      problems.push({
-        kind: 'tile_mismatch',
-        index: lo,
-        level: u.level,
-        tile: Math.floor(u.pos / TILE_WIDTH),
-        detail: `tile ${u.level}/${Math.floor(u.pos / TILE_WIDTH)} holds a different hash for entries ${lo}–${hi - 1} than they give`,
-      });
-    }
-    for (const epoch of leafIndexBad) {
-      const lo = epoch * EPOCH;
-      if (lowIdx.some((i) => i >= lo && i < lo + EPOCH)) continue;
-      problems.push({
-        kind: 'leaf_index_mismatch',
-        index: lo,
-        detail: `the leaf index of entries ${lo}–${lo + EPOCH - 1} does not match their leaf hashes`,
-      });
-    }
-    // Partial tile rows: each must be a prefix of the widest row of its tile.
-    for (const bad of await checkPartialTileRows(trx, repo)) {
-      if (!problems.some((q) => q.kind === 'tile_mismatch' && q.index === bad.index && q.level === bad.level))
-        problems.push(bad);
-    }
-    const located = problems.filter((p) => p.index !== null && p.kind !== 'truncated');
-    if (firstBad && firstBad.size <= n && !located.some((p) => (p.index as number) < firstBad.size)) {
-      // Entries and tiles agree with each other but not with the signature: the log was rewritten
-      // consistently (truncated and re-appended). The signatures bound where.
-      problems.push({
-        kind: 'checkpoint_mismatch',
-        index: lastGood,
-        detail: `the entries do not reproduce the ${firstBad.source} signed checkpoint of size ${firstBad.size}; ${
-          lastGood > 0 ? `a valid checkpoint covers entries below ${lastGood}, so ` : ''
-        }the log was rewritten between index ${lastGood} and ${firstBad.size - 1}`,
-      });
-    }
-    if (!rootE.equals(state.root) && problems.every((p) => p.kind === 'checkpoint_signature')) {
-      problems.push({
-        kind: 'state_mismatch',
-        index: null,
-        detail: 'the state row holds a root the entries do not give',
-      });
-    }
-    // An external checkpoint the tree reproduces must also be provable from the tiles, as a witness
-    // would check it.
-    if (external && sigOk(external) && external.size > 0 && external.size < n && problems.length === 0) {
-      const reader = new TreeReader(async (level, idx) => (await repo.loadTile(trx, level, idx))?.hashes, 64);
-      const ok = verifyConsistency({
-        size1: external.size,
-        size2: n,
-        root1: external.root,
-        root2: rootE,
-        proof: await reader.consistencyProof(external.size, n),
-      });
-      if (!ok) {
-        problems.push({
-          kind: 'checkpoint_mismatch',
-          index: external.size,
-          detail: 'the consistency proof from the tiles does not verify against the external checkpoint',
-        });
-      }
-    }
-
-    // --- pending entries -------------------------------------------------------------------------
-    let pending = 0;
-    let afterSeq = 0;
-    for (;;) {
-      const rows = await repo.readPending(trx, afterSeq, CHUNK);
-      if (rows.length === 0) break;
-      for (const r of rows) {
-        pending += 1;
-        afterSeq = r.seq;
-        let bad = !leafHash(r.entry).equals(r.leaf_hash);
-        if (!bad && options.checkEncoding) {
-          try {
-            decodeEntry(r.entry);
-          } catch {
-            bad = true;
-          }
-        }
-        if (bad) {
-          problems.push({
-            kind: 'pending_invalid',
-            index: null,
-            detail: `pending entry (queue position ${r.seq}) does not match its leaf hash or encoding`,
-          });
-        }
-      }
-    }
-
-    const order: Record<ProblemKind, number> = {
-      missing: 0,
-      reordered: 1,
-      inserted: 2,
-      changed: 3,
-      entry_malformed: 4,
-      tile_mismatch: 5,
-      tile_missing: 6,
-      leaf_index_mismatch: 7,
-      checkpoint_mismatch: 7,
-      truncated: 8,
-      state_mismatch: 9,
-      checkpoint_signature: 10,
-      pending_invalid: 11,
-    };
-    problems.sort((a, b) => {
-      const ai = a.index ?? Number.MAX_SAFE_INTEGER;
-      const bi = b.index ?? Number.MAX_SAFE_INTEGER;
-      return ai !== bi ? ai - bi : order[a.kind] - order[b.kind];
-    });
-    const latest = stored[stored.length - 1];
-    const firstIndexed = problems.find((p) => p.index !== null);
-    return {
-      ok: problems.length === 0,
+    const r: Run = {
+      trx,
+      repo,
       origin,
-      size: n,
-      root: rootE.toString('hex'),
-      entriesChecked,
-      tilesChecked: levels.reduce((a, l) => a + (l?.tilesRead ?? 0), 0),
-      pending,
-      checkpointsChecked: stored.length + (options.checkpoint !== undefined ? 1 : 0),
-      latestCheckpoint: latest
-        ? {
-            size: latest.size,
-            ok: sigOk(signed.find((s) => s.source === 'stored' && s.size === latest.size)),
-          }
-        : null,
-      external:
-        options.checkpoint !== undefined
-          ? { size: external?.size ?? 0, ok: !externalBad && sigOk(external) }
-          : null,
-      firstBadIndex: firstIndexed ? (firstIndexed.index as number) : null,
-      problemCount: problems.length,
-      problems: problems.slice(0, maxProblems),
-      durationMs: Date.now() - started,
+      verifier,
+      options,
+      maxProblems,
+      n: state.size,
+      state,
+      problems: [],
+      stored: [],
+      signed: [],
+      external: undefined,
+      externalBad: false,
+      captureSizes: [],
+      capture: 0,
+      roots: new Map(),
+      levels: [],
+      range: new CompactRange(),
+      onNode: () => undefined,
+      upperQueue: [],
+      upperCounts: [],
+      mismatches0: [],
+      entryProblems: [],
+      tileMissing: [],
+      upperMismatch: [],
+      missingRuns: [],
+      entriesChecked: 0,
+      epochBuf: Buffer.alloc(EPOCH * HASH_SIZE),
+      leafIndexBad: [],
+      rootE: EMPTY_ROOT,
+      lastGood: 0,
+      firstBad: undefined,
+      tilesGiveState: undefined,
+      pending: 0,
     };
+    r.onNode = nodeQueuer(r);
+    await checkSignatures(r);
+    await rebuildTree(r);
+    await checkBeyondTree(r);
+    compareCheckpoints(r);
+    await nameMismatches(r);
+    await reportUnexplained(r);
+    await checkRewritten(r);
+    await checkPending(r);
+    return report(r, started);
   };
 
   // One snapshot for the whole check: REPEATABLE READ on PostgreSQL; a read transaction on SQLite.
   const tx = db.transaction();
   return (ctx.dialect === 'postgres' ? tx.setIsolationLevel('repeatable read') : tx).execute(run);
+}
+
+/** Signed checkpoints, stored and external: signature first; only a valid one is evidence. */
+async function checkSignatures(r: Run): Promise<void> {
+  const { problems, verifier, origin, options, n } = r;
+  r.stored = await r.repo.listCheckpoints(r.trx);
+  for (const row of r.stored) {
+    let cp: ParsedCheckpoint | undefined;
+    try {
+      cp = verifyCheckpoint(row.note, verifier, origin);
+    } catch {
+      cp = undefined;
+    }
+    if (!cp || cp.size !== row.size || !cp.root.equals(row.root)) {
+      problems.push({
+        kind: 'checkpoint_signature',
+        index: null,
+        detail: `stored checkpoint of size ${row.size} does not carry a valid signature of this log over its size and root`,
+      });
+      continue;
+    }
+    r.signed.push({ size: cp.size, root: cp.root, source: 'stored' });
+  }
+  if (options.checkpoint !== undefined) {
+    try {
+      const cp = verifyCheckpoint(options.checkpoint, verifier, origin);
+      r.external = { size: cp.size, root: cp.root, source: 'external' };
+      r.signed.push(r.external);
+    } catch {
+      r.externalBad = true;
+      problems.push({
+        kind: 'checkpoint_signature',
+        index: null,
+        detail: 'the external checkpoint is not a valid signed checkpoint of this log',
+      });
+    }
+  }
+  r.captureSizes = [...new Set([...r.signed.map((s) => s.size).filter((s) => s <= n), n])].sort(
+    (a, b) => a - b,
+  );
+  while (r.captureSizes[r.capture] === 0) {
+    r.roots.set(0, EMPTY_ROOT);
+    r.capture += 1;
+  }
+}
+
+function levelAt(r: Run, l: number): LevelReader {
+  let reader = r.levels[l];
+  if (!reader) {
+    reader = new LevelReader(r.trx, r.repo, l, r.n);
+    r.levels[l] = reader;
+  }
+  return reader;
+}
+
+/** Queues each stored hash above level 0 the rebuilt tree completes, for drainUpper. */
+function nodeQueuer(r: Run): (height: number, hash: Buffer) => void {
+  return (height, hash) => {
+    if (height % TILE_HEIGHT !== 0) return;
+    const level = height / TILE_HEIGHT;
+    const pos = r.upperCounts[level] ?? 0;
+    r.upperCounts[level] = pos + 1;
+    r.upperQueue.push({ level, pos, hash });
+  };
+}
+
+/** Keeps the root of every size in captureSizes the tree has just reached. */
+function captureRoots(r: Run): void {
+  while (r.captureSizes[r.capture] === r.range.size) {
+    r.roots.set(r.range.size, r.range.root());
+    r.capture += 1;
+  }
+}
+
+/** The leaf index of a completed epoch, rebuilt from the recomputed leaf hashes, against the stored one. */
+async function checkEpoch(r: Run, epoch: number): Promise<void> {
+  const expectedRows = buildEpochIndex(r.epochBuf);
+  const storedRows = new Map((await r.repo.readLeafEpoch(r.trx, epoch)).map((x) => [x.bucket, x.data]));
+  if (expectedRows.some((d, b) => !storedRows.get(b)?.equals(d)) || storedRows.size !== BUCKETS) {
+    r.leafIndexBad.push(epoch);
+  }
+}
+
+/** Adds a leaf to the rebuilt tree; checks the epoch's leaf index when the leaf completes one. */
+async function pushLeaf(r: Run, leaf: Buffer): Promise<void> {
+  leaf.copy(r.epochBuf, (r.range.size % EPOCH) * HASH_SIZE);
+  r.range.append(leaf, r.onNode);
+  captureRoots(r);
+  if (r.range.size % EPOCH === 0) await checkEpoch(r, r.range.size / EPOCH - 1);
+}
+
+function noteTileMissing(r: Run, level: number, pos: number): void {
+  const tile = Math.floor(pos / TILE_WIDTH);
+  const last = r.tileMissing[r.tileMissing.length - 1];
+  if (last && last.level === level && last.tile === tile) return;
+  r.tileMissing.push({
+    kind: 'tile_missing',
+    index: pos * TILE_WIDTH ** level,
+    level,
+    tile,
+    detail: `tile ${level}/${tile} has no stored hash at position ${pos % TILE_WIDTH}`,
+  });
+}
+
+/** Compares the queued hashes above level 0 with the stored tiles. */
+async function drainUpper(r: Run): Promise<void> {
+  for (const u of r.upperQueue) {
+    const reader = levelAt(r, u.level);
+    if (!reader.ready(u.pos)) await reader.ensure(u.pos);
+    if (reader.offset(u.pos) < 0) noteTileMissing(r, u.level, u.pos);
+    else if (!reader.equals(u.pos, u.hash)) r.upperMismatch.push({ level: u.level, pos: u.pos });
+  }
+  r.upperQueue.length = 0;
+}
+
+/** An index with no entry row: carry on with the tile's hash so the rest is still checked. */
+async function missingAt(r: Run, i: number): Promise<void> {
+  const last = r.missingRuns[r.missingRuns.length - 1];
+  if (last && last[1] === i) last[1] = i + 1;
+  else r.missingRuns.push([i, i + 1]);
+  const level0 = levelAt(r, 0);
+  if (!level0.ready(i)) await level0.ensure(i);
+  await pushLeaf(r, level0.hash(i) ?? Buffer.alloc(HASH_SIZE));
+}
+
+// Chunks of entries are read ahead and hashed on worker threads (leaf hashes and the roots of the
+// full tiles), a few at a time, while this thread compares the chunk before.
+interface Chunk {
+  rows: LedgerEntryRow[];
+  hashed: Promise<HashedRun> | undefined;
+}
+
+/** Reads the entries [from, n) in chunks, IN_FLIGHT ahead, hashing contiguous chunks on workers. */
+async function* entryChunks(r: Run): AsyncGenerator<Chunk> {
+  const inFlight: Chunk[] = [];
+  let readFrom = 0;
+  for (;;) {
+    while (readFrom < r.n && inFlight.length < IN_FLIGHT) {
+      // A bounded index range, not ORDER BY … LIMIT from an open range: with the statistics of a
+      // freshly loaded table PostgreSQL would sort the whole rest of the table for every chunk.
+      const to = Math.min(r.n, readFrom + CHUNK);
+      const rows = await r.repo.readEntries(r.trx, readFrom, to, CHUNK);
+      readFrom = to;
+      const firstRow = rows[0];
+      const lastRow = rows[rows.length - 1];
+      if (!firstRow || !lastRow) continue;
+      // A chunk with a gap in it (rows deleted) is hashed here, entry by entry.
+      const contiguous = lastRow.idx - firstRow.idx === rows.length - 1;
+      const hashed =
+        contiguous && !r.options.checkEncoding
+          ? hashEntries(
+              rows.map((x) => x.entry),
+              firstRow.idx,
+            )
+          : undefined;
+      hashed?.catch(() => undefined);
+      inFlight.push({ rows, hashed });
+    }
+    const chunk = inFlight.shift();
+    if (!chunk) return;
+    yield chunk;
+  }
+}
+
+/**
+ * Fast path: a whole full tile at row k of the chunk, hashed by a worker, that the stored tile
+ * matches byte for byte and that no checkpoint size falls inside: adds its root, not its 256
+ * leaves. Returns whether it did.
+ */
+async function addWholeTile(r: Run, hashed: HashedRun, k: number, i: number): Promise<boolean> {
+  const t = (k - hashed.skip) / TILE_WIDTH;
+  if (
+    !(
+      t >= 0 &&
+      Number.isInteger(t) &&
+      t < hashed.roots.length / HASH_SIZE &&
+      r.range.size === i &&
+      !((r.captureSizes[r.capture] ?? Number.POSITIVE_INFINITY) < i + TILE_WIDTH)
+    )
+  )
+    return false;
+  const leaves = hashed.leaves.subarray(k * HASH_SIZE, (k + TILE_WIDTH) * HASH_SIZE);
+  if (!levelAt(r, 0).tileEquals(leaves)) return false;
+  leaves.copy(r.epochBuf, (i % EPOCH) * HASH_SIZE);
+  r.range.appendSubtree(TILE_HEIGHT, hashed.roots.subarray(t * HASH_SIZE, (t + 1) * HASH_SIZE), r.onNode);
+  captureRoots(r);
+  if (r.range.size % EPOCH === 0) await checkEpoch(r, r.range.size / EPOCH - 1);
+  return true;
+}
+
+/** Streams the entries, rebuilds the tree from them and compares every stored hash. */
+async function rebuildTree(r: Run): Promise<void> {
+  const { n, options } = r;
+  const level0 = levelAt(r, 0);
+  let expected = 0;
+  for await (const chunk of entryChunks(r)) {
+    const hashed = chunk.hashed ? await chunk.hashed : undefined;
+    const rows = chunk.rows;
+    for (let k = 0; k < rows.length; k++) {
+      const row = rows[k] as LedgerEntryRow;
+      while (expected < row.idx) await missingAt(r, expected++);
+      const i = expected;
+      if (!level0.ready(i)) await level0.ensure(i);
+      if (hashed && (await addWholeTile(r, hashed, k, i))) {
+        expected += TILE_WIDTH;
+        r.entriesChecked += TILE_WIDTH;
+        k += TILE_WIDTH - 1;
+        continue;
+      }
+      const e = hashed ? hashed.leaves.subarray(k * HASH_SIZE, (k + 1) * HASH_SIZE) : leafHash(row.entry);
+      if (level0.offset(i) < 0) noteTileMissing(r, 0, i);
+      if (level0.offset(i) >= 0 && !level0.equals(i, e) && r.mismatches0.length < r.maxProblems) {
+        r.mismatches0.push({ index: i, e });
+      }
+      if (options.checkEncoding) {
+        try {
+          decodeEntry(row.entry);
+        } catch {
+          r.entryProblems.push({
+            kind: 'entry_malformed',
+            index: i,
+            detail: 'the entry is not a canonical encoding',
+          });
+        }
+      }
+      await pushLeaf(r, e);
+      expected += 1;
+      r.entriesChecked += 1;
+    }
+    await drainUpper(r);
+    options.onProgress?.(expected, n);
+  }
+  while (expected < n) await missingAt(r, expected++);
+  await drainUpper(r);
+  r.rootE = r.roots.get(n) ?? EMPTY_ROOT;
+}
+
+/** Rows beyond the tree: entries or tiles the state does not account for. */
+async function checkBeyondTree(r: Run): Promise<void> {
+  const { repo, trx, n } = r;
+  const beyond = await repo.firstEntryFrom(trx, n);
+  if (beyond !== undefined) {
+    r.entryProblems.push({
+      kind: 'inserted',
+      index: beyond,
+      detail: `entry rows exist at index ${beyond} and beyond, outside the tree of size ${n}`,
+    });
+  }
+  let tilesBeyond = false;
+  for (let level = 0; level <= r.levels.length; level++) {
+    const count = storedCount(level, n);
+    const lastTile = count === 0 ? -1 : Math.floor((count - 1) / TILE_WIDTH);
+    const maxIdx = await repo.maxTileIndex(trx, level);
+    if (maxIdx === undefined) continue;
+    if (maxIdx > lastTile) tilesBeyond = true;
+    else if (lastTile >= 0) {
+      const row = await repo.loadTile(trx, level, lastTile);
+      if (row && row.width > tileWidthAt(level, lastTile, n)) tilesBeyond = true;
+    }
+  }
+  const maxEpoch = await repo.maxLeafEpoch(trx);
+  if (maxEpoch !== undefined && maxEpoch >= Math.floor(n / EPOCH)) tilesBeyond = true;
+  if (tilesBeyond) {
+    r.problems.push({
+      kind: 'truncated',
+      index: n,
+      detail: `tiles or the leaf index hold hashes of entries at index ${n} and beyond: the log once held more than ${n} entries`,
+    });
+  }
+}
+
+/** Signed checkpoints against the recomputed tree: how far the signatures vouch for the entries. */
+function compareCheckpoints(r: Run): void {
+  const { n } = r;
+  for (const s of [...r.signed].sort((a, b) => a.size - b.size)) {
+    if (s.size > n) {
+      r.problems.push({
+        kind: 'truncated',
+        index: n,
+        detail: `a ${s.source} checkpoint signed a tree of ${s.size} entries; the log now holds ${n}`,
+      });
+      r.firstBad ??= s;
+      continue;
+    }
+    const root = r.roots.get(s.size) as Buffer;
+    if (root.equals(s.root)) {
+      if (!r.firstBad) r.lastGood = Math.max(r.lastGood, s.size);
+    } else r.firstBad ??= s;
+  }
+}
+
+/** Whether a valid signed checkpoint is reproduced by the entries. */
+function sigOk(r: Run, s: Signed | undefined): boolean {
+  return !!s && s.size <= r.n && (r.roots.get(s.size) as Buffer).equals(s.root);
+}
+
+async function level0Tile(r: Run, i: number): Promise<Buffer | undefined> {
+  const row = await r.repo.loadTile(r.trx, 0, Math.floor(i / TILE_WIDTH));
+  const off = (i % TILE_WIDTH) * HASH_SIZE;
+  return row && off + HASH_SIZE <= row.hashes.length ? row.hashes.subarray(off, off + HASH_SIZE) : undefined;
+}
+
+async function entryHash(r: Run, i: number): Promise<Buffer | undefined> {
+  const row = (await r.repo.readEntries(r.trx, i, i + 1, 1))[0];
+  return row ? leafHash(row.entry) : undefined;
+}
+
+const eq = (a: Buffer | undefined, b: Buffer | undefined) => !!a && !!b && a.equals(b);
+
+/**
+ * Outside the signed part of the log, whether the tile or the entry was altered is decided by the
+ * stored tree above it: a full level-0 tile must hash to its level-1 hash, the tiles at the right
+ * edge must give the state root. Undefined when there is nothing to decide by.
+ */
+async function tileAgreesAbove(r: Run, i: number): Promise<boolean | undefined> {
+  const { repo, trx, n } = r;
+  const tile = Math.floor(i / TILE_WIDTH);
+  if (tileWidthAt(0, tile, n) === TILE_WIDTH) {
+    const row0 = await repo.loadTile(trx, 0, tile);
+    const row1 = await repo.loadTile(trx, 1, Math.floor(tile / TILE_WIDTH));
+    const pos = tile % TILE_WIDTH;
+    if (!row0 || row0.width < TILE_WIDTH || !row1 || row1.width <= pos) return undefined;
+    const above = row1.hashes.subarray(pos * HASH_SIZE, (pos + 1) * HASH_SIZE);
+    return new TileHashes(row0.hashes.subarray(0, TILE_WIDTH * HASH_SIZE))
+      .subtree(TILE_HEIGHT, 0)
+      .equals(above);
+  }
+  if (r.tilesGiveState === undefined) {
+    try {
+      const reader = new TreeReader(async (level, idx) => (await repo.loadTile(trx, level, idx))?.hashes, 64);
+      r.tilesGiveState = (await reader.rootAt(n)).equals(r.state.root);
+    } catch {
+      r.tilesGiveState = false;
+    }
+  }
+  return r.tilesGiveState;
+}
+
+/** The neighbourhood analysis costs a few queries per mismatch: done for the first few. */
+const ANALYSED = 10;
+
+/**
+ * Names each level-0 mismatch: the tile was altered (where a signature or the tree above says the
+ * entry is authentic), or the entry was reordered, inserted, removed or changed, by what its
+ * neighbours hold. Mismatches past the first ANALYSED are reported as plain changes.
+ */
+async function nameMismatches(r: Run): Promise<void> {
+  const { problems, lastGood, firstBad } = r;
+  for (const [k, m] of r.mismatches0.entries()) {
+    const i = m.index;
+    if (k >= ANALYSED) {
+      problems.push({
+        kind: 'changed',
+        index: i,
+        detail: `entry ${i} does not give the leaf hash its tile holds`,
+      });
+      continue;
+    }
+    const t = (await level0Tile(r, i)) as Buffer;
+    const covered = i < lastGood;
+    const unsigned = !firstBad || i >= firstBad.size;
+    if (covered || (unsigned && (await tileAgreesAbove(r, i)) === false)) {
+      problems.push({
+        kind: 'tile_mismatch',
+        index: i,
+        level: 0,
+        tile: Math.floor(i / TILE_WIDTH),
+        detail: `tile 0/${Math.floor(i / TILE_WIDTH)} holds a different hash for entry ${i} than its bytes give${
+          covered ? ' (the entry is covered by a valid signed checkpoint)' : ''
+        }`,
+      });
+      continue;
+    }
+    const [eNext, tNext] = await Promise.all([entryHash(r, i + 1), level0Tile(r, i + 1)]);
+    let kind: ProblemKind;
+    let detail: string;
+    if (eq(m.e, tNext) && eq(eNext, t)) {
+      kind = 'reordered';
+      detail = `entries ${i} and ${i + 1} are swapped`;
+    } else if (eq(eNext, t)) {
+      kind = 'inserted';
+      detail = `an entry that the tree does not hold was inserted at index ${i}`;
+    } else if (eq(m.e, tNext)) {
+      kind = 'missing';
+      detail = `the entry at index ${i} was removed and the following ones moved down`;
+    } else {
+      const elsewhere =
+        (await findLeaf(r.repo, r.trx, m.e, r.n, i)) ?? (await findLeaf(r.repo, r.trx, t, r.n, i));
+      if (elsewhere !== undefined) {
+        kind = 'reordered';
+        detail = `the entry at index ${i} belongs at index ${elsewhere} (entries ${i} and ${elsewhere} were swapped)`;
+      } else {
+        kind = 'changed';
+        detail = `the bytes of the entry at index ${i} were altered: the tree holds a different leaf hash`;
+      }
+    }
+    problems.push({ kind, index: i, detail });
+  }
+}
+
+/**
+ * Missing entries, entry and tile problems found while streaming, then the stored hashes above
+ * level 0, the leaf index and the partial tile rows that nothing below already explains.
+ */
+async function reportUnexplained(r: Run): Promise<void> {
+  const { problems } = r;
+  for (const [a, b] of r.missingRuns) {
+    problems.push({
+      kind: 'missing',
+      index: a,
+      detail:
+        b - a === 1
+          ? `the entry at index ${a} is missing`
+          : `the entries at indexes ${a}–${b - 1} are missing`,
+    });
+  }
+  problems.push(...r.entryProblems, ...r.tileMissing);
+  // A stored hash above level 0 that differs only matters when nothing below already explains it.
+  const explained = new Set(problems.filter((p) => p.index !== null).map((p) => p.index as number));
+  const lowIdx = [...explained].sort((a, b) => a - b);
+  for (const u of r.upperMismatch) {
+    const span = TILE_WIDTH ** u.level;
+    const lo = u.pos * span;
+    const hi = lo + span;
+    if (lowIdx.some((i) => i >= lo && i < hi)) continue;
+    problems.push({
+      kind: 'tile_mismatch',
+      index: lo,
+      level: u.level,
+      tile: Math.floor(u.pos / TILE_WIDTH),
+      detail: `tile ${u.level}/${Math.floor(u.pos / TILE_WIDTH)} holds a different hash for entries ${lo}–${hi - 1} than they give`,
+    });
+  }
+  for (const epoch of r.leafIndexBad) {
+    const lo = epoch * EPOCH;
+    if (lowIdx.some((i) => i >= lo && i < lo + EPOCH)) continue;
+    problems.push({
+      kind: 'leaf_index_mismatch',
+      index: lo,
+      detail: `the leaf index of entries ${lo}–${lo + EPOCH - 1} does not match their leaf hashes`,
+    });
+  }
+  // Partial tile rows: each must be a prefix of the widest row of its tile.
+  for (const bad of await checkPartialTileRows(r.trx, r.repo)) {
+    if (!problems.some((q) => q.kind === 'tile_mismatch' && q.index === bad.index && q.level === bad.level))
+      problems.push(bad);
+  }
+}
+
+/**
+ * A log rewritten consistently (entries and tiles agree, the signatures do not), a state row whose
+ * root the entries do not give, and an external checkpoint the tiles cannot prove.
+ */
+async function checkRewritten(r: Run): Promise<void> {
+  const { problems, n, firstBad, lastGood, external, rootE } = r;
+  const located = problems.filter((p) => p.index !== null && p.kind !== 'truncated');
+  if (firstBad && firstBad.size <= n && !located.some((p) => (p.index as number) < firstBad.size)) {
+    // Entries and tiles agree with each other but not with the signature: the log was rewritten
+    // consistently (truncated and re-appended). The signatures bound where.
+    problems.push({
+      kind: 'checkpoint_mismatch',
+      index: lastGood,
+      detail: `the entries do not reproduce the ${firstBad.source} signed checkpoint of size ${firstBad.size}; ${
+        lastGood > 0 ? `a valid checkpoint covers entries below ${lastGood}, so ` : ''
+      }the log was rewritten between index ${lastGood} and ${firstBad.size - 1}`,
+    });
+  }
+  if (!rootE.equals(r.state.root) && problems.every((p) => p.kind === 'checkpoint_signature')) {
+    problems.push({
+      kind: 'state_mismatch',
+      index: null,
+      detail: 'the state row holds a root the entries do not give',
+    });
+  }
+  // An external checkpoint the tree reproduces must also be provable from the tiles, as a witness
+  // would check it.
+  if (external && sigOk(r, external) && external.size > 0 && external.size < n && problems.length === 0) {
+    const reader = new TreeReader(
+      async (level, idx) => (await r.repo.loadTile(r.trx, level, idx))?.hashes,
+      64,
+    );
+    const ok = verifyConsistency({
+      size1: external.size,
+      size2: n,
+      root1: external.root,
+      root2: rootE,
+      proof: await reader.consistencyProof(external.size, n),
+    });
+    if (!ok) {
+      problems.push({
+        kind: 'checkpoint_mismatch',
+        index: external.size,
+        detail: 'the consistency proof from the tiles does not verify against the external checkpoint',
+      });
+    }
+  }
+}
+
+/** Pending entries (not yet sequenced): each must match its leaf hash (and encoding). */
+async function checkPending(r: Run): Promise<void> {
+  let afterSeq = 0;
+  for (;;) {
+    const rows = await r.repo.readPending(r.trx, afterSeq, CHUNK);
+    if (rows.length === 0) break;
+    for (const row of rows) {
+      r.pending += 1;
+      afterSeq = row.seq;
+      let bad = !leafHash(row.entry).equals(row.leaf_hash);
+      if (!bad && r.options.checkEncoding) {
+        try {
+          decodeEntry(row.entry);
+        } catch {
+          bad = true;
+        }
+      }
+      if (bad) {
+        r.problems.push({
+          kind: 'pending_invalid',
+          index: null,
+          detail: `pending entry (queue position ${row.seq}) does not match its leaf hash or encoding`,
+        });
+      }
+    }
+  }
+}
+
+const ORDER: Record<ProblemKind, number> = {
+  missing: 0,
+  reordered: 1,
+  inserted: 2,
+  changed: 3,
+  entry_malformed: 4,
+  tile_mismatch: 5,
+  tile_missing: 6,
+  leaf_index_mismatch: 7,
+  checkpoint_mismatch: 7,
+  truncated: 8,
+  state_mismatch: 9,
+  checkpoint_signature: 10,
+  pending_invalid: 11,
+};
+
+/** Problems by index, then kind; the report. */
+function report(r: Run, started: number): VerifyReport {
+  const { problems, options, stored, signed, external } = r;
+  problems.sort((a, b) => {
+    const ai = a.index ?? Number.MAX_SAFE_INTEGER;
+    const bi = b.index ?? Number.MAX_SAFE_INTEGER;
+    return ai !== bi ? ai - bi : ORDER[a.kind] - ORDER[b.kind];
+  });
+  const latest = stored[stored.length - 1];
+  const firstIndexed = problems.find((p) => p.index !== null);
+  return {
+    ok: problems.length === 0,
+    origin: r.origin,
+    size: r.n,
+    root: r.rootE.toString('hex'),
+    entriesChecked: r.entriesChecked,
+    tilesChecked: r.levels.reduce((a, l) => a + (l?.tilesRead ?? 0), 0),
+    pending: r.pending,
+    checkpointsChecked: stored.length + (options.checkpoint !== undefined ? 1 : 0),
+    latestCheckpoint: latest
+      ? {
+          size: latest.size,
+          ok: sigOk(
+            r,
+            signed.find((s) => s.source === 'stored' && s.size === latest.size),
+          ),
+        }
+      : null,
+    external:
+      options.checkpoint !== undefined
+        ? { size: external?.size ?? 0, ok: !r.externalBad && sigOk(r, external) }
+        : null,
+    firstBadIndex: firstIndexed ? (firstIndexed.index as number) : null,
+    problemCount: problems.length,
+    problems: problems.slice(0, r.maxProblems),
+    durationMs: Date.now() - started,
+  };
 }

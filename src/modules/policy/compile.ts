@@ -2,6 +2,7 @@ import { sha256 } from '../../lib/crypto/index.js';
 import { type LocalTime, localTime, parseClockTime } from './localtime.js';
 import {
   DEFAULT_PERMISSIONS,
+  isPermission,
   type LegalBasis,
   PERMISSIONS,
   type Permission,
@@ -184,6 +185,34 @@ export function plainRoles(policy: CompiledPolicy, roles: readonly string[]): st
 export function permits(policy: CompiledPolicy, roles: readonly string[], action: Permission): boolean {
   const allowed = policy.permissions.get(action);
   return allowed !== undefined && roles.some((r) => allowed.has(r));
+}
+
+/**
+ * permits() for an action a route names: under `policy`, or under the defaults while no policy is
+ * loaded. An action the policy does not know is a programming error (thrown, never a silent deny).
+ */
+export function permitsAction(
+  policy: CompiledPolicy | undefined,
+  roles: readonly string[],
+  action: string,
+): boolean {
+  if (!isPermission(action)) throw new Error(`unknown permission: ${action}`);
+  if (policy) return permits(policy, roles, action);
+  const allowed = DEFAULT_PERMISSIONS[action];
+  return roles.some((r) => allowed.includes(r));
+}
+
+/** Each role named by the policy's `permissions:` (or the defaults), with the actions it holds. */
+export function permissionsByRole(policy: CompiledPolicy): Map<string, Permission[]> {
+  const out = new Map<string, Permission[]>();
+  for (const action of PERMISSIONS) {
+    for (const role of policy.permissions.get(action) ?? []) {
+      const list = out.get(role) ?? [];
+      list.push(action);
+      out.set(role, list);
+    }
+  }
+  return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
 }
 
 export interface DisclosureDecisionInput {

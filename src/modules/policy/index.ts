@@ -1,4 +1,5 @@
 // The policy module's only door: purposes, grants, decisions, quotas, approvals, access review.
+// Who may do what outside the read path (the policy file's `permissions:`).
 export {
   type CompiledDisclose,
   type CompiledGrant,
@@ -9,7 +10,9 @@ export {
   decideDisclosure,
   type FieldViews,
   type Purpose,
+  permissionsByRole,
   permits,
+  permitsAction,
   policyHash,
   VIEW_RANK,
 } from './compile.js';
@@ -56,7 +59,9 @@ export {
   review,
 } from './review.js';
 export {
+  DEFAULT_PERMISSIONS,
   DEFAULT_TIMEZONE,
+  isPermission,
   LEGAL_BASES,
   type LegalBasis,
   PERMISSIONS,

@@ -43,6 +43,10 @@ export function formatReview(r: AccessReview): string {
       );
     }
   }
+  if (r.permissions.length) {
+    lines.push('', 'permissions (outside the read path)');
+    for (const p of r.permissions) lines.push(`  ${p.role.padEnd(18)} ${p.actions.join(', ')}`);
+  }
   if (r.findings.length) {
     lines.push('', 'findings');
     for (const f of r.findings)
@@ -149,7 +153,9 @@ export function registerPolicyCommands(
 
   group
     .command('review')
-    .description('Access review: what each role sees per purpose, and grants unused in the period')
+    .description(
+      'Access review: what each role sees per purpose, grants unused in the period, and who may do what',
+    )
     .option('--days <n>', 'period in days', '30')
     .option('--json', 'print JSON')
     .action(async (opts: { days: string }, cmd: Command) => {

@@ -49,51 +49,7 @@ export const policyVersions = {
 };
 
 export const quota = {
-  /** Whether the actor already read the subject for the purpose on that day, and the day's count. */
-  async state(
-    db: Executor,
-    k: { actorId: string; purpose: string; day: string; subjectId: string },
-  ): Promise<{ used: number; alreadyRead: boolean }> {
-    const [counter, usage] = await Promise.all([
-      db
-        .selectFrom('quota_counters')
-        .select('used')
-        .where('actor_id', '=', k.actorId)
-        .where('purpose', '=', k.purpose)
-        .where('day', '=', k.day)
-        .executeTakeFirst(),
-      db
-        .selectFrom('quota_usage')
-        .select('first_at')
-        .where('actor_id', '=', k.actorId)
-        .where('purpose', '=', k.purpose)
-        .where('day', '=', k.day)
-        .where('subject_id', '=', k.subjectId)
-        .executeTakeFirst(),
-    ]);
-    return { used: counter ? num(counter.used) : 0, alreadyRead: usage !== undefined };
-  },
-
-  /** Inserts the (actor, purpose, day, subject) row; false when it was already there. */
-  async markRead(
-    db: Executor,
-    k: { actorId: string; purpose: string; day: string; subjectId: string; at: string },
-  ): Promise<boolean> {
-    const r = await db
-      .insertInto('quota_usage')
-      .values({
-        actor_id: k.actorId,
-        purpose: k.purpose,
-        day: k.day,
-        subject_id: k.subjectId,
-        first_at: k.at,
-      })
-      .onConflict((oc) => oc.columns(['actor_id', 'purpose', 'day', 'subject_id']).doNothing())
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
-  },
-
-  /** Undoes markRead (recordUse leaves no trace when it refuses a read). */
+  /** Undoes markReadMany for one row (recordUses leaves no trace of a read it refuses). */
   async unmarkRead(
     db: Executor,
     k: { actorId: string; purpose: string; day: string; subjectId: string },
@@ -133,8 +89,9 @@ export const quota = {
   },
 
   /**
-   * state() for many reads at once (the read path's batches): one counter query for all, and one
-   * usage query per (actor, purpose, day) with the subjects as an IN list.
+   * Per read: whether the actor already read the subject for the purpose that day, and the day's
+   * count. One counter query for all, and one usage query per (actor, purpose, day) with the
+   * subjects as an IN list.
    */
   async stateMany(
     db: Executor,
@@ -191,7 +148,7 @@ export const quota = {
   },
 
   /**
-   * markRead() for many rows in one statement; returns the `actor\0purpose\0day\0subject` keys
+   * Inserts the (actor, purpose, day, subject) rows in one statement; returns the `actor\0purpose\0day\0subject` keys
    * that were new (RETURNING gives only the rows actually inserted, on both dialects).
    */
   async markReadMany(
@@ -309,24 +266,7 @@ export const approvals = {
       .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   },
-  /** The approved, unexpired approval of an actor for a purpose that expires first. */
-  async active(
-    db: Executor,
-    k: { actorId: string; purpose: string; at: string; includeExhausted: boolean },
-  ): Promise<ApprovalRow | undefined> {
-    let q = db
-      .selectFrom('approvals')
-      .selectAll()
-      .where('requested_by', '=', k.actorId)
-      .where('purpose', '=', k.purpose)
-      .where('status', '=', 'approved')
-      .where('expires_at', '>', k.at);
-    if (!k.includeExhausted)
-      q = q.where((eb) => eb.or([eb('remaining', 'is', null), eb('remaining', '>', 0)]));
-    const r = await q.orderBy('expires_at', 'asc').orderBy('id').limit(1).executeTakeFirst();
-    return r ? approvalRow(r) : undefined;
-  },
-  /** The approved, unexpired approvals of these actors for these purposes (active() for a batch). */
+  /** The approved, unexpired approvals of these actors for these purposes, earliest expiry first. */
   async activeAmong(
     db: Executor,
     k: { actorIds: readonly string[]; purposes: readonly string[]; at: string },
@@ -361,7 +301,7 @@ export const approvals = {
       .where('id', '=', id)
       .execute();
   },
-  /** Gives back a subject taken by consume() (recordUse undoing its own work). */
+  /** Gives back a subject taken by consume() (recordUses undoing its own work). */
   async refund(db: Executor, id: string): Promise<void> {
     await db.updateTable('approvals').set({ remaining: sql`remaining + 1` }).where('id', '=', id).execute();
   },

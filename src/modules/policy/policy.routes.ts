@@ -1,24 +1,17 @@
 import { z } from 'zod';
-import { commonError } from '../../lib/errors.js';
-import { type RouteDef, route } from '../../lib/http/index.js';
-import type { Principal } from '../../lib/principal.js';
-import { APPROVER_ROLE, type PolicyService } from './policy.service.js';
+import { type Permissions, type RouteDef, route } from '../../lib/http/index.js';
+import type { PolicyService } from './policy.service.js';
 import { MAX_POLICY_BYTES, VIEWS } from './schema.js';
 
 /**
- * /v1/policy and /v1/approvals. Administrators read and replace the policy; privacy officers,
- * auditors and administrators read it and its access review; any actor may request an approval,
- * approvers decide them. A refusal is a plain 403 FORBIDDEN that reveals nothing of the policy.
+ * /v1/policy and /v1/approvals. `policy.read` reads the policy, its versions and its access review;
+ * `policy.load` replaces it; any actor may request an approval, `approvals.decide` decides them
+ * and sees every request. A refusal is a plain 403 FORBIDDEN that reveals nothing of the policy.
  */
 export interface PolicyRoutesDeps {
   policy: PolicyService;
-}
-
-const ADMIN = 'admin';
-const REVIEWERS = [ADMIN, 'privacy_officer', 'auditor'];
-
-function requireRole(p: Principal, ...roles: string[]): void {
-  if (!roles.some((r) => p.roles.includes(r))) throw commonError('FORBIDDEN');
+  /** Who may do what (the policy's `permissions:`). */
+  permissions: Permissions;
 }
 
 const ApprovalOut = z.object({
@@ -87,10 +80,11 @@ const ReviewOut = z.object({
   findings: z.array(
     z.object({ code: z.string(), role: z.string(), purpose: z.string(), field: z.string().optional() }),
   ),
+  permissions: z.array(z.object({ role: z.string(), actions: z.array(z.string()) })),
 });
 
 export function policyRoutes(deps: PolicyRoutesDeps): RouteDef[] {
-  const { policy } = deps;
+  const { policy, permissions } = deps;
   return [
     route({
       method: 'GET',
@@ -108,7 +102,7 @@ export function policyRoutes(deps: PolicyRoutesDeps): RouteDef[] {
         text: z.string(),
       }),
       async handler({ principal }) {
-        requireRole(principal, ...REVIEWERS);
+        await permissions.require(principal, 'policy.read');
         return policy.show();
       },
     }),
@@ -122,7 +116,7 @@ export function policyRoutes(deps: PolicyRoutesDeps): RouteDef[] {
       body: z.union([z.string(), z.strictObject({ text: z.string() })]),
       response: LoadOut,
       async handler({ body, principal }) {
-        requireRole(principal, ADMIN);
+        await permissions.require(principal, 'policy.load');
         return policy.load(typeof body === 'string' ? body : body.text, { by: principal.id });
       },
     }),
@@ -145,20 +139,21 @@ export function policyRoutes(deps: PolicyRoutesDeps): RouteDef[] {
         ),
       }),
       async handler({ principal }) {
-        requireRole(principal, ...REVIEWERS);
+        await permissions.require(principal, 'policy.read');
         return { versions: await policy.versions() };
       },
     }),
     route({
       method: 'GET',
       url: '/v1/policy/review',
-      summary: 'Access review: what each role sees per purpose, and grants unused in the period',
+      summary:
+        'Access review: what each role sees per purpose, grants unused in the period, and who may do what',
       tags: ['policy'],
       auth: 'actor',
       query: z.object({ days: z.coerce.number().int().min(1).max(365).optional() }),
       response: ReviewOut,
       async handler({ query, principal }) {
-        requireRole(principal, ...REVIEWERS);
+        await permissions.require(principal, 'policy.read');
         return policy.review(query.days !== undefined ? { days: query.days } : {});
       },
     }),
@@ -194,7 +189,7 @@ export function policyRoutes(deps: PolicyRoutesDeps): RouteDef[] {
       }),
       response: z.object({ approvals: z.array(ApprovalOut) }),
       async handler({ query, principal }) {
-        const own = !principal.roles.includes(APPROVER_ROLE);
+        const own = !(await permissions.can(principal, 'approvals.decide'));
         return {
           approvals: await policy.listApprovals({ ...query, ...(own ? { requestedBy: principal.id } : {}) }),
         };
@@ -214,7 +209,7 @@ export function policyRoutes(deps: PolicyRoutesDeps): RouteDef[] {
       }),
       response: ApprovalOut,
       async handler({ params, body, principal }) {
-        requireRole(principal, APPROVER_ROLE);
+        await permissions.require(principal, 'approvals.decide');
         return policy.decideApproval(principal, params.id, body);
       },
     }),

@@ -1,10 +1,11 @@
-import type { CompiledGrant, CompiledPolicy, FieldViews } from './compile.js';
+import { type CompiledGrant, type CompiledPolicy, type FieldViews, permissionsByRole } from './compile.js';
 import type { GrantUse } from './decide.js';
 import type { LegalBasis, View } from './schema.js';
 
 /**
  * Access review (over-broad-permissions-2019): for each role and purpose, which fields it can see
- * and how, and which of those grants no actor used since a date, so they can be withdrawn. Pure:
+ * and how, and which of those grants no actor used since a date, so they can be withdrawn; and for
+ * each role, the actions outside the read path it may take (the `permissions:` section). Pure:
  * the usage comes from the caller (PolicyService reads it from grant_usage).
  */
 export interface GrantUsage extends GrantUse {
@@ -64,6 +65,8 @@ export interface AccessReview {
   /** Grants (role, purpose, field, view) not used in the period: candidates for withdrawal. */
   unused: { role: string; purpose: string; field: string; view: View; via: 'grant' | 'break_glass' }[];
   findings: Finding[];
+  /** Who may do what outside the read path: each role with the actions it holds (`permissions:`). */
+  permissions: { role: string; actions: string[] }[];
 }
 
 /** Roles that administer the system; a grant to them is reported (administrators read no PI by default). */
@@ -142,6 +145,7 @@ export function review(
     grants,
     unused,
     findings,
+    permissions: [...permissionsByRole(policy)].map(([role, actions]) => ({ role, actions })),
   };
 }
 

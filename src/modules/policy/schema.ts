@@ -108,7 +108,10 @@ const DiscloseSchema = z.strictObject({
   description: z.string().max(500).optional(),
 });
 
-/** Actions outside the read path that the routes check (who may do what), each to its roles. */
+/**
+ * Actions outside the read path that the routes check (who may do what), each to its roles. The
+ * disclosure module's three (recipients, disclosures, canary trips) are listed here too.
+ */
 export const PERMISSIONS = [
   'subjects.write',
   'subjects.erase',
@@ -116,10 +119,34 @@ export const PERMISSIONS = [
   'recipients.manage',
   'disclosures.read',
   'canaries.report_trip',
+  'actors.manage',
+  'assignments.manage',
+  'sessions.manage',
+  'notices.manage',
+  'consents.write',
+  'consents.read',
+  'policy.read',
+  'policy.load',
+  'approvals.decide',
+  'ledger.read_entries',
+  'alerts.read',
+  'alerts.manage',
+  'suspensions.manage',
+  'incidents.read',
+  'incidents.manage',
+  'rights.read',
+  'rights.handle',
+  'traces.read',
+  'traces.run',
+  'canaries.plan',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-/** The permissions a policy file without a `permissions:` section gets (the roles of before). */
+export function isPermission(action: string): action is Permission {
+  return (PERMISSIONS as readonly string[]).includes(action);
+}
+
+/** The permissions a policy file without a `permissions:` section (or action) gets: the roles of before. */
 export const DEFAULT_PERMISSIONS: Readonly<Record<Permission, readonly string[]>> = {
   'subjects.write': ['admin', 'ingest'],
   'subjects.erase': ['admin', 'privacy_officer'],
@@ -127,6 +154,34 @@ export const DEFAULT_PERMISSIONS: Readonly<Record<Permission, readonly string[]>
   'recipients.manage': ['privacy_officer', 'admin'],
   'disclosures.read': ['privacy_officer', 'partner_manager', 'auditor', 'admin'],
   'canaries.report_trip': ['canary_gateway', 'contact_service'],
+  /** Actors, their keys and the four-eyes requests to create them (a key's own rotation is free). */
+  'actors.manage': ['admin'],
+  'assignments.manage': ['admin'],
+  /** List and revoke other actors' console sessions. */
+  'sessions.manage': ['admin'],
+  /** Publish privacy notices and import consent records. */
+  'notices.manage': ['privacy_officer', 'admin'],
+  'consents.write': ['consent_recorder', 'portal', 'privacy_officer', 'admin'],
+  'consents.read': ['consent_recorder', 'portal', 'privacy_officer', 'admin', 'auditor'],
+  /** The active policy, its versions and its access review. */
+  'policy.read': ['admin', 'privacy_officer', 'auditor'],
+  'policy.load': ['admin'],
+  /** Decide approval requests, and see every request (others see their own). */
+  'approvals.decide': ['approver'],
+  /** The ledger's private entry bundles (who read whom); the tree and checkpoints are public. */
+  'ledger.read_entries': ['privacy_officer', 'auditor', 'security', 'admin'],
+  'alerts.read': ['privacy_officer', 'security', 'auditor', 'admin'],
+  'alerts.manage': ['privacy_officer', 'security', 'auditor', 'admin'],
+  /** List, impose and lift detection's suspensions of actors. */
+  'suspensions.manage': ['privacy_officer', 'security', 'auditor', 'admin', 'approver'],
+  'incidents.read': ['privacy_officer', 'security', 'auditor'],
+  'incidents.manage': ['privacy_officer', 'security'],
+  'rights.read': ['privacy_officer', 'auditor'],
+  'rights.handle': ['privacy_officer'],
+  'traces.read': ['privacy_officer', 'security', 'auditor'],
+  'traces.run': ['privacy_officer'],
+  /** How many canaries a recipient's share needs (canary sizing). */
+  'canaries.plan': ['privacy_officer', 'security', 'auditor', 'admin'],
 };
 
 export const PolicySchema = z

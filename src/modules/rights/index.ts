@@ -20,7 +20,7 @@ export {
 } from './deadlines.js';
 export { registerRightsCommands } from './rights.commands.js';
 export { rightsError } from './rights.errors.js';
-export { PORTAL_COOKIE, RIGHTS_HANDLERS, RIGHTS_READERS, rightsRoutes } from './rights.routes.js';
+export { PORTAL_COOKIE, rightsRoutes } from './rights.routes.js';
 export {
   type Complaint,
   createRights,

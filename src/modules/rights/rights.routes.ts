@@ -1,13 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { commonError } from '../../lib/errors.js';
-import { route } from '../../lib/http/index.js';
+import { type Permissions, route } from '../../lib/http/index.js';
 import { rightsError } from './rights.errors.js';
 import { REQUEST_KINDS, type Rights } from './rights.service.js';
 
-/** The privacy team handles requests and complaints; auditors may read them. */
-export const RIGHTS_HANDLERS = ['privacy_officer'];
-export const RIGHTS_READERS = ['privacy_officer', 'auditor'];
 /** The cookie the web portal keeps the session in (httpOnly, set by the web layer). */
 export const PORTAL_COOKIE = 'custodian_portal';
 
@@ -138,15 +134,14 @@ export function rightsRoutes(deps: {
   rights: Rights;
   /** Recipients whose partner actor this is (a partner confirms deletions it carried out). */
   recipientsOfActor?: (actorId: string) => Promise<{ id: string }[]>;
+  /** Who may do what: `rights.handle` (requests and complaints), `rights.read` (and auditors). */
+  permissions: Permissions;
 }) {
-  const { rights } = deps;
+  const { rights, permissions } = deps;
   const subject = async (request: FastifyRequest) => {
     const s = await rights.validateSession(sessionToken(request));
     if (!s) throw rightsError('RIGHTS_SESSION_REQUIRED');
     return s;
-  };
-  const guard = (roles: readonly string[], allowed: readonly string[]) => {
-    if (!roles.some((r) => allowed.includes(r))) throw commonError('FORBIDDEN');
   };
   const tags = ['portal'];
   const staffTags = ['rights'];
@@ -378,7 +373,7 @@ export function rightsRoutes(deps: {
       }),
       response: z.object({ requests: z.array(RequestSchema) }),
       handler: async ({ principal, query }) => {
-        guard(principal.roles, RIGHTS_READERS);
+        await permissions.require(principal, 'rights.read');
         return {
           requests: await rights.requests.list({
             ...(query.status ? { status: query.status.split(',') } : {}),
@@ -398,7 +393,7 @@ export function rightsRoutes(deps: {
       query: z.object({ days: z.coerce.number().int().min(0).max(90).optional() }),
       response: z.object({ due: z.array(RequestSchema), waiting: z.array(RequestSchema) }),
       handler: async ({ principal, query }) => {
-        guard(principal.roles, RIGHTS_READERS);
+        await permissions.require(principal, 'rights.read');
         return rights.requests.due(new Date(rights.now().getTime() + (query.days ?? 3) * 86_400_000));
       },
     }),
@@ -422,7 +417,7 @@ export function rightsRoutes(deps: {
       response: z.object({ request: RequestSchema }),
       status: 201,
       handler: async ({ principal, body }) => {
-        guard(principal.roles, RIGHTS_HANDLERS);
+        await permissions.require(principal, 'rights.handle');
         return { request: await rights.requests.file({ ...body, filedBy: principal.id }) };
       },
     }),
@@ -435,7 +430,7 @@ export function rightsRoutes(deps: {
       params: z.object({ id: Id }),
       response: z.object({ request: RequestSchema }),
       handler: async ({ principal, params }) => {
-        guard(principal.roles, RIGHTS_READERS);
+        await permissions.require(principal, 'rights.read');
         return { request: await rights.requests.get(params.id) };
       },
     }),
@@ -460,7 +455,7 @@ export function rightsRoutes(deps: {
         .optional(),
       response: z.object({ request: RequestSchema }),
       handler: async ({ principal, params, body }) => {
-        guard(principal.roles, RIGHTS_HANDLERS);
+        await permissions.require(principal, 'rights.handle');
         const b = body ?? {};
         const by = principal.id;
         const r = rights.requests;
@@ -496,7 +491,8 @@ export function rightsRoutes(deps: {
       response: z.object({ request: RequestSchema }),
       handler: async ({ principal, params }) => {
         const own = deps.recipientsOfActor ? await deps.recipientsOfActor(principal.id) : [];
-        if (!own.some((r) => r.id === params.recipient)) guard(principal.roles, RIGHTS_HANDLERS);
+        if (!own.some((r) => r.id === params.recipient))
+          await permissions.require(principal, 'rights.handle');
         return { request: await rights.requests.confirmRecipient(params.id, params.recipient, principal.id) };
       },
     }),
@@ -511,7 +507,7 @@ export function rightsRoutes(deps: {
       query: z.object({ status: z.string().max(100).optional(), subject: z.string().max(64).optional() }),
       response: z.object({ complaints: z.array(ComplaintSchema) }),
       handler: async ({ principal, query }) => {
-        guard(principal.roles, RIGHTS_READERS);
+        await permissions.require(principal, 'rights.read');
         return {
           complaints: await rights.complaints.list({
             ...(query.status ? { status: query.status.split(',') } : {}),
@@ -537,7 +533,7 @@ export function rightsRoutes(deps: {
       response: z.object({ complaint: ComplaintSchema }),
       status: 201,
       handler: async ({ principal, body }) => {
-        guard(principal.roles, RIGHTS_HANDLERS);
+        await permissions.require(principal, 'rights.handle');
         return { complaint: await rights.complaints.file({ ...body, filedBy: principal.id }) };
       },
     }),
@@ -550,7 +546,7 @@ export function rightsRoutes(deps: {
       params: z.object({ id: Id }),
       response: z.object({ complaint: ComplaintSchema }),
       handler: async ({ principal, params }) => {
-        guard(principal.roles, RIGHTS_READERS);
+        await permissions.require(principal, 'rights.read');
         return { complaint: await rights.complaints.get(params.id) };
       },
     }),
@@ -580,7 +576,7 @@ export function rightsRoutes(deps: {
         bundle: BundleSchema,
       }),
       handler: async ({ principal, params }) => {
-        guard(principal.roles, RIGHTS_HANDLERS);
+        await permissions.require(principal, 'rights.handle');
         const inv = await rights.complaints.investigation(params.id, principal.id);
         return { readers: inv.readers, recipients: inv.recipients, bundle: inv.history.bundle };
       },
@@ -603,7 +599,7 @@ export function rightsRoutes(deps: {
         .optional(),
       response: z.object({ complaint: ComplaintSchema }),
       handler: async ({ principal, params, body }) => {
-        guard(principal.roles, RIGHTS_HANDLERS);
+        await permissions.require(principal, 'rights.handle');
         const b = body ?? {};
         const c = rights.complaints;
         switch (params.action) {

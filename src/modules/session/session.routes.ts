@@ -1,11 +1,8 @@
 import { z } from 'zod';
-import { commonError } from '../../lib/errors.js';
-import { route } from '../../lib/http/index.js';
+import { type Permissions, route } from '../../lib/http/index.js';
 import { clearSessionCookies, sessionOf, setSessionCookies } from './session.http.js';
 import { SessionView, SignInBody } from './session.schemas.js';
 import type { Sessions } from './session.service.js';
-
-const ADMIN = 'admin';
 
 const SessionRow = z.object({
   id: z.string(),
@@ -17,8 +14,9 @@ const SessionRow = z.object({
   revokedAt: z.string().nullable(),
 });
 
-export function sessionRoutes(deps: { sessions: Sessions; secure: boolean }) {
-  const { sessions, secure } = deps;
+/** Listing and revoking other actors' sessions needs `sessions.manage` (the policy's `permissions:`). */
+export function sessionRoutes(deps: { sessions: Sessions; secure: boolean; permissions: Permissions }) {
+  const { sessions, secure, permissions } = deps;
   const idleSeconds = Math.round(sessions.idleMs / 1000);
   return [
     route({
@@ -101,7 +99,7 @@ export function sessionRoutes(deps: { sessions: Sessions; secure: boolean }) {
       }),
       response: z.object({ sessions: z.array(SessionRow) }),
       handler: async ({ principal, query }) => {
-        if (!principal.roles.includes(ADMIN)) throw commonError('FORBIDDEN');
+        await permissions.require(principal, 'sessions.manage');
         return {
           sessions: await sessions.list({
             ...(query.actor ? { actorId: query.actor } : {}),
@@ -120,7 +118,7 @@ export function sessionRoutes(deps: { sessions: Sessions; secure: boolean }) {
       params: z.object({ id: z.string().max(64) }),
       response: z.object({ revoked: z.literal(true) }),
       handler: async ({ principal, params }) => {
-        if (!principal.roles.includes(ADMIN)) throw commonError('FORBIDDEN');
+        await permissions.require(principal, 'sessions.manage');
         await sessions.revoke(params.id, principal.id);
         return { revoked: true as const };
       },

@@ -5,7 +5,7 @@ export { type CandidateRef, type Scored, type ScoreInput, score } from './score.
 export { CANARY_RISK, type CanaryRisk, type CanarySizing, canariesNeeded, hyperTailLog } from './stats.js';
 export { parseComplaints, registerTraceCommands } from './trace.commands.js';
 export { TRACE_ERRORS, traceError } from './trace.errors.js';
-export { TRACE_TEAM, TRACE_UPLOADERS, traceRoutes } from './trace.routes.js';
+export { traceRoutes } from './trace.routes.js';
 export {
   type Complaint,
   createTrace,

@@ -1,13 +1,13 @@
 import { z } from 'zod';
-import { commonError } from '../../lib/errors.js';
-import { route } from '../../lib/http/index.js';
+import { type Permissions, route } from '../../lib/http/index.js';
 import { canariesNeeded } from './stats.js';
 import type { Trace } from './trace.service.js';
 
-/** The privacy team runs and reads traces (an uploaded leak is PI; a result names staff). */
-export const TRACE_TEAM = ['privacy_officer', 'security', 'auditor'];
-/** Uploading a leaked file is for the privacy team only. */
-export const TRACE_UPLOADERS = ['privacy_officer'];
+/**
+ * The privacy team reads traces (`traces.read`: an uploaded leak is PI; a result names staff);
+ * uploading a leaked file (`traces.run`) is for the privacy officer only; canary sizing
+ * (`canaries.plan`) is arithmetic. Roles come from the policy's `permissions:`.
+ */
 
 const Ref = z.object({ key: z.string(), kind: z.enum(['actor', 'recipient']), id: z.string() });
 const Evidence = z.object({
@@ -81,10 +81,8 @@ export { ComplaintSchema };
 
 const MAX_UPLOAD = 64 * 1024 * 1024;
 
-export function traceRoutes(deps: { trace: Trace }) {
-  const guard = (roles: readonly string[], allowed: readonly string[]) => {
-    if (!roles.some((r) => allowed.includes(r))) throw commonError('FORBIDDEN');
-  };
+export function traceRoutes(deps: { trace: Trace; permissions: Permissions }) {
+  const { permissions } = deps;
   return [
     route({
       method: 'POST',
@@ -109,7 +107,7 @@ export function traceRoutes(deps: { trace: Trace }) {
         .strict(),
       response: Result,
       handler: async ({ principal, body }) => {
-        guard(principal.roles, TRACE_UPLOADERS);
+        await permissions.require(principal, 'traces.run');
         return deps.trace.run({
           ...(body.file ? { file: Buffer.from(body.file, 'base64') } : {}),
           ...(body.complaints ? { complaints: body.complaints } : {}),
@@ -140,7 +138,7 @@ export function traceRoutes(deps: { trace: Trace }) {
         ),
       }),
       handler: async ({ principal, query }) => {
-        guard(principal.roles, TRACE_TEAM);
+        await permissions.require(principal, 'traces.read');
         return { traces: await deps.trace.list(query.limit ?? 100) };
       },
     }),
@@ -153,7 +151,7 @@ export function traceRoutes(deps: { trace: Trace }) {
       params: z.object({ id: z.string().max(64) }),
       response: Result,
       handler: async ({ principal, params }) => {
-        guard(principal.roles, TRACE_TEAM);
+        await permissions.require(principal, 'traces.read');
         return deps.trace.getTrace(params.id);
       },
     }),
@@ -177,7 +175,7 @@ export function traceRoutes(deps: { trace: Trace }) {
         model: z.enum(['binomial', 'exact']),
       }),
       handler: async ({ principal, query }) => {
-        guard(principal.roles, [...TRACE_TEAM, 'admin']);
+        await permissions.require(principal, 'canaries.plan');
         return canariesNeeded(query);
       },
     }),
