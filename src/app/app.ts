@@ -8,7 +8,14 @@ import { type Access, accessRoutes, createAccess } from '../modules/access/index
 import { type Actors, actorsRoutes, createActors, toPrincipal } from '../modules/actors/index.js';
 import { type Consent, consentRoutes, createConsent } from '../modules/consent/index.js';
 import { createDetect, type Detect, detectRoutes } from '../modules/detect/index.js';
-import { createDisclosure, type DisclosureService, disclosureRoutes } from '../modules/disclosure/index.js';
+import {
+  type CanaryVault,
+  createCanaries,
+  createDisclosure,
+  type DisclosureService,
+  disclosureRoutes,
+  recipientsActingAs,
+} from '../modules/disclosure/index.js';
 import { createIncidents, type Incidents, incidentsRoutes } from '../modules/incidents/index.js';
 import {
   createLedger,
@@ -133,7 +140,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
   ): Promise<Set<string>> => {
     const ok = await consent.consentedSubjects(ex, subjectIds, purpose, recipient, at);
     if (!recipient) return ok;
-    for (const r of await disclosureRef!.recipientsOfActor(recipient, ex)) {
+    for (const r of await recipientsActingAs(ex, recipient)) {
       const rest = subjectIds.filter((s) => !ok.has(s));
       if (rest.length === 0) break;
       for (const s of await consent.consentedSubjects(ex, rest, purpose, r.id, at)) ok.add(s);
@@ -155,8 +162,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
       if (!recipient) return check(null);
       if (await check(recipient)) return true;
       // A partner reading with its own API key: consent names the recipient the partner actor is.
-      for (const r of await disclosureRef!.recipientsOfActor(recipient, executor))
-        if (await check(r.id)) return true;
+      for (const r of await recipientsActingAs(executor, recipient)) if (await check(r.id)) return true;
       return false;
     },
     // Batch forms for the read path's group-committed batches (one query per batch, not per read).
@@ -186,8 +192,15 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
       throw e;
     }
   };
-  // Late-bound: disclosure needs access (the reader) and access needs disclosure (canary check).
-  let disclosureRef: DisclosureService | undefined;
+  // The canary registry comes before the read path (which asks it whether a subject is a canary)
+  // and goes into the disclosure service (which plants canaries and reads through the read path).
+  const canaryVault: CanaryVault = {
+    catalog: vault.catalog,
+    createMany: (inputs, o) => vault.createMany(inputs, { trx: o.trx, by: o.actor ?? null }),
+    taken: async (field, values) =>
+      catalog.field(field)?.searchable ? new Set((await lookupMany(vault, field, values)).keys()) : new Set(),
+  };
+  const canaries = createCanaries({ db, clock, keyring, record, detect, vault: canaryVault, config: {} });
   const access = createAccess({
     db,
     clock,
@@ -197,7 +210,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     record,
     detect,
     guard: detect,
-    isCanary: (ex, subjectId) => disclosureRef!.canaries.isCanary(ex, subjectId),
+    isCanary: (ex, subjectId) => canaries.isCanary(ex, subjectId),
     // A contact token resolves only while the actor it was issued to may still see the field.
     principalOf: async (id) => {
       const a = await actors.get(id).catch(() => undefined);
@@ -224,19 +237,11 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
       );
       return new Set(subjectIds.filter((s) => live.has(`${actorId}\0${s}`)));
     },
-    vault: {
-      catalog: vault.catalog,
-      createMany: (inputs, o) => vault.createMany(inputs, { trx: o.trx, by: o.actor ?? null }),
-      taken: async (field, values) =>
-        catalog.field(field)?.searchable
-          ? new Set((await lookupMany(vault, field, values)).keys())
-          : new Set(),
-    },
-    canaries: {},
+    vault: canaryVault,
+    canaryService: canaries,
     jurisdiction: config.jurisdiction,
     sensitiveFields: catalog.fields.filter((f) => f.sensitivity === 'sensitive').map((f) => f.name),
   });
-  disclosureRef = disclosure;
   const trace = createTrace({
     db,
     clock,

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type App, createApp } from '../app/app.js';
@@ -7,6 +7,7 @@ import { type DialectName, openScratchDatabase } from '../db/index.js';
 import { systemClock } from '../lib/clock.js';
 import { generateKeyFile, type Keyring, keyringFromFile } from '../lib/crypto/index.js';
 import { createLogger } from '../lib/log.js';
+import { defaultPolicyFile } from '../modules/policy/index.js';
 import type { BenchContext } from './types.js';
 
 export interface BenchApp {
@@ -50,4 +51,27 @@ export async function openBenchApp(
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The guarded policy as a benchmark reads under it: detection's ladder only alerts (a benchmark's
+ * reader is a firehose by design and must not suspend itself), plus one grant for the benchmark's
+ * service actor `bench_reader` (billing: name plain, email masked; no assignment, no quota).
+ */
+export function benchPolicy(version: string): string {
+  const guarded = readFileSync(defaultPolicyFile(), 'utf8')
+    .replace(/version: "[^"]*"/, `version: "${version}"`)
+    .replace(/medium: approval/, 'medium: alert')
+    .replace(/high: suspend/, 'high: alert');
+  const grant = `grants:
+  - role: bench_reader
+    purpose: billing
+    description: The benchmark's service actor.
+    fields:
+      name: plain
+      email: masked
+    assignment: false
+`;
+  if (!/^grants:\n/m.test(guarded)) throw new Error('the default policy has no grants: section');
+  return guarded.replace(/^grants:\n/m, grant);
 }

@@ -253,7 +253,7 @@ export function withStatementCache(sqlite: SQLite.Database, max = 512) {
  * SQLite with synchronous=NORMAL writes each commit to the write-ahead log without an fsync; this
  * dialect adds the fsync itself, after COMMIT and before the commit is acknowledged, in a libuv
  * thread (fs.promises FileHandle.sync), so the event loop parses, decides and decrypts for other
- * requests while the disk works. The same durability as synchronous=FULL (which fsyncs the WAL in
+ * requests while the disk works, and the connection is free for the next transaction meanwhile. The same durability as synchronous=FULL (which fsyncs the WAL in
  * COMMIT, blocking the only thread for milliseconds): on Linux an fsync of any descriptor of the
  * file flushes all its written data. Statements outside a transaction that may write (anything but
  * a SELECT, WITH, PRAGMA or EXPLAIN) are synced the same way. Checkpoints sync as SQLite does.
@@ -280,6 +280,12 @@ function walFsyncDialect(base: SqliteDialect, dbPath: string, onSync?: () => voi
     q.query.kind === 'SelectQueryNode' || /^\s*(select|with|pragma|explain)\b/i.test(q.sql);
   const open_ = new WeakSet<DatabaseConnection>();
   const inner = base.createDriver();
+  // After COMMIT the connection is unlocked at once and the fsync awaited after: the next
+  // transaction runs while the disk works, and this one is acknowledged only once its fsync (which
+  // began after its COMMIT, and covers every write before it) is done. Kysely still calls
+  // releaseConnection for the holder later; one call per early unlock is skipped, so unlocks and
+  // acquisitions stay balanced.
+  let unlockedEarly = 0;
   const wrap = (c: DatabaseConnection): DatabaseConnection => ({
     async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
       const r = await c.executeQuery<R>(q);
@@ -310,7 +316,11 @@ function walFsyncDialect(base: SqliteDialect, dbPath: string, onSync?: () => voi
     async commitTransaction(w: DatabaseConnection) {
       open_.delete(raw(w));
       await inner.commitTransaction(raw(w));
-      await fsyncWal();
+      const sync = fsyncWal();
+      sync.catch(() => undefined); // awaited below; never unhandled in between
+      unlockedEarly++;
+      await inner.releaseConnection(raw(w));
+      await sync;
     },
     async rollbackTransaction(w: DatabaseConnection) {
       open_.delete(raw(w));
@@ -319,7 +329,13 @@ function walFsyncDialect(base: SqliteDialect, dbPath: string, onSync?: () => voi
     savepoint: (w, name, compile) => inner.savepoint!(raw(w), name, compile),
     rollbackToSavepoint: (w, name, compile) => inner.rollbackToSavepoint!(raw(w), name, compile),
     releaseSavepoint: (w, name, compile) => inner.releaseSavepoint!(raw(w), name, compile),
-    releaseConnection: (w) => inner.releaseConnection(raw(w)),
+    async releaseConnection(w: DatabaseConnection) {
+      if (unlockedEarly > 0) {
+        unlockedEarly--;
+        return;
+      }
+      await inner.releaseConnection(raw(w));
+    },
     destroy: () => inner.destroy(),
   };
   return {

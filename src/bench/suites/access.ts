@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import { CompiledQuery } from 'kysely';
 import type { App } from '../../app/app.js';
@@ -6,9 +5,8 @@ import { buildHttp } from '../../app/serve.js';
 import type { DialectName } from '../../db/index.js';
 import type { Principal } from '../../lib/principal.js';
 import { toPrincipal } from '../../modules/actors/index.js';
-import { defaultPolicyFile } from '../../modules/policy/index.js';
 import { generateCustomers } from '../../modules/sim/index.js';
-import { openBenchApp } from '../app.js';
+import { benchPolicy, openBenchApp } from '../app.js';
 import { type LoadResult, runLoad } from '../loadgen.js';
 import { type BenchContext, type BenchSuite, type Measurement, median, rate } from '../types.js';
 
@@ -32,25 +30,6 @@ import { type BenchContext, type BenchSuite, type Measurement, median, rate } fr
 const BENCH_POLICY_VERSION = 'bench-1';
 const FIELDS = ['name', 'email'];
 
-/** The guarded policy plus one grant for the benchmark's service actor (no assignment, no quota). */
-function benchPolicy(): string {
-  const guarded = readFileSync(defaultPolicyFile(), 'utf8');
-  // Detection only alerts here: a benchmark's reader is a firehose by design.
-  const text = guarded
-    .replace(/version: "[^"]*"/, `version: "${BENCH_POLICY_VERSION}"`)
-    .replace(/medium: approval/, 'medium: alert')
-    .replace(/high: suspend/, 'high: alert');
-  return `${text}
-  - role: bench_reader
-    purpose: billing
-    description: The benchmark's service actor.
-    fields:
-      name: plain
-      email: masked
-    assignment: false
-`;
-}
-
 interface BenchApp {
   app: App;
   dialect: DialectName;
@@ -71,7 +50,7 @@ async function openBench(ctx: BenchContext, dialect: DialectName, subjects: numb
   });
   const { app } = bench;
   const { database } = app;
-  await app.policy.load(benchPolicy(), { by: null });
+  await app.policy.load(benchPolicy(BENCH_POLICY_VERSION), { by: null });
   const { actor, apiKey } = await app.actors.create(
     { name: 'bench.reader', kind: 'service', roles: ['bench_reader'] },
     { by: null },

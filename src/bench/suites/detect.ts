@@ -1,40 +1,15 @@
-import { readFileSync } from 'node:fs';
 import type { DialectName } from '../../db/index.js';
 import { toPrincipal } from '../../modules/actors/index.js';
 import { createEngine, type Observation } from '../../modules/detect/index.js';
-import { defaultPolicyFile } from '../../modules/policy/index.js';
 import { generateCustomers } from '../../modules/sim/index.js';
-import { openBenchApp } from '../app.js';
+import { benchPolicy, openBenchApp } from '../app.js';
 import { type BenchContext, type BenchSuite, type Measurement, median, rate } from '../types.js';
-
-/**
- * Insider detection's cost:
- * - inline: audited single reads (issued concurrently, group-committed) with the detection guard
- *   against the same reads with the guard replaced by a no-op, same app, same run; goal ≤ 10%;
- * - replay: stored-event-shaped observations pushed through the detectors, events/s; goal ≥ 200,000/s.
- * The benchmark's reader is a service actor whose ladder only alerts (so a benchmark never
- * suspends itself).
- */
-function benchPolicy(): string {
-  const guarded = readFileSync(defaultPolicyFile(), 'utf8')
-    .replace(/version: "[^"]*"/, 'version: "bench-detect-1"')
-    .replace(/medium: approval/, 'medium: alert')
-    .replace(/high: suspend/, 'high: alert');
-  return `${guarded}
-  - role: bench_reader
-    purpose: billing
-    fields:
-      name: plain
-      email: masked
-    assignment: false
-`;
-}
 
 async function inline(ctx: BenchContext, dialect: DialectName): Promise<{ on: number; off: number }> {
   const bench = await openBenchApp(ctx, dialect, { prefix: 'bench_detect', poolSize: 8 });
   const { app } = bench;
   try {
-    await app.policy.load(benchPolicy(), { by: null });
+    await app.policy.load(benchPolicy('bench-detect-1'), { by: null });
     const { actor } = await app.actors.create(
       { name: 'bench.reader', kind: 'service', roles: ['bench_reader'] },
       { by: null },

@@ -9,7 +9,7 @@ import { type IdSource, randomId } from '../../lib/ids.js';
 import { type Consent, type ConsentRecord, canonicalJson } from '../consent/index.js';
 import type { Detect } from '../detect/index.js';
 import { type CompiledPolicy, type DisclosureDecision, decideDisclosure } from '../policy/index.js';
-import { type CanaryConfig, type CanaryVault, createCanaries } from './canary.service.js';
+import { type Canaries, type CanaryConfig, type CanaryVault, createCanaries } from './canary.service.js';
 import { canaryError, disclosureError } from './disclosure.errors.js';
 import {
   deletionNoticesFor,
@@ -106,6 +106,11 @@ export interface DisclosureDeps {
   /** Creates canary subjects in the vault. */
   vault: CanaryVault;
   canaries?: CanaryConfig | undefined;
+  /**
+   * The canary registry, when the composition root built it first (the read path asks it whether a
+   * subject is a canary before this service exists). Default: one built from the deps above.
+   */
+  canaryService?: Canaries;
   /** The organisation's jurisdiction (ISO 3166-1 alpha-2); recipients elsewhere are cross-border. */
   jurisdiction?: string;
   /** Fields that are sensitive PI (PIPL art. 28): disclosing one needs the sensitive separate flag. */
@@ -282,6 +287,15 @@ function itemsDigest(subjectIds: readonly string[]): string {
 
 export type DisclosureService = ReturnType<typeof createDisclosure>;
 
+/**
+ * The recipients a partner actor acts for (recipients.actor_id). Needs nothing but the database, so
+ * the read path's consent check can ask it without the disclosure service (which depends on the
+ * read path): no late binding in the composition root.
+ */
+export async function recipientsActingAs(db: DbExecutor, actorId: string): Promise<Recipient[]> {
+  return (await recipientsOfActor(db, actorId)).map(toRecipient);
+}
+
 export function createDisclosure(deps: DisclosureDeps) {
   requireRecorder(deps.record, 'createDisclosure');
   const ids = deps.ids ?? randomId;
@@ -291,16 +305,18 @@ export function createDisclosure(deps: DisclosureDeps) {
   const caps = { ...DEFAULT_TRANSFER_CAPS, ...(deps.transferCaps ?? {}) };
   const maxIds = deps.maxRefusalIds ?? 1000;
   const hash = blindIndexer(deps.keyring as Keyring);
-  const canaries = createCanaries({
-    db: deps.db,
-    clock: deps.clock,
-    keyring: deps.keyring,
-    ...(deps.ids ? { ids: deps.ids } : {}),
-    record: deps.record,
-    detect: deps.detect,
-    vault: deps.vault,
-    config: deps.canaries,
-  });
+  const canaries =
+    deps.canaryService ??
+    createCanaries({
+      db: deps.db,
+      clock: deps.clock,
+      keyring: deps.keyring,
+      ...(deps.ids ? { ids: deps.ids } : {}),
+      record: deps.record,
+      detect: deps.detect,
+      vault: deps.vault,
+      config: deps.canaries,
+    });
 
   /**
    * The recipient's pseudonym for a subject: stable for one recipient (it can match rows across
@@ -650,7 +666,7 @@ export function createDisclosure(deps: DisclosureDeps) {
 
     /** `executor`: the caller's transaction, when called inside one (SQLite has one connection). */
     async recipientsOfActor(actorId: string, executor: DbExecutor = deps.db): Promise<Recipient[]> {
-      return (await recipientsOfActor(executor, actorId)).map(toRecipient);
+      return recipientsActingAs(executor, actorId);
     },
 
     // --- disclosures ---------------------------------------------------------------------------

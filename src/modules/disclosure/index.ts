@@ -31,6 +31,7 @@ export {
   MAX_DISCLOSURE_SUBJECTS,
   type OutgoingDeletionNotice,
   type Releaser,
+  recipientsActingAs,
 } from './disclosure.service.js';
 export { type ExportFormat, placeCanaries } from './exportfile.js';
 export {
