@@ -336,11 +336,11 @@ export const disclosureSuite: BenchSuite = {
           unit: 'subjects/s',
           better: 'higher',
           baseline: { name: `raw SELECT of the same consent rows (${dialect})`, value: r },
-          goal: {
-            text: '≥ 100,000 subjects/s (consent check, items, canaries, ledger; no decryption)',
-            met: e >= 100_000,
+          extra: {
+            subjects: n,
+            costRatio: Number((r / e).toFixed(2)),
+            note: 'the path around the reader only (consent check, items, canaries, ledger; a reader that decrypts nothing): where the time goes, not the goal',
           },
-          extra: { subjects: n, costRatio: Number((r / e).toFixed(2)) },
         });
         const d = median(decryptRate);
         const rc = median(rawCipherRate);
@@ -350,6 +350,9 @@ export const disclosureSuite: BenchSuite = {
           unit: 'subjects/s',
           better: 'higher',
           baseline: { name: `raw SELECT of the same ciphertext rows (${dialect})`, value: rc },
+          // The goal is measured on the real export path: decision, consent, canaries, decryption
+          // and the file, created and picked up by the recipient (issue 11 item 21, issue 17).
+          goal: { text: '≥ 100,000 subjects/s (the real export path, with decryption)', met: d >= 100_000 },
           extra: { subjects: vaultIds.length, costRatio: Number((rc / d).toFixed(2)), fields: FIELDS.length },
         });
       } finally {
