@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ed25519PublicKeyFromRaw, ed25519Verify } from '../../lib/crypto/index.js';
-import type { DeletionNoticeSender } from './disclosure.service.js';
+import type { DeletionNoticeSender } from './notices.service.js';
 
 /**
  * Ways to hand deletion notices to recipients (outside systems). The body is canonical JSON with

@@ -1,57 +1,35 @@
 import type { Kysely, Transaction } from 'kysely';
 import { z } from 'zod';
 import type { DialectName } from '../../db/index.js';
-import { type AuditEvent, type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit.js';
+import { type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
-import { blindIndexer, ed25519Sign, type Keyring, secureFloat, sha256 } from '../../lib/crypto/index.js';
+import { blindIndexer, type Keyring, secureFloat, sha256 } from '../../lib/crypto/index.js';
 import { type AppError, isAppError } from '../../lib/errors.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
-import { type Consent, type ConsentRecord, canonicalJson } from '../consent/index.js';
+import type { Consent } from '../consent/index.js';
 import type { Detect } from '../detect/index.js';
 import { type CompiledPolicy, type DisclosureDecision, decideDisclosure } from '../policy/index.js';
 import { type Canaries, type CanaryConfig, type CanaryVault, createCanaries } from './canary.service.js';
 import { canaryError, disclosureError } from './disclosure.errors.js';
 import {
-  deletionNoticesFor,
-  deliveredTo,
   disclosuresBy,
   disclosuresOfSubject,
-  getDeletionNotice,
   getDisclosure,
   getRecipient,
-  getRecipientByName,
-  insertDeletionNotices,
   insertDisclosure,
   insertItems,
-  insertRecipient,
   itemsOf,
   listDisclosures,
-  listRecipients,
   lockActorQuota,
   markItemsDelivered,
-  pendingDeletionNotices,
-  recipientsOfActor,
   subjectsSentTo,
-  updateDeletionNotice,
   updateDisclosure,
-  updateRecipient,
 } from './disclosure.repo.js';
-import type {
-  DeletionNoticesTable,
-  DisclosureItemsTable,
-  DisclosuresTable,
-  RecipientsTable,
-} from './disclosure.tables.js';
+import type { DisclosureItemsTable, DisclosuresTable } from './disclosure.tables.js';
 import { type ExportRow, placeCanaries, serialise } from './exportfile.js';
-import {
-  DEFAULT_TRANSFER_CAPS,
-  type Recipient,
-  type RecipientInput,
-  RecipientInputSchema,
-  type RecipientPatch,
-  RecipientPatchSchema,
-  type TransferMechanism,
-} from './recipients.js';
+import { createDeletionNotices } from './notices.service.js';
+import { DEFAULT_TRANSFER_CAPS, type Recipient, type TransferMechanism } from './recipients.js';
+import { createRecipients, toRecipient } from './recipients.service.js';
 
 /**
  * Disclosure: provision of PI to a third party (PIPL art. 23). A disclosure is a policy decision
@@ -187,61 +165,6 @@ export interface Delivery {
   contentType: 'text/csv; charset=utf-8' | 'application/json; charset=utf-8';
 }
 
-export interface OutgoingDeletionNotice {
-  id: string;
-  recipientId: string;
-  webhookUrl: string | null;
-  /** Canonical JSON; the signature is over exactly these bytes (UTF-8). */
-  body: string;
-  /** Ed25519, base64. */
-  signature: string;
-  /** Raw Ed25519 public key, base64. */
-  publicKey: string;
-}
-
-export type DeletionNoticeSender = (n: OutgoingDeletionNotice) => Promise<void>;
-
-export interface DeletionNotice {
-  id: string;
-  recipientId: string;
-  reason: string;
-  payload: Record<string, unknown>;
-  signature: string;
-  status: string;
-  attempts: number;
-  createdAt: string;
-  deliveredAt: string | null;
-}
-
-export const DELETION_FORMAT = 'custodian-deletion-request/1';
-
-function toRecipient(r: RecipientsTable): Recipient {
-  return {
-    id: r.id,
-    name: r.name,
-    contact: r.contact,
-    jurisdiction: r.jurisdiction,
-    purposes: JSON.parse(r.purposes) as string[],
-    contractRef: r.contract_ref,
-    retentionDays: Number(r.retention_days),
-    piaRef: r.pia_ref,
-    piaAt: r.pia_at,
-    transfer: r.transfer_mechanism
-      ? {
-          mechanism: r.transfer_mechanism as TransferMechanism,
-          ref: r.transfer_ref ?? '',
-          validUntil: r.transfer_valid_until,
-        }
-      : null,
-    actorId: r.actor_id,
-    webhookUrl: r.webhook_url,
-    status: r.status as Recipient['status'],
-    createdAt: r.created_at,
-    createdBy: r.created_by,
-    updatedAt: r.updated_at,
-  };
-}
-
 function toDisclosure(r: DisclosuresTable): Disclosure {
   return {
     id: r.id,
@@ -265,20 +188,6 @@ function toDisclosure(r: DisclosuresTable): Disclosure {
   };
 }
 
-function toDeletionNotice(r: DeletionNoticesTable): DeletionNotice {
-  return {
-    id: r.id,
-    recipientId: r.recipient_id,
-    reason: r.reason,
-    payload: JSON.parse(r.payload) as Record<string, unknown>,
-    signature: r.signature,
-    status: r.status,
-    attempts: Number(r.attempts),
-    createdAt: r.created_at,
-    deliveredAt: r.delivered_at,
-  };
-}
-
 /** SHA-256 over the sorted ids, one per line: what the ledger entry commits to. */
 function itemsDigest(subjectIds: readonly string[]): string {
   const sorted = [...subjectIds].sort();
@@ -286,15 +195,6 @@ function itemsDigest(subjectIds: readonly string[]): string {
 }
 
 export type DisclosureService = ReturnType<typeof createDisclosure>;
-
-/**
- * The recipients a partner actor acts for (recipients.actor_id). Needs nothing but the database, so
- * the read path's consent check can ask it without the disclosure service (which depends on the
- * read path): no late binding in the composition root.
- */
-export async function recipientsActingAs(db: DbExecutor, actorId: string): Promise<Recipient[]> {
-  return (await recipientsOfActor(db, actorId)).map(toRecipient);
-}
 
 export function createDisclosure(deps: DisclosureDeps) {
   requireRecorder(deps.record, 'createDisclosure');
@@ -468,206 +368,28 @@ export function createDisclosure(deps: DisclosureDeps) {
     return rows;
   }
 
-  // PIPL art. 15 and 47, GDPR art. 19: after a withdrawal, each recipient that received the
-  // subject under the withdrawn purpose is told to delete. Queued in the withdrawal's transaction.
-  deps.consent.onWithdrawal(async (trx, withdrawn: readonly ConsentRecord[]) => {
-    const groups = new Map<string, { purpose: string; recipientId: string | null; subjects: Set<string> }>();
-    for (const w of withdrawn) {
-      const k = `${w.purpose}\u0000${w.recipientId ?? ''}`;
-      let g = groups.get(k);
-      if (!g) {
-        g = { purpose: w.purpose, recipientId: w.recipientId, subjects: new Set() };
-        groups.set(k, g);
-      }
-      g.subjects.add(w.subjectId);
-    }
-    const byRecipient = new Map<string, { purposes: Set<string>; items: Map<string, Set<string>> }>();
-    const now = deps.clock.now();
-    for (const g of groups.values()) {
-      const delivered = await deliveredTo(trx, { ...g, subjectIds: [...g.subjects] });
-      // A recipient whose own separate consent from the subject still stands (only a general
-      // record was withdrawn) may keep what it received: no notice for that pair.
-      const still = new Map<string, Set<string>>();
-      for (const rid of new Set(delivered.map((d) => d.recipient_id)))
-        still.set(
-          rid,
-          await deps.consent.consentedSubjects(
-            trx,
-            [...new Set(delivered.filter((d) => d.recipient_id === rid).map((d) => d.subject_id))],
-            g.purpose,
-            rid,
-            now,
-          ),
-        );
-      for (const row of delivered) {
-        if (still.get(row.recipient_id)?.has(row.subject_id)) continue;
-        let r = byRecipient.get(row.recipient_id);
-        if (!r) {
-          r = { purposes: new Set(), items: new Map() };
-          byRecipient.set(row.recipient_id, r);
-        }
-        r.purposes.add(g.purpose);
-        const ds = r.items.get(row.subject_id) ?? new Set<string>();
-        r.items.set(row.subject_id, ds);
-        ds.add(row.disclosure_id);
-      }
-    }
-    if (byRecipient.size === 0) return;
-    const at = now.toISOString();
-    const rows: DeletionNoticesTable[] = [];
-    const events: AuditEvent[] = [];
-    for (const [recipientId, r] of byRecipient) {
-      const id = ids('dln');
-      const payload = {
-        format: DELETION_FORMAT,
-        notice: id,
-        recipient: recipientId,
-        reason: 'consent_withdrawn',
-        basis: 'PIPL art. 15, 47',
-        purposes: [...r.purposes].sort(),
-        records: [...r.items].map(([s, ds]) => ({
-          ref: refFor(recipientId, s),
-          disclosures: [...ds].sort(),
-        })),
-        issuedAt: at,
-      };
-      const body = canonicalJson(payload);
-      rows.push({
-        id,
-        recipient_id: recipientId,
-        reason: 'consent_withdrawn',
-        payload: body,
-        signature: ed25519Sign(deps.keyring.signingKey, Buffer.from(body, 'utf8')).toString('base64'),
-        status: 'pending',
-        attempts: 0,
-        created_at: at,
-        last_attempt_at: null,
-        delivered_at: null,
-        last_error: null,
-      });
-      for (const s of r.items.keys())
-        events.push({
-          kind: 'deletion_notice.queued',
-          at,
-          actor: null,
-          subject: s,
-          attrs: { notice: id, recipient: recipientId, reason: 'consent_withdrawn' },
-        });
-    }
-    await insertDeletionNotices(trx, rows);
-    await deps.record(trx, events);
+  const recipients = createRecipients({
+    db: deps.db,
+    clock: deps.clock,
+    record: deps.record,
+    ...(deps.ids ? { ids: deps.ids } : {}),
+  });
+  const notices = createDeletionNotices({
+    db: deps.db,
+    clock: deps.clock,
+    record: deps.record,
+    keyring: deps.keyring,
+    consent: deps.consent,
+    ...(deps.ids ? { ids: deps.ids } : {}),
+    refFor,
   });
 
   return {
     canaries,
-
-    // --- recipients ----------------------------------------------------------------------------
-
-    async addRecipient(input: RecipientInput, by: string | null): Promise<Recipient> {
-      const r = RecipientInputSchema.parse(input);
-      return deps.db.transaction().execute(async (trx) => {
-        if (await getRecipientByName(trx, r.name)) throw disclosureError('DISCLOSURE_RECIPIENT_EXISTS');
-        const at = deps.clock.now().toISOString();
-        const row: RecipientsTable = {
-          id: ids('rcp'),
-          name: r.name,
-          contact: r.contact,
-          jurisdiction: r.jurisdiction,
-          purposes: JSON.stringify([...new Set(r.purposes)].sort()),
-          contract_ref: r.contractRef,
-          retention_days: r.retentionDays,
-          pia_ref: r.piaRef ?? null,
-          pia_at: r.piaRef ? at : null,
-          transfer_mechanism: r.transfer?.mechanism ?? null,
-          transfer_ref: r.transfer?.ref ?? null,
-          transfer_valid_until: r.transfer?.validUntil ? new Date(r.transfer.validUntil).toISOString() : null,
-          actor_id: r.actorId ?? null,
-          webhook_url: r.webhookUrl ?? null,
-          // PIPL art. 55: not enabled without an impact assessment.
-          status: r.piaRef ? 'enabled' : 'pending',
-          created_at: at,
-          created_by: by,
-          updated_at: at,
-        };
-        await insertRecipient(trx, row);
-        await deps.record(trx, [
-          {
-            kind: 'recipient.created',
-            at,
-            actor: by,
-            attrs: {
-              recipient: row.id,
-              jurisdiction: row.jurisdiction,
-              purposes: r.purposes,
-              status: row.status,
-              pia: row.pia_ref !== null,
-              transfer: row.transfer_mechanism,
-            },
-          },
-        ]);
-        return toRecipient(row);
-      });
-    },
-
-    async updateRecipient(id: string, patch: RecipientPatch, by: string | null): Promise<Recipient> {
-      const p = RecipientPatchSchema.parse(patch);
-      return deps.db.transaction().execute(async (trx) => {
-        const row = await getRecipient(trx, id);
-        if (!row) throw disclosureError('DISCLOSURE_RECIPIENT_NOT_FOUND');
-        const at = deps.clock.now().toISOString();
-        const set: Partial<RecipientsTable> = { updated_at: at };
-        if (p.contact !== undefined) set.contact = p.contact;
-        if (p.purposes !== undefined) set.purposes = JSON.stringify([...new Set(p.purposes)].sort());
-        if (p.contractRef !== undefined) set.contract_ref = p.contractRef;
-        if (p.retentionDays !== undefined) set.retention_days = p.retentionDays;
-        if (p.piaRef !== undefined) {
-          set.pia_ref = p.piaRef;
-          set.pia_at = at;
-        }
-        if (p.transfer !== undefined) {
-          set.transfer_mechanism = p.transfer?.mechanism ?? null;
-          set.transfer_ref = p.transfer?.ref ?? null;
-          set.transfer_valid_until = p.transfer?.validUntil
-            ? new Date(p.transfer.validUntil).toISOString()
-            : null;
-        }
-        if (p.actorId !== undefined) set.actor_id = p.actorId;
-        if (p.webhookUrl !== undefined) set.webhook_url = p.webhookUrl;
-        if (p.status !== undefined) {
-          if (p.status === 'enabled' && !(set.pia_ref ?? row.pia_ref))
-            throw disclosureError('DISCLOSURE_IMPACT_ASSESSMENT_MISSING', { details: { recipient: id } });
-          set.status = p.status;
-        } else if (set.pia_ref && row.status === 'pending') set.status = 'enabled';
-        await updateRecipient(trx, id, set);
-        await deps.record(trx, [
-          {
-            kind: 'recipient.updated',
-            at,
-            actor: by,
-            attrs: {
-              recipient: id,
-              changed: Object.keys(p).filter((k) => (p as Record<string, unknown>)[k] !== undefined),
-            },
-          },
-        ]);
-        return toRecipient({ ...row, ...set });
-      });
-    },
-
-    async getRecipient(id: string): Promise<Recipient> {
-      const r = await getRecipient(deps.db, id);
-      if (!r) throw disclosureError('DISCLOSURE_RECIPIENT_NOT_FOUND');
-      return toRecipient(r);
-    },
-
-    async listRecipients(): Promise<Recipient[]> {
-      return (await listRecipients(deps.db)).map(toRecipient);
-    },
-
-    /** `executor`: the caller's transaction, when called inside one (SQLite has one connection). */
-    async recipientsOfActor(actorId: string, executor: DbExecutor = deps.db): Promise<Recipient[]> {
-      return recipientsActingAs(executor, actorId);
-    },
+    // Recipients and deletion notices are jobs of their own (recipients.service.ts,
+    // notices.service.ts), handed out here so the module's door stays one service.
+    ...recipients,
+    ...notices,
 
     // --- disclosures ---------------------------------------------------------------------------
 
@@ -960,106 +682,5 @@ export function createDisclosure(deps: DisclosureDeps) {
 
     /** The recipient's pseudonym for a subject, as it appears in exports and deletion notices. */
     refFor,
-
-    // --- deletion notices ----------------------------------------------------------------------
-
-    async deletionNotices(
-      q: { recipientId?: string; status?: string; limit?: number } = {},
-    ): Promise<DeletionNotice[]> {
-      return (await deletionNoticesFor(deps.db, { ...q, limit: Math.min(q.limit ?? 100, 1000) })).map(
-        toDeletionNotice,
-      );
-    },
-
-    /** Deletion notices waiting for the recipients whose partner actor this is (the pull model). */
-    async deletionNoticesForActor(actorId: string, limit = 100): Promise<DeletionNotice[]> {
-      const out: DeletionNotice[] = [];
-      for (const r of await recipientsOfActor(deps.db, actorId))
-        for (const n of await deletionNoticesFor(deps.db, { recipientId: r.id, status: 'pending', limit }))
-          out.push(toDeletionNotice(n));
-      return out.slice(0, limit);
-    },
-
-    /** The recipient's actor acknowledges a notice it pulled: delivered. */
-    async acknowledgeDeletionNotice(id: string, actorId: string): Promise<void> {
-      await deps.db.transaction().execute(async (trx) => {
-        const n = await getDeletionNotice(trx, id);
-        const rcp = n ? await getRecipient(trx, n.recipient_id) : undefined;
-        if (!n || !rcp || rcp.actor_id !== actorId) throw disclosureError('DISCLOSURE_NOT_FOUND');
-        if (n.status === 'delivered') return;
-        const at = deps.clock.now().toISOString();
-        await updateDeletionNotice(trx, id, {
-          status: 'delivered',
-          attempts: Number(n.attempts) + 1,
-          last_attempt_at: at,
-          delivered_at: at,
-        });
-        await deps.record(trx, [
-          {
-            kind: 'deletion_notice.delivered',
-            at,
-            actor: actorId,
-            attrs: { notice: id, recipient: n.recipient_id, via: 'pull' },
-          },
-        ]);
-      });
-    },
-
-    /**
-     * Hands pending deletion notices to `send` (a webhook poster, a file writer; an outside system)
-     * and marks each delivered when it returns. A failure is counted and retried on the next run;
-     * its error is kept as a name, never a message (which could echo data).
-     */
-    async deliverDeletionNotices(
-      send: DeletionNoticeSender,
-      opts: { limit?: number } = {},
-    ): Promise<{ delivered: number; failed: number }> {
-      const pending = await pendingDeletionNotices(deps.db, opts.limit ?? 100);
-      let delivered = 0;
-      let failed = 0;
-      const publicKey = deps.keyring.publicKeyRaw.toString('base64');
-      for (const n of pending) {
-        const rcp = await getRecipient(deps.db, n.recipient_id);
-        const at = () => deps.clock.now().toISOString();
-        try {
-          await send({
-            id: n.id,
-            recipientId: n.recipient_id,
-            webhookUrl: rcp?.webhook_url ?? null,
-            body: n.payload,
-            signature: n.signature,
-            publicKey,
-          });
-        } catch (e) {
-          failed++;
-          await updateDeletionNotice(deps.db, n.id, {
-            attempts: Number(n.attempts) + 1,
-            last_attempt_at: at(),
-            last_error: isAppError(e) ? e.code : ((e as Error)?.name ?? 'Error').slice(0, 64),
-          });
-          continue;
-        }
-        await deps.db.transaction().execute(async (trx) => {
-          const t = at();
-          await updateDeletionNotice(trx, n.id, {
-            status: 'delivered',
-            attempts: Number(n.attempts) + 1,
-            last_attempt_at: t,
-            delivered_at: t,
-            last_error: null,
-          });
-          await deps.record(trx, [
-            {
-              kind: 'deletion_notice.delivered',
-              at: t,
-              actor: null,
-              attrs: { notice: n.id, recipient: n.recipient_id },
-            },
-          ]);
-        });
-        delivered++;
-      }
-      return { delivered, failed };
-    },
   };
 }

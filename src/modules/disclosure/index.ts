@@ -17,9 +17,6 @@ export { canaryError, disclosureError } from './disclosure.errors.js';
 export { type DisclosureRoutesDeps, disclosureRoutes } from './disclosure.routes.js';
 export {
   createDisclosure,
-  DELETION_FORMAT,
-  type DeletionNotice,
-  type DeletionNoticeSender,
   type Delivery,
   type Disclosure,
   type DisclosureDeps,
@@ -29,11 +26,15 @@ export {
   type DisclosureResult,
   type DisclosureService,
   MAX_DISCLOSURE_SUBJECTS,
-  type OutgoingDeletionNotice,
   type Releaser,
-  recipientsActingAs,
 } from './disclosure.service.js';
 export { type ExportFormat, placeCanaries } from './exportfile.js';
+export {
+  DELETION_FORMAT,
+  type DeletionNotice,
+  type DeletionNoticeSender,
+  type OutgoingDeletionNotice,
+} from './notices.service.js';
 export {
   DEFAULT_TRANSFER_CAPS,
   type Recipient,
@@ -42,3 +43,4 @@ export {
   TRANSFER_MECHANISMS,
   type TransferMechanism,
 } from './recipients.js';
+export { recipientsActingAs } from './recipients.service.js';
