@@ -88,7 +88,13 @@ export interface DisclosureDeps {
   keyring: Pick<Keyring, 'indexKey' | 'signingKey' | 'publicKeyRaw'>;
   ids?: IdSource;
   record: Recorder;
-  consent: Pick<Consent, 'consentedSubjects' | 'allConsentedSubjects' | 'onWithdrawal'>;
+  /**
+   * The consent module's door. `effectiveRecords` and `grantMany` (optional; the composition
+   * root's full door has them) give every planted canary a copy of a disclosed customer's consent
+   * record, so a canary's consent state does not set it apart (ADR 0008).
+   */
+  consent: Pick<Consent, 'consentedSubjects' | 'allConsentedSubjects' | 'onWithdrawal'> &
+    Partial<Pick<Consent, 'effectiveRecords' | 'grantMany'>>;
   detect: Pick<Detect, 'raise'>;
   read: DisclosureReader;
   /**
@@ -302,6 +308,8 @@ export function createDisclosure(deps: DisclosureDeps) {
     config: deps.canaries,
   });
 
+  canaries.useConsent(deps.consent);
+
   /**
    * The recipient's pseudonym for a subject: stable for one recipient (it can match rows across
    * its deliveries and act on deletion notices), unlinkable across recipients, and no use to
@@ -418,10 +426,43 @@ export function createDisclosure(deps: DisclosureDeps) {
     return { ...decideDisclosure(policy, { ...base, allAssigned: all }), allAssigned: all };
   }
 
-  async function recordRefusal(e: AppError, r: z.output<typeof DisclosureRequestSchema>, actorId: string) {
+  /**
+   * Canaries named in a disclosure request: someone holds a canary's subject id (a portfolio's, or
+   * an export's that came back). The caller saw the same outcome as for a customer without
+   * consent; the privacy team gets an alert (internal only) naming the actor and the canaries.
+   */
+  async function canaryNamed(
+    trx: DbExecutor,
+    actorId: string,
+    r: z.output<typeof DisclosureRequestSchema>,
+    named: readonly string[],
+    disclosureId: string | null,
+  ) {
+    if (named.length === 0) return;
+    await deps.detect.raise(trx, {
+      kind: 'canary_named_in_disclosure',
+      severity: 'high',
+      actor: actorId,
+      subject: named[0]!,
+      attrs: {
+        canaries: [...named].sort(),
+        purpose: r.purpose,
+        recipient: r.recipientId,
+        disclosure: disclosureId,
+      },
+    });
+  }
+
+  async function recordRefusal(
+    e: AppError,
+    r: z.output<typeof DisclosureRequestSchema>,
+    actorId: string,
+    named: readonly string[] = [],
+  ) {
     const d = (e.details ?? {}) as Record<string, unknown>;
     const reasons = refusalReasons.get(e);
     await deps.db.transaction().execute(async (trx) => {
+      await canaryNamed(trx, actorId, r, named, null);
       await deps.record(trx, [
         {
           kind: 'disclosure.refused',
@@ -665,6 +706,8 @@ export function createDisclosure(deps: DisclosureDeps) {
     async create(input: DisclosureRequest, actor: Releaser): Promise<DisclosureResult> {
       const r = DisclosureRequestSchema.parse(input);
       const fields = [...new Set(r.fields)];
+      // Canaries the caller named (never disclosed): raised as an alert whatever the outcome.
+      let named: string[] = [];
       try {
         // The grant first: an actor with no disclose grant for this purpose, recipient and these
         // fields learns nothing else (not the recipient's state, not who lacks consent).
@@ -714,8 +757,16 @@ export function createDisclosure(deps: DisclosureDeps) {
           const { recipient, crossBorder } = await checkRecipient(trx, r.recipientId, r.purpose, at);
           const opts = checkOptions(fields, crossBorder);
           let consented: Set<string>;
+          // A canary (from an actor's portfolio or an earlier export) is never handed out twice,
+          // and must not be told apart by the count either: named, it is treated exactly as a
+          // customer without a matching consent (missing, or excluded with consentedOnly); the
+          // export gets canaries of its own below. The privacy team learns of it by an alert.
           if (r.allConsented) {
-            requested = await deps.consent.allConsentedSubjects(trx, r.purpose, r.recipientId, now, opts);
+            const all = await deps.consent.allConsentedSubjects(trx, r.purpose, r.recipientId, now, opts);
+            // Not named by the caller: canaries holding a consent for this recipient (an earlier
+            // export's) are simply not among "everyone consented".
+            const planted = await canaries.canaryIds(trx, all);
+            requested = planted.size ? all.filter((s) => !planted.has(s)) : all;
             consented = new Set(requested);
           } else {
             consented = await deps.consent.consentedSubjects(
@@ -726,6 +777,8 @@ export function createDisclosure(deps: DisclosureDeps) {
               now,
               opts,
             );
+            named = [...(await canaries.canaryIds(trx, requested!))];
+            for (const c of named) consented.delete(c);
           }
           const asked = requested!;
           const missing = asked.filter((s) => !consented.has(s));
@@ -738,10 +791,7 @@ export function createDisclosure(deps: DisclosureDeps) {
                 truncated: missing.length > maxIds,
               },
             });
-          // A canary is never handed out twice: one in the list (from an actor's portfolio or an
-          // earlier export) stays out; the export gets canaries of its own below.
-          const planted = await canaries.canaryIds(trx, asked);
-          const subjects = asked.filter((s) => consented.has(s) && !planted.has(s));
+          const subjects = asked.filter((s) => consented.has(s));
           if (subjects.length === 0)
             throw disclosureError('DISCLOSURE_NOTHING_TO_DISCLOSE', {
               details: { requested: asked.length, missing: missing.length },
@@ -767,6 +817,17 @@ export function createDisclosure(deps: DisclosureDeps) {
             { kind: 'disclosure', id, recipientId: recipient.id, releasedBy: actor.id },
             firstCanary,
             nCanaries,
+          );
+          // Each canary holds a copy of a disclosed customer's consent for this purpose and
+          // recipient (the same notice, fields, separate flags), so its consent state is a
+          // customer's: a consent check, a listing or a later withdrawal treats it alike.
+          await canaries.consentLike(
+            trx,
+            canaryIds.map((canary) => ({
+              canary,
+              like: subjects[Math.floor(random() * subjects.length)]!,
+            })),
+            { purpose: r.purpose, recipientId: recipient.id, options: opts },
           );
           const order = placeCanaries(subjects, canaryIds, random);
           const row: DisclosuresTable = {
@@ -814,10 +875,13 @@ export function createDisclosure(deps: DisclosureDeps) {
               },
             },
           ]);
+          await canaryNamed(trx, actor.id, r, named, id);
           return { disclosure: toDisclosure(row) };
         });
       } catch (e) {
-        if (isAppError(e) && e.code.startsWith('DISCLOSURE_')) await recordRefusal(e, r, actor.id);
+        if (isAppError(e) && e.code.startsWith('DISCLOSURE_')) await recordRefusal(e, r, actor.id, named);
+        else if (named.length)
+          await deps.db.transaction().execute((trx) => canaryNamed(trx, actor.id, r, named, null));
         throw e;
       }
     },
