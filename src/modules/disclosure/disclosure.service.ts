@@ -496,6 +496,22 @@ export function createDisclosure(deps: DisclosureDeps) {
   // PIPL art. 15 and 47, GDPR art. 19: after a withdrawal, each recipient that received the
   // subject under the withdrawn purpose is told to delete. Queued in the withdrawal's transaction.
   deps.consent.onWithdrawal(async (trx, withdrawn: readonly ConsentRecord[]) => {
+    // No person stands behind a canary's consent: a withdrawal of one is someone probing (it is
+    // handled below exactly as a customer's, deletion notice included); the privacy team is told.
+    const probed = await canaries.canaryIds(trx, [...new Set(withdrawn.map((w) => w.subjectId))]);
+    for (const c of probed)
+      await deps.detect.raise(trx, {
+        kind: 'canary_consent_withdrawn',
+        severity: 'high',
+        subject: c,
+        attrs: {
+          consents: withdrawn
+            .filter((w) => w.subjectId === c)
+            .map((w) => w.id)
+            .sort(),
+          method: withdrawn.find((w) => w.subjectId === c)?.withdrawalMethod ?? null,
+        },
+      });
     const groups = new Map<string, { purpose: string; recipientId: string | null; subjects: Set<string> }>();
     for (const w of withdrawn) {
       const k = `${w.purpose}\u0000${w.recipientId ?? ''}`;
@@ -908,17 +924,35 @@ export function createDisclosure(deps: DisclosureDeps) {
         const items = (await itemsOf(trx, d.id)).map((i) => i.subject_id);
         const canarySet = new Set((await canaries.uniqueTo('disclosure', d.id, trx)).map((c) => c.subjectId));
         const real = items.filter((s) => !canarySet.has(s));
+        const options = checkOptions(fields, crossBorder);
         const consented = await deps.consent.consentedSubjects(
           trx,
-          real,
+          items,
           d.purpose,
           d.recipient_id,
           now,
-          checkOptions(fields, crossBorder),
+          options,
+        );
+        // A canary is checked like the customers: one whose consent copy (given when the export
+        // was created) has lapsed since — withdrawn by someone probing, or expired like its
+        // template — is withheld and counted as a customer would be. A canary that never had one
+        // (planted without the consent door) always goes: it is the export's mark.
+        const canaryItems = items.filter((s) => canarySet.has(s));
+        const unconsented = canaryItems.filter((s) => !consented.has(s));
+        const lapsed = new Set(
+          unconsented.length && deps.consent.effectiveRecords
+            ? (
+                await deps.consent.effectiveRecords(trx, unconsented, d.created_at, {
+                  purpose: d.purpose,
+                  recipientId: d.recipient_id,
+                  ...options,
+                })
+              ).map((c) => c.subjectId)
+            : [],
         );
         const order = placeCanaries(
           real.filter((s) => consented.has(s)),
-          items.filter((s) => canarySet.has(s)),
+          canaryItems.filter((s) => !lapsed.has(s)),
           random,
         );
         const data = await deps.read(trx, {
@@ -943,7 +977,7 @@ export function createDisclosure(deps: DisclosureDeps) {
           exportRows(d.recipient_id, order, data),
         );
         const contentSha256 = sha256(Buffer.from(content, 'utf8')).toString('hex');
-        const withheld = real.length - delivered.filter((s) => !canarySet.has(s)).length;
+        const withheld = real.length - delivered.filter((s) => !canarySet.has(s)).length + lapsed.size;
         const n = await updateDisclosure(
           trx,
           d.id,
