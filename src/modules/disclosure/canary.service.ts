@@ -367,13 +367,16 @@ export function createCanaries(deps: CanaryDeps) {
    * normal `consent.given` ledger entry each). A copy keeps what the record says (notice, purpose,
    * recipient, fields, method, who gave it, when, expiry, separate flags, source); the evidence
    * reference is redrawn in the same shape (two people never share one). Nothing in the record
-   * marks it as a canary's: that stays in the registry. Returns the records created.
+   * marks it as a canary's: that stays in the registry. Each canary's template is drawn from
+   * `like` with the canaries' CSPRNG. Returns the records created.
    */
   async function consentLike(
     trx: DbExecutor,
-    pairs: readonly { canary: string; like: string }[],
+    canaryIds: readonly string[],
+    like: readonly string[] | undefined,
     scope?: ConsentScope,
   ): Promise<ConsentRecord[]> {
+    const pairs = templatesFor(canaryIds, like);
     const c = consent;
     if (!c?.effectiveRecords || !c.grantMany || pairs.length === 0) return [];
     const at = deps.clock.now();
@@ -474,7 +477,7 @@ export function createCanaries(deps: CanaryDeps) {
       const first = await reserve(n);
       return deps.db.transaction().execute(async (trx) => {
         const ids = await plant(trx, { kind: 'actor', id: actorId }, first, n);
-        await consentLike(trx, templatesFor(ids, opts.like));
+        await consentLike(trx, ids, opts.like);
         return ids;
       });
     },
@@ -491,10 +494,7 @@ export function createCanaries(deps: CanaryDeps) {
       }));
       const planted = await deps.db.transaction().execute(async (trx) => {
         const p = await plantGroups(trx, groups, first);
-        await consentLike(
-          trx,
-          entries.flatMap((e, i) => templatesFor(p[i]!, e.like)),
-        );
+        for (const [i, e] of entries.entries()) await consentLike(trx, p[i]!, e.like);
         return p;
       });
       const out = new Map<string, string[]>();

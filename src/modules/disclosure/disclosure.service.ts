@@ -837,14 +837,11 @@ export function createDisclosure(deps: DisclosureDeps) {
           // Each canary holds a copy of a disclosed customer's consent for this purpose and
           // recipient (the same notice, fields, separate flags), so its consent state is a
           // customer's: a consent check, a listing or a later withdrawal treats it alike.
-          await canaries.consentLike(
-            trx,
-            canaryIds.map((canary) => ({
-              canary,
-              like: subjects[Math.floor(random() * subjects.length)]!,
-            })),
-            { purpose: r.purpose, recipientId: recipient.id, options: opts },
-          );
+          await canaries.consentLike(trx, canaryIds, subjects, {
+            purpose: r.purpose,
+            recipientId: recipient.id,
+            options: opts,
+          });
           const order = placeCanaries(subjects, canaryIds, random);
           const row: DisclosuresTable = {
             id,
