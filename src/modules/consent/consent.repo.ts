@@ -209,6 +209,34 @@ export async function allCheckRows(db: AnyDb, q: CheckQuery): Promise<CheckRow[]
   return checkQuery(db, q).execute();
 }
 
+/**
+ * Whole records in effect at `at` for these subjects (given by then, not withdrawn by then, not
+ * expired), optionally of one purpose and recipient (a recipient's records only with the
+ * third-party separate flag, as in the check). For small lists: the canaries' look-alike consents.
+ */
+export async function effectiveRows(
+  db: AnyDb,
+  subjectIds: readonly string[],
+  q: { at: string; purpose?: string; recipientId?: string | null },
+): Promise<ConsentsTable[]> {
+  const out: ConsentsTable[] = [];
+  for (let i = 0; i < subjectIds.length; i += CHECK_CHUNK) {
+    let s = db_(db)
+      .selectFrom('consents')
+      .selectAll()
+      .where('subject_id', 'in', subjectIds.slice(i, i + CHECK_CHUNK) as string[])
+      .where('given_at', '<=', q.at)
+      .where((eb) => eb.or([eb('withdrawn_at', 'is', null), eb('withdrawn_at', '>', q.at)]))
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', q.at)]));
+    if (q.purpose !== undefined) s = s.where('purpose', '=', q.purpose);
+    if (q.recipientId === null) s = s.where('recipient_id', 'is', null);
+    else if (q.recipientId !== undefined)
+      s = s.where('recipient_id', '=', q.recipientId).where('sep_third_party', '=', 1);
+    for (const r of await s.orderBy('subject_id').orderBy('given_at').orderBy('id').execute()) out.push(r);
+  }
+  return out;
+}
+
 /** Keys of records already present, for an idempotent import. */
 export async function existingImportKeys(db: AnyDb, subjectIds: readonly string[]): Promise<Set<string>> {
   const out = new Set<string>();

@@ -11,6 +11,7 @@ import {
   allCheckRows,
   type CheckRow,
   checkRows,
+  effectiveRows,
   getConsent,
   getNotice,
   getNoticeByVersion,
@@ -493,6 +494,26 @@ export function createConsent(deps: ConsentDeps) {
       const out = new Set<string>();
       for (const r of rows) if (match(r)) out.add(r.subject_id);
       return [...out];
+    },
+
+    /**
+     * The records in effect at `at` for these subjects: every purpose, or, given a purpose (and a
+     * recipient, or null for none), exactly the records `consentedSubjects` counts, the field and
+     * flag options included. For small lists (it returns whole records).
+     */
+    async effectiveRecords(
+      db: DbExecutor,
+      subjectIds: readonly string[],
+      at: Date | string,
+      q: { purpose?: string; recipientId?: string | null } & CheckOptions = {},
+    ): Promise<ConsentRecord[]> {
+      if (subjectIds.length === 0) return [];
+      const rows = await effectiveRows(db, subjectIds, {
+        at: iso(at),
+        ...(q.purpose !== undefined ? { purpose: q.purpose, recipientId: q.recipientId ?? null } : {}),
+      });
+      const match = rowMatcher(q);
+      return rows.filter((r) => match(r)).map(toConsentRecord);
     },
 
     /**

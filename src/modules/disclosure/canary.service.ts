@@ -11,6 +11,7 @@ import {
   secureRandom,
   streamKey,
 } from '../../lib/synthetic/index.js';
+import type { CheckOptions, Consent, ConsentRecord, GrantInput } from '../consent/index.js';
 import type { Detect } from '../detect/index.js';
 import {
   allCanaryIds,
@@ -83,6 +84,20 @@ export interface CanaryDeps {
   config?: CanaryConfig | undefined;
   /** Where identities are drawn from. Default: the CSPRNG (tests may pass a seeded source). */
   random?: Random;
+  /**
+   * The consent module's door, for the canaries' consent records (a copy of a real customer's, see
+   * `consentLike`). Without it canaries get none, and a read or disclosure that needs consent
+   * tells them apart.
+   */
+  consent?: Partial<Pick<Consent, 'effectiveRecords' | 'grantMany'>> | undefined;
+}
+
+/** Which of a template subject's records a canary copies: all in effect, or one purpose's. */
+export interface ConsentScope {
+  purpose: string;
+  /** null: records without a recipient. */
+  recipientId: string | null;
+  options?: CheckOptions;
 }
 
 /** Canaries drawn and checked unique, waiting for the transaction that plants them. */
@@ -145,6 +160,7 @@ export function createCanaries(deps: CanaryDeps) {
   const ids = deps.ids ?? randomId;
   const hash = blindIndexer(deps.keyring as Keyring);
   const random = deps.random ?? secureRandom;
+  let consent = deps.consent;
   // The company pool canaries' employers come from is keyed by the key file, not the database or
   // the code, so the pool cannot be listed by someone holding either. Every other draw is fresh
   // from the CSPRNG: nothing can be regenerated.
@@ -344,6 +360,87 @@ export function createCanaries(deps: CanaryDeps) {
     return (await plantGroups(trx, [{ to, n }], reservation))[0]!;
   }
 
+  /**
+   * Each canary gets a copy of the consent records in effect for its template — a real subject of
+   * the same view (a disclosed customer, a customer of the same portfolio) — in the caller's
+   * transaction, through the consent module's `grantMany` (validated against the notice, one
+   * normal `consent.given` ledger entry each). A copy keeps what the record says (notice, purpose,
+   * recipient, fields, method, who gave it, when, expiry, separate flags, source); the evidence
+   * reference is redrawn in the same shape (two people never share one). Nothing in the record
+   * marks it as a canary's: that stays in the registry. Each canary's template is drawn from
+   * `like` with the canaries' CSPRNG. Returns the records created.
+   */
+  async function consentLike(
+    trx: DbExecutor,
+    canaryIds: readonly string[],
+    like: readonly string[] | undefined,
+    scope?: ConsentScope,
+  ): Promise<ConsentRecord[]> {
+    const pairs = templatesFor(canaryIds, like);
+    const c = consent;
+    if (!c?.effectiveRecords || !c.grantMany || pairs.length === 0) return [];
+    const at = deps.clock.now();
+    const templates = await c.effectiveRecords(
+      trx,
+      [...new Set(pairs.map((p) => p.like))],
+      at,
+      scope ? { purpose: scope.purpose, recipientId: scope.recipientId, ...(scope.options ?? {}) } : {},
+    );
+    const bySubject = new Map<string, ConsentRecord[]>();
+    for (const t of templates) {
+      const l = bySubject.get(t.subjectId) ?? [];
+      l.push(t);
+      bySubject.set(t.subjectId, l);
+    }
+    // grantMany records one source for its batch: one call per source.
+    const bySource = new Map<string, GrantInput[]>();
+    for (const p of pairs)
+      for (const t of bySubject.get(p.like) ?? []) {
+        const l = bySource.get(t.source) ?? [];
+        l.push({
+          subjectId: p.canary,
+          purpose: t.purpose,
+          recipientId: t.recipientId,
+          fields: t.fields,
+          noticeId: t.noticeId,
+          method: t.method as GrantInput['method'],
+          givenBy: t.givenBy as GrantInput['givenBy'],
+          givenAt: t.givenAt,
+          expiresAt: t.expiresAt,
+          separate: t.separate,
+          evidenceRef: t.evidenceRef === null ? null : reshape(t.evidenceRef),
+        });
+        bySource.set(t.source, l);
+      }
+    const out: ConsentRecord[] = [];
+    for (const [source, inputs] of bySource)
+      out.push(...(await c.grantMany(trx, inputs, { by: null, source })));
+    return out;
+  }
+
+  /** A template drawn (CSPRNG) from `like` for each canary; none without `like`. */
+  function templatesFor(canaryIds: readonly string[], like?: readonly string[]) {
+    if (!like || like.length === 0) return [];
+    return canaryIds.map((canary) => ({ canary, like: like[random.int(like.length)]! }));
+  }
+
+  /** The same shape, fresh characters: digits for digits, letters for letters of the same case. */
+  function reshape(ref: string): string {
+    const digits = '0123456789';
+    const lower = 'abcdefghijklmnopqrstuvwxyz';
+    const pick = (set: string) => set[random.int(set.length)]!;
+    let out = '';
+    for (const ch of ref)
+      out += /[0-9]/.test(ch)
+        ? pick(digits)
+        : /[a-z]/.test(ch)
+          ? pick(lower)
+          : /[A-Z]/.test(ch)
+            ? pick(lower).toUpperCase()
+            : ch;
+    return out;
+  }
+
   return {
     configured: Boolean(cfg),
     perExport,
@@ -354,18 +451,40 @@ export function createCanaries(deps: CanaryDeps) {
     /** Creates and registers canaries unique to an export or actor, in the caller's transaction. */
     plant,
 
+    /** Copies of real subjects' consent records for canaries (see `consentLike`), in `trx`. */
+    consentLike,
+
+    /**
+     * Binds the consent module's door after construction (the disclosure service does, with its
+     * own `consent` dependency), when it was not passed in `deps.consent`.
+     */
+    useConsent(c: CanaryDeps['consent']): void {
+      consent ??= c;
+    },
+
     /**
      * Plants `n` canaries for an actor's portfolio and returns their subject ids; the caller (the
-     * actors module, wired by the composition root) assigns them to the actor.
+     * actors module, wired by the composition root) assigns them to the actor. `like`: real
+     * customers of that portfolio; each canary gets a copy of the consent records in effect for
+     * one of them (drawn from the CSPRNG), so a read that needs consent treats it like a customer.
+     * Without `like` the canaries get no consent records.
      */
-    async plantPortfolioCanaries(actorId: string, n: number): Promise<string[]> {
+    async plantPortfolioCanaries(
+      actorId: string,
+      n: number,
+      opts: { like?: readonly string[] } = {},
+    ): Promise<string[]> {
       const first = await reserve(n);
-      return deps.db.transaction().execute((trx) => plant(trx, { kind: 'actor', id: actorId }, first, n));
+      return deps.db.transaction().execute(async (trx) => {
+        const ids = await plant(trx, { kind: 'actor', id: actorId }, first, n);
+        await consentLike(trx, ids, opts.like);
+        return ids;
+      });
     },
 
     /** The batch form: many portfolios in one transaction. Returns actor id → canary subject ids. */
     async plantPortfolioCanariesMany(
-      entries: readonly { actorId: string; n: number }[],
+      entries: readonly { actorId: string; n: number; like?: readonly string[] }[],
     ): Promise<Map<string, string[]>> {
       const total = entries.reduce((a, e) => a + Math.max(0, e.n), 0);
       const first = await reserve(total);
@@ -373,7 +492,11 @@ export function createCanaries(deps: CanaryDeps) {
         to: { kind: 'actor' as const, id: e.actorId },
         n: Math.max(0, e.n),
       }));
-      const planted = await deps.db.transaction().execute((trx) => plantGroups(trx, groups, first));
+      const planted = await deps.db.transaction().execute(async (trx) => {
+        const p = await plantGroups(trx, groups, first);
+        for (const [i, e] of entries.entries()) await consentLike(trx, p[i]!, e.like);
+        return p;
+      });
       const out = new Map<string, string[]>();
       entries.forEach((e, i) => {
         out.set(e.actorId, [...(out.get(e.actorId) ?? []), ...planted[i]!]);

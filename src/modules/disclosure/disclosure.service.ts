@@ -6,7 +6,7 @@ import type { Clock } from '../../lib/clock.js';
 import { blindIndexer, type Keyring, secureFloat, sha256 } from '../../lib/crypto/index.js';
 import { type AppError, isAppError } from '../../lib/errors.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
-import type { Consent } from '../consent/index.js';
+import type { Consent, ConsentRecord } from '../consent/index.js';
 import type { Detect } from '../detect/index.js';
 import { type CompiledPolicy, type DisclosureDecision, decideDisclosure } from '../policy/index.js';
 import { type Canaries, type CanaryConfig, type CanaryVault, createCanaries } from './canary.service.js';
@@ -66,7 +66,13 @@ export interface DisclosureDeps {
   keyring: Pick<Keyring, 'indexKey' | 'signingKey' | 'publicKeyRaw'>;
   ids?: IdSource;
   record: Recorder;
-  consent: Pick<Consent, 'consentedSubjects' | 'allConsentedSubjects' | 'onWithdrawal'>;
+  /**
+   * The consent module's door. `effectiveRecords` and `grantMany` (optional; the composition
+   * root's full door has them) give every planted canary a copy of a disclosed customer's consent
+   * record, so a canary's consent state does not set it apart (ADR 0008).
+   */
+  consent: Pick<Consent, 'consentedSubjects' | 'allConsentedSubjects' | 'onWithdrawal'> &
+    Partial<Pick<Consent, 'effectiveRecords' | 'grantMany'>>;
   detect: Pick<Detect, 'raise'>;
   read: DisclosureReader;
   /**
@@ -218,6 +224,8 @@ export function createDisclosure(deps: DisclosureDeps) {
       config: deps.canaries,
     });
 
+  canaries.useConsent(deps.consent);
+
   /**
    * The recipient's pseudonym for a subject: stable for one recipient (it can match rows across
    * its deliveries and act on deletion notices), unlinkable across recipients, and no use to
@@ -334,10 +342,43 @@ export function createDisclosure(deps: DisclosureDeps) {
     return { ...decideDisclosure(policy, { ...base, allAssigned: all }), allAssigned: all };
   }
 
-  async function recordRefusal(e: AppError, r: z.output<typeof DisclosureRequestSchema>, actorId: string) {
+  /**
+   * Canaries named in a disclosure request: someone holds a canary's subject id (a portfolio's, or
+   * an export's that came back). The caller saw the same outcome as for a customer without
+   * consent; the privacy team gets an alert (internal only) naming the actor and the canaries.
+   */
+  async function canaryNamed(
+    trx: DbExecutor,
+    actorId: string,
+    r: z.output<typeof DisclosureRequestSchema>,
+    named: readonly string[],
+    disclosureId: string | null,
+  ) {
+    if (named.length === 0) return;
+    await deps.detect.raise(trx, {
+      kind: 'canary_named_in_disclosure',
+      severity: 'high',
+      actor: actorId,
+      subject: named[0]!,
+      attrs: {
+        canaries: [...named].sort(),
+        purpose: r.purpose,
+        recipient: r.recipientId,
+        disclosure: disclosureId,
+      },
+    });
+  }
+
+  async function recordRefusal(
+    e: AppError,
+    r: z.output<typeof DisclosureRequestSchema>,
+    actorId: string,
+    named: readonly string[] = [],
+  ) {
     const d = (e.details ?? {}) as Record<string, unknown>;
     const reasons = refusalReasons.get(e);
     await deps.db.transaction().execute(async (trx) => {
+      await canaryNamed(trx, actorId, r, named, null);
       await deps.record(trx, [
         {
           kind: 'disclosure.refused',
@@ -384,6 +425,26 @@ export function createDisclosure(deps: DisclosureDeps) {
     refFor,
   });
 
+  // No person stands behind a canary's consent: a withdrawal of one is someone probing. It is
+  // handled exactly as a customer's (deletion notice included, notices.service.ts); the privacy
+  // team is told.
+  deps.consent.onWithdrawal(async (trx, withdrawn: readonly ConsentRecord[]) => {
+    const probed = await canaries.canaryIds(trx, [...new Set(withdrawn.map((w) => w.subjectId))]);
+    for (const c of probed)
+      await deps.detect.raise(trx, {
+        kind: 'canary_consent_withdrawn',
+        severity: 'high',
+        subject: c,
+        attrs: {
+          consents: withdrawn
+            .filter((w) => w.subjectId === c)
+            .map((w) => w.id)
+            .sort(),
+          method: withdrawn.find((w) => w.subjectId === c)?.withdrawalMethod ?? null,
+        },
+      });
+  });
+
   return {
     canaries,
     // Recipients and deletion notices are jobs of their own (recipients.service.ts,
@@ -403,6 +464,8 @@ export function createDisclosure(deps: DisclosureDeps) {
     async create(input: DisclosureRequest, actor: Releaser): Promise<DisclosureResult> {
       const r = DisclosureRequestSchema.parse(input);
       const fields = [...new Set(r.fields)];
+      // Canaries the caller named (never disclosed): raised as an alert whatever the outcome.
+      let named: string[] = [];
       try {
         // The grant first: an actor with no disclose grant for this purpose, recipient and these
         // fields learns nothing else (not the recipient's state, not who lacks consent).
@@ -452,8 +515,16 @@ export function createDisclosure(deps: DisclosureDeps) {
           const { recipient, crossBorder } = await checkRecipient(trx, r.recipientId, r.purpose, at);
           const opts = checkOptions(fields, crossBorder);
           let consented: Set<string>;
+          // A canary (from an actor's portfolio or an earlier export) is never handed out twice,
+          // and must not be told apart by the count either: named, it is treated exactly as a
+          // customer without a matching consent (missing, or excluded with consentedOnly); the
+          // export gets canaries of its own below. The privacy team learns of it by an alert.
           if (r.allConsented) {
-            requested = await deps.consent.allConsentedSubjects(trx, r.purpose, r.recipientId, now, opts);
+            const all = await deps.consent.allConsentedSubjects(trx, r.purpose, r.recipientId, now, opts);
+            // Not named by the caller: canaries holding a consent for this recipient (an earlier
+            // export's) are simply not among "everyone consented".
+            const planted = await canaries.canaryIds(trx, all);
+            requested = planted.size ? all.filter((s) => !planted.has(s)) : all;
             consented = new Set(requested);
           } else {
             consented = await deps.consent.consentedSubjects(
@@ -464,6 +535,8 @@ export function createDisclosure(deps: DisclosureDeps) {
               now,
               opts,
             );
+            named = [...(await canaries.canaryIds(trx, requested!))];
+            for (const c of named) consented.delete(c);
           }
           const asked = requested!;
           const missing = asked.filter((s) => !consented.has(s));
@@ -476,10 +549,7 @@ export function createDisclosure(deps: DisclosureDeps) {
                 truncated: missing.length > maxIds,
               },
             });
-          // A canary is never handed out twice: one in the list (from an actor's portfolio or an
-          // earlier export) stays out; the export gets canaries of its own below.
-          const planted = await canaries.canaryIds(trx, asked);
-          const subjects = asked.filter((s) => consented.has(s) && !planted.has(s));
+          const subjects = asked.filter((s) => consented.has(s));
           if (subjects.length === 0)
             throw disclosureError('DISCLOSURE_NOTHING_TO_DISCLOSE', {
               details: { requested: asked.length, missing: missing.length },
@@ -506,6 +576,14 @@ export function createDisclosure(deps: DisclosureDeps) {
             firstCanary,
             nCanaries,
           );
+          // Each canary holds a copy of a disclosed customer's consent for this purpose and
+          // recipient (the same notice, fields, separate flags), so its consent state is a
+          // customer's: a consent check, a listing or a later withdrawal treats it alike.
+          await canaries.consentLike(trx, canaryIds, subjects, {
+            purpose: r.purpose,
+            recipientId: recipient.id,
+            options: opts,
+          });
           const order = placeCanaries(subjects, canaryIds, random);
           const row: DisclosuresTable = {
             id,
@@ -552,10 +630,13 @@ export function createDisclosure(deps: DisclosureDeps) {
               },
             },
           ]);
+          await canaryNamed(trx, actor.id, r, named, id);
           return { disclosure: toDisclosure(row) };
         });
       } catch (e) {
-        if (isAppError(e) && e.code.startsWith('DISCLOSURE_')) await recordRefusal(e, r, actor.id);
+        if (isAppError(e) && e.code.startsWith('DISCLOSURE_')) await recordRefusal(e, r, actor.id, named);
+        else if (named.length)
+          await deps.db.transaction().execute((trx) => canaryNamed(trx, actor.id, r, named, null));
         throw e;
       }
     },
@@ -582,17 +663,35 @@ export function createDisclosure(deps: DisclosureDeps) {
         const items = (await itemsOf(trx, d.id)).map((i) => i.subject_id);
         const canarySet = new Set((await canaries.uniqueTo('disclosure', d.id, trx)).map((c) => c.subjectId));
         const real = items.filter((s) => !canarySet.has(s));
+        const options = checkOptions(fields, crossBorder);
         const consented = await deps.consent.consentedSubjects(
           trx,
-          real,
+          items,
           d.purpose,
           d.recipient_id,
           now,
-          checkOptions(fields, crossBorder),
+          options,
+        );
+        // A canary is checked like the customers: one whose consent copy (given when the export
+        // was created) has lapsed since — withdrawn by someone probing, or expired like its
+        // template — is withheld and counted as a customer would be. A canary that never had one
+        // (planted without the consent door) always goes: it is the export's mark.
+        const canaryItems = items.filter((s) => canarySet.has(s));
+        const unconsented = canaryItems.filter((s) => !consented.has(s));
+        const lapsed = new Set(
+          unconsented.length && deps.consent.effectiveRecords
+            ? (
+                await deps.consent.effectiveRecords(trx, unconsented, d.created_at, {
+                  purpose: d.purpose,
+                  recipientId: d.recipient_id,
+                  ...options,
+                })
+              ).map((c) => c.subjectId)
+            : [],
         );
         const order = placeCanaries(
           real.filter((s) => consented.has(s)),
-          items.filter((s) => canarySet.has(s)),
+          canaryItems.filter((s) => !lapsed.has(s)),
           random,
         );
         const data = await deps.read(trx, {
@@ -617,7 +716,7 @@ export function createDisclosure(deps: DisclosureDeps) {
           exportRows(d.recipient_id, order, data),
         );
         const contentSha256 = sha256(Buffer.from(content, 'utf8')).toString('hex');
-        const withheld = real.length - delivered.filter((s) => !canarySet.has(s)).length;
+        const withheld = real.length - delivered.filter((s) => !canarySet.has(s)).length + lapsed.size;
         const n = await updateDisclosure(
           trx,
           d.id,
