@@ -198,8 +198,9 @@ export function openDatabase(url: string, options: OpenOptions = {}): Database {
   const sqlite = new SQLite(path);
   // Owner-only: SQLite creates the -wal and -shm files with the database file's permissions.
   if (path !== ':memory:') chmodSync(path, 0o600);
-  // WAL for concurrent readers; synchronous=FULL so an acknowledged commit survives a power cut
-  // (a transparency log that skipped this lost acknowledged entries).
+  // WAL for concurrent readers; every acknowledged commit fsynced (synchronous=FULL, or NORMAL plus
+  // the dialect's own WAL fsync after COMMIT, below) so it survives a power cut (a transparency log
+  // that skipped this lost acknowledged entries).
   sqlite.pragma('journal_mode = WAL');
   const asyncFsync = path !== ':memory:' && (options.sqliteSync ?? 'wal-fsync') === 'wal-fsync';
   sqlite.pragma(`synchronous = ${asyncFsync ? 'NORMAL' : 'FULL'}`);

@@ -3,7 +3,7 @@ import type { Kysely, Transaction } from 'kysely';
 /**
  * Group commit: many callers' units of work share one durable transaction. A caller's promise
  * resolves only after the commit, so an acknowledged unit is durable (SQLite runs
- * synchronous=FULL). One fsync per batch instead of one per read is what lets every read carry its
+ * the WAL fsync after COMMIT, ADR 0017). One fsync per batch instead of one per read is what lets every read carry its
  * own decision, access event and ledger entry at speed — the lesson of the transparency logs
  * (Trillian's per-row commits stalled near 60 entries/s).
  *
