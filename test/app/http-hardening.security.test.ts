@@ -229,3 +229,25 @@ describe('HTTP hardening without a database', () => {
     ]);
   });
 });
+
+// Threat: an error body echoes the caller's input back, so a value that looks like PI (a mobile
+// sent as a JSON key) appears in an error, a log or a proxy's cache. A validation issue names
+// schema fields and positions only; a key taken from the input is shown as `*`.
+describe('validation errors name fields, never input keys', () => {
+  it('a record key from the input is not echoed', async () => {
+    const { z } = await import('zod');
+    const schema = z.object({
+      fields: z.record(z.string(), z.number()),
+      list: z.array(z.number()),
+    });
+    const r = schema.safeParse({ fields: { '13800138000': 'x' }, list: [1, 'two'] });
+    expect(r.success).toBe(false);
+    const { status, body } = toErrorBody(r.error, 'r1');
+    expect(status).toBe(400);
+    const text = JSON.stringify(body);
+    expect(text).not.toContain('13800138000');
+    const paths = (body.details!.issues as { path: string }[]).map((i) => i.path);
+    expect(paths).toContain('list.1');
+    expect(paths.some((p) => p.startsWith('fields'))).toBe(true);
+  });
+});

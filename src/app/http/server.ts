@@ -102,13 +102,28 @@ export interface ErrorBody {
   details?: Record<string, unknown>;
 }
 
+/**
+ * A validation issue's path as the caller may see it: schema field names and array positions only.
+ * A segment taken from the input (a record's key, say a mobile number sent as a JSON key) is shown
+ * as `*`, so an error never echoes a value back.
+ */
+function issuePath(path: readonly PropertyKey[]): string {
+  return path
+    .map((k) =>
+      typeof k === 'number' || (typeof k === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(k))
+        ? String(k)
+        : '*',
+    )
+    .join('.');
+}
+
 /** The one HTTP error mapper: stable code, a message without PI, the status; never a stack. */
 export function toErrorBody(e: unknown, requestId: string): { status: number; body: ErrorBody } {
   let err: AppError;
   if (isAppError(e)) err = e;
   else if (e instanceof z.ZodError) {
     err = commonError('VALIDATION_FAILED', {
-      details: { issues: e.issues.map((i) => ({ path: i.path.join('.'), problem: i.code })) },
+      details: { issues: e.issues.map((i) => ({ path: issuePath(i.path), problem: i.code })) },
     });
   } else if (isOverloaded(e)) {
     err = commonError('SERVICE_BUSY', { details: { retryAfterMs: 1000 } });
