@@ -195,15 +195,28 @@ export function createCanaries(deps: CanaryDeps) {
    * vault's blind index), an earlier canary (the registry's keyed hashes) or each other: a hit is
    * dropped and drawn again, which leaves the distribution that of the draws.
    */
+  // Contact points drawn by reservations not yet committed (concurrent exports draw before either
+  // has planted, so the database cannot tell them apart yet), with when they may be forgotten:
+  // by then the canary is planted (and the database check sees it) or was never used.
+  const drawnRecently = new Map<string, number>();
+  const HOLD_MS = 10 * 60_000;
   async function draw(n: number): Promise<SyntheticIdentity[]> {
     const out: SyntheticIdentity[] = [];
-    const seen = new Set<string>();
+    const now = performance.now();
+    for (const [k, until] of drawnRecently) if (until < now) drawnRecently.delete(k);
+    const seen = new Set<string>(drawnRecently.keys());
     for (let round = 0; out.length < n; round++) {
       if (round >= 20) throw canaryError('CANARY_POOL_EXHAUSTED');
       const batch: SyntheticIdentity[] = [];
       while (batch.length < n - out.length) {
         const c = randomIdentity(random, companyKey);
-        const keys = [`m:${c.mobile}`, `e:${c.email.toLowerCase()}`, `i:${c.id_number}`];
+        // The stored hashes are of the normalised forms: two drawn e-mails that normalise alike
+        // (case, dots, tags) are the same contact point.
+        const keys = [
+          `m:${normaliseMobile(c.mobile)}`,
+          `e:${normaliseEmail(c.email)}`,
+          `i:${c.id_number.toUpperCase()}`,
+        ];
         if (keys.some((k) => seen.has(k))) continue;
         for (const k of keys) seen.add(k);
         batch.push(c);
@@ -229,6 +242,14 @@ export function createCanaries(deps: CanaryDeps) {
           hits.add(c);
       for (const c of batch) if (!hits.has(c)) out.push(c);
     }
+    const until = performance.now() + HOLD_MS;
+    for (const c of out)
+      for (const k of [
+        `m:${normaliseMobile(c.mobile)}`,
+        `e:${normaliseEmail(c.email)}`,
+        `i:${c.id_number.toUpperCase()}`,
+      ])
+        drawnRecently.set(k, until);
     return out;
   }
 
