@@ -1,5 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import { type Database, type DialectName, MAX_BIND_PARAMS } from '../../db/index.js';
+import { ACCESS_EVENT_COLUMNS } from '../../modules/access/index.js';
 import { openBenchApp } from '../app.js';
 import { type BenchContext, type BenchSuite, type Measurement, median } from '../types.js';
 
@@ -13,20 +14,6 @@ import { type BenchContext, type BenchSuite, type Measurement, median } from '..
  *
  * N = 1,000,000 × scale (CUSTODIAN_BENCH_INCIDENT_EVENTS overrides it).
  */
-const COLS = [
-  'id',
-  'at',
-  'actor_id',
-  'purpose',
-  'subject_id',
-  'action',
-  'fields',
-  'views',
-  'allowed',
-  'reasons',
-  'request_id',
-  'leaf_hash',
-];
 
 function open(ctx: BenchContext, dialect: DialectName) {
   return openBenchApp(ctx, dialect, { prefix: 'bench_incidents' });
@@ -34,7 +21,7 @@ function open(ctx: BenchContext, dialect: DialectName) {
 
 async function seed(db: Database['db'], dialect: DialectName, n: number, log: (l: string) => void) {
   const subjects = Math.max(1, Math.floor(n / 5));
-  const per = Math.floor(MAX_BIND_PARAMS / COLS.length);
+  const per = Math.floor(MAX_BIND_PARAMS / ACCESS_EVENT_COLUMNS.length);
   const t0 = Date.parse('2025-11-11T00:00:00Z');
   const total = Math.floor(n * 1.1);
   const leaf = 'ab'.repeat(32);
@@ -64,11 +51,16 @@ async function seed(db: Database['db'], dialect: DialectName, n: number, log: (l
           null,
           leaf,
         );
-        const base = r * COLS.length;
-        tuples.push(`(${COLS.map((_, c) => (dialect === 'postgres' ? `$${base + c + 1}` : '?')).join(',')})`);
+        const base = r * ACCESS_EVENT_COLUMNS.length;
+        tuples.push(
+          `(${ACCESS_EVENT_COLUMNS.map((_, c) => (dialect === 'postgres' ? `$${base + c + 1}` : '?')).join(',')})`,
+        );
       }
       await trx.executeQuery(
-        CompiledQuery.raw(`INSERT INTO access_events (${COLS.join(',')}) VALUES ${tuples.join(',')}`, params),
+        CompiledQuery.raw(
+          `INSERT INTO access_events (${ACCESS_EVENT_COLUMNS.join(',')}) VALUES ${tuples.join(',')}`,
+          params,
+        ),
       );
       if ((i / per) % 100 === 0) log(`  seeded ${i + rows} of ${total} access events`);
     }

@@ -3,6 +3,7 @@ import { CompiledQuery } from 'kysely';
 import { type Database, type DialectName, insertFlat, rowsPerStatement } from '../../db/index.js';
 import { cnIdCheckChar } from '../../lib/checkdigits.js';
 import { blindIndexer, type Keyring } from '../../lib/crypto/index.js';
+import { ACCESS_EVENT_COLUMNS } from '../../modules/access/index.js';
 import { parseLeakFile } from '../../modules/trace/index.js';
 import { lookupMany } from '../../modules/vault/index.js';
 import { openBenchApp } from '../app.js';
@@ -95,20 +96,6 @@ const SUBJECT_COLS = [
   'lookup_keys',
 ];
 const INDEX_COLS = ['field', 'hash', 'subject_id'];
-const EVENT_COLS = [
-  'id',
-  'at',
-  'actor_id',
-  'purpose',
-  'subject_id',
-  'action',
-  'fields',
-  'views',
-  'allowed',
-  'reasons',
-  'request_id',
-  'leaf_hash',
-];
 
 /** The machine's 1-minute load average and its cores, as measured (other work shares the cores). */
 const load = () => `${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`;
@@ -214,7 +201,7 @@ export async function fillEvents(db: Database['db'], n: number, s: number, log: 
   const actors = actorsFor(n);
   const block = Math.max(1, Math.floor(s / actors));
   const sourceSeen = new Set<number>();
-  const per = rowsPerStatement(EVENT_COLS.length);
+  const per = rowsPerStatement(ACCESS_EVENT_COLUMNS.length);
   const fields = JSON.stringify(['name', 'mobile']);
   const leaf = 'ab'.repeat(32);
   const step = SPAN_MS / n;
@@ -243,7 +230,7 @@ export async function fillEvents(db: Database['db'], n: number, s: number, log: 
           leaf,
         );
       }
-      await insertFlat(trx, 'access_events', EVENT_COLS, params);
+      await insertFlat(trx, 'access_events', ACCESS_EVENT_COLUMNS, params);
       if ((i / per) % 200 === 0) log(`  events: ${i + rows} of ${n}`);
     }
   });

@@ -4,7 +4,8 @@ import type { AccessEventRow, AccessTables } from './access.tables.js';
 
 type Db = Kysely<AccessTables> | Transaction<AccessTables>;
 
-const COLUMNS = [
+/** The access_events columns in insertion order (the repo's inserts and the benchmarks' bulk fills). */
+export const ACCESS_EVENT_COLUMNS = [
   'id',
   'at',
   'actor_id',
@@ -24,7 +25,7 @@ const COLUMNS = [
  * insert hundreds at a time.
  */
 export async function insertEvents(db: Db, rows: readonly AccessEventRow[]): Promise<void> {
-  await insertObjects(db, 'access_events', COLUMNS, rows);
+  await insertObjects(db, 'access_events', ACCESS_EVENT_COLUMNS, rows);
 }
 
 export async function eventsForSubject(

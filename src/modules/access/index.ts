@@ -1,5 +1,6 @@
 // The access module's only door: the read path (decide → decrypt → view → record).
 export { accessError } from './access.errors.js';
+export { ACCESS_EVENT_COLUMNS } from './access.repo.js';
 export { type AccessRoutesDeps, accessRoutes } from './access.routes.js';
 export {
   ACCESS_REASONS,
