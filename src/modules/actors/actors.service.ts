@@ -162,6 +162,18 @@ export function createActors(deps: ActorsDeps) {
     if (events.length > 0) await deps.record(trx, events);
   }
 
+  /** Stores a new live key (its hash only) for `actorId`. */
+  async function insertKey(trx: Executor, actorId: string, key: { id: string; hash: Buffer }, at: string) {
+    await keysRepo.insert(trx, {
+      id: key.id,
+      actor_id: actorId,
+      hash: key.hash,
+      created_at: at,
+      expires_at: null,
+      revoked_at: null,
+    });
+  }
+
   async function mustGet(db: Executor, ref: string): Promise<ActorRow> {
     const row = (await actorsRepo.get(db, ref)) ?? (await actorsRepo.byName(db, ref));
     if (!row) throw actorsError('ACTORS_NOT_FOUND');
@@ -274,14 +286,7 @@ export function createActors(deps: ActorsDeps) {
     const key = newApiKey();
     if (await actorsRepo.byName(trx, v.name)) throw actorsError('ACTORS_NAME_TAKEN');
     await actorsRepo.insert(trx, row);
-    await keysRepo.insert(trx, {
-      id: key.id,
-      actor_id: row.id,
-      hash: key.hash,
-      created_at: at,
-      expires_at: null,
-      revoked_at: null,
-    });
+    await insertKey(trx, row.id, key, at);
     await record(trx, [
       ...extra,
       {
@@ -590,14 +595,7 @@ export function createActors(deps: ActorsDeps) {
           } else {
             retired = await keysRepo.revokeAll(trx, row.id, at);
           }
-          await keysRepo.insert(trx, {
-            id: key.id,
-            actor_id: row.id,
-            hash: key.hash,
-            created_at: at,
-            expires_at: null,
-            revoked_at: null,
-          });
+          await insertKey(trx, row.id, key, at);
           await record(trx, [
             {
               kind: 'key.rotated',
