@@ -154,6 +154,16 @@ export function parseDelimited(text: string, delimiter: string): string[][] {
       cell = '';
       if (row.length > 1 || row[0] !== '') out.push(row);
       row = [];
+    } else if (cell.length === 0) {
+      // An unquoted cell: up to the next delimiter or line end in one slice, not char by char.
+      let j = i + 1;
+      while (j < text.length) {
+        const c = text[j];
+        if (c === delimiter || c === '\n' || c === '\r') break;
+        j++;
+      }
+      cell = text.slice(i, j);
+      i = j - 1;
     } else cell += ch;
   }
   row.push(cell);

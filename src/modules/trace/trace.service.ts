@@ -175,24 +175,35 @@ export function createTrace(deps: TraceDeps) {
     let ambiguous = 0;
     let nameOnly = 0;
     const matchedRows: LeakRow[] = [];
+    const lists: (readonly string[])[] = [];
     for (const r of rows) {
-      const votes = new Map<string, number>();
       let any = false;
+      lists.length = 0;
       for (const f of searchable) {
         const v = r.values[f];
         if (!v || v.masked) continue;
         any = true;
-        for (const s of found.get(f)?.get(v.value) ?? []) votes.set(s, (votes.get(s) ?? 0) + 1);
+        const ids = found.get(f)?.get(v.value);
+        if (ids) lists.push(ids);
       }
       if (!any) {
         nameOnly++;
         unmatched++;
         continue;
       }
-      if (votes.size === 0) {
+      if (lists.length === 0) {
         unmatched++;
         continue;
       }
+      // The common row: every matching field names the same one subject (no vote to count).
+      const one = lists[0]!.length === 1 ? lists[0]![0]! : undefined;
+      if (one !== undefined && lists.every((l) => l.length === 1 && l[0] === one)) {
+        subjects.add(one);
+        matchedRows.push(r);
+        continue;
+      }
+      const votes = new Map<string, number>();
+      for (const l of lists) for (const s of l) votes.set(s, (votes.get(s) ?? 0) + 1);
       const best = Math.max(...votes.values());
       const top = [...votes].filter(([, n]) => n === best);
       if (top.length > 1) {

@@ -98,26 +98,29 @@ export async function lookupMany(
   if (!f) throw vaultError('VAULT_FIELD_UNKNOWN', { details: { field } });
   if (!f.searchable) throw vaultError('VAULT_FIELD_NOT_SEARCHABLE', { details: { field } });
   const ctx = checkContext(core.clock.now());
-  const byHash = new Map<string, string[]>();
-  const hashes: Buffer[] = [];
+  // Raw variants of one value (+86 138…, 138 …) normalise alike: each distinct normalised value is
+  // hashed and looked up once.
+  const byNormal = new Map<string, string[]>();
   for (const value of values) {
     const v = f.check(value, ctx);
     if (v instanceof Invalid) continue;
-    const h = core.hash(field, v);
-    const key = h.toString('hex');
-    const inputs = byHash.get(key);
+    const inputs = byNormal.get(v);
     if (inputs) inputs.push(value);
-    else {
-      byHash.set(key, [value]);
-      hashes.push(h);
-    }
+    else byNormal.set(v, [value]);
+  }
+  const byHash = new Map<string, string[]>();
+  const hashes: Buffer[] = [];
+  for (const [v, inputs] of byNormal) {
+    const h = core.hash(field, v);
+    byHash.set(h.toString('latin1'), inputs);
+    hashes.push(h);
   }
   const out = new Map<string, string[]>();
-  for (const { hash, subjectId } of await lookupHashes(core.db, field, hashes)) {
-    for (const value of byHash.get(hash.toString('hex')) ?? []) {
-      const ids = out.get(value) ?? [];
-      ids.push(subjectId);
-      out.set(value, ids);
+  for (const { hash, subjectId } of await lookupHashes(core.db, field, hashes, core.dialect)) {
+    for (const value of byHash.get(hash.toString('latin1')) ?? []) {
+      const ids = out.get(value);
+      if (ids) ids.push(subjectId);
+      else out.set(value, [subjectId]);
     }
   }
   for (const ids of out.values()) ids.sort();
