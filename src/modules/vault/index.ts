@@ -116,7 +116,7 @@ export async function lookupMany(
     hashes.push(h);
   }
   const out = new Map<string, string[]>();
-  for (const { hash, subjectId } of await lookupHashes(core.db, field, hashes, core.dialect)) {
+  for (const { hash, subjectId } of await lookupHashes(core.db, field, hashes)) {
     for (const value of byHash.get(hash.toString('latin1')) ?? []) {
       const ids = out.get(value);
       if (ids) ids.push(subjectId);

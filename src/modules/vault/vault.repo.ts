@@ -259,23 +259,15 @@ export async function countKeysByVersion(db: DbExecutor): Promise<Map<number, nu
  * Bulk blind-index lookup (trace): which subjects hold each of `hashes` in `field`. One query per
  * chunk of hashes on the (field, hash, subject_id) B-tree; no subject row is read.
  */
-/**
- * Blind-index entries for many hashes. SQLite probes in the same thread, so bigger IN lists cost
- * less per hash (fewer statements; 24,000 hashes: 500 per query 508-633 ms, 5,000 per query
- * 159-213 ms, ADR 0012), and sorted hashes walk the B-tree in order; PostgreSQL keeps 500 (a larger
- * list was slower there).
- */
 export async function lookupHashes(
   db: DbExecutor,
   field: string,
   hashes: readonly Buffer[],
-  dialect?: DialectName,
 ): Promise<{ hash: Buffer; subjectId: string }[]> {
   const out: { hash: Buffer; subjectId: string }[] = [];
-  const CHUNK = dialect === 'sqlite' ? 5000 : 500;
-  const sorted = dialect === 'sqlite' ? [...hashes].sort(Buffer.compare) : hashes;
-  for (let i = 0; i < sorted.length; i += CHUNK) {
-    const part = sorted.slice(i, i + CHUNK);
+  const CHUNK = 500;
+  for (let i = 0; i < hashes.length; i += CHUNK) {
+    const part = hashes.slice(i, i + CHUNK);
     const rows = await db
       .selectFrom('blind_index')
       .select(['hash', 'subject_id'])
