@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
+import { insertObjects } from '../../db/index.js';
 import type {
   IncidentActionRow,
   IncidentAffectedRow,
@@ -63,6 +64,7 @@ export interface ScopeQuery {
 export interface ScopeGroup {
   subject_id: string;
   fields: string;
+  views: string;
   n: number | string;
   first_at: string;
   last_at: string;
@@ -102,29 +104,23 @@ function scopeWhere(db: Db, q: ScopeQuery) {
   });
 }
 
-/** Per subject and field set: events, first and last time. Aggregated in the database. */
+/**
+ * Per subject, field set and views: events, first and last time. Aggregated in the database, in
+ * one pass (the per-customer lines and the fields/views summary both come from these groups); the
+ * access_events_scope index covers it, so only index entries are read.
+ */
 export async function scopeGroups(db: Db, q: ScopeQuery): Promise<ScopeGroup[]> {
   return scopeWhere(db, q)
     .select((eb) => [
       'subject_id',
       'fields',
+      'views',
       eb.fn.countAll<number | string>().as('n'),
       eb.fn.min('at').as('first_at'),
       eb.fn.max('at').as('last_at'),
     ])
-    .groupBy(['subject_id', 'fields'])
+    .groupBy(['subject_id', 'fields', 'views'])
     .execute() as Promise<ScopeGroup[]>;
-}
-
-/** Events per (fields, views) combination, for the summary of which fields and views were exposed. */
-export async function scopeViews(
-  db: Db,
-  q: ScopeQuery,
-): Promise<{ fields: string; views: string; n: number | string }[]> {
-  return scopeWhere(db, q)
-    .select((eb) => ['fields', 'views', eb.fn.countAll<number | string>().as('n')])
-    .groupBy(['fields', 'views'])
-    .execute();
 }
 
 /** One subject's events in a scope (for its inclusion proofs). */
@@ -167,15 +163,19 @@ export async function listScopes(db: Db, id: string): Promise<IncidentScopeRow[]
     .execute();
 }
 
-/** Multi-row inserts in chunks that stay under both dialects' bound-parameter limits. */
+const AFFECTED_COLUMNS = [
+  'incident_id',
+  'version',
+  'subject_id',
+  'events',
+  'first_at',
+  'last_at',
+  'fields',
+] as const satisfies readonly (keyof IncidentAffectedRow)[];
+
+/** Raw multi-row inserts (src/db/bulk.ts), as many rows per statement as the parameter limit allows. */
 export async function insertAffected(db: Db, rows: readonly IncidentAffectedRow[]): Promise<void> {
-  const per = 2000;
-  for (let i = 0; i < rows.length; i += per) {
-    await db
-      .insertInto('incident_affected')
-      .values(rows.slice(i, i + per) as IncidentAffectedRow[])
-      .execute();
-  }
+  await insertObjects(db, 'incident_affected', AFFECTED_COLUMNS, rows);
 }
 
 export async function affectedPage(

@@ -649,13 +649,30 @@ export function createIncidents(deps: IncidentsDeps) {
         until: criteria.until ? new Date(criteria.until).toISOString() : undefined,
       };
       const ledgerSize = await deps.ledgerSize();
-      const [groups, viewRows] = await Promise.all([repo.scopeGroups(db, q), repo.scopeViews(db, q)]);
-      // Merge (subject, field set) groups into one line per subject.
+      const groups = await repo.scopeGroups(db, q);
+      // Merge (subject, field set, views) groups into one line per subject, and sum the events per
+      // field and per view. A scope has few distinct field sets and view maps: each is parsed once.
+      const parsed = new Map<string, unknown>();
+      const parse = <T>(json: string): T => {
+        let v = parsed.get(json);
+        if (v === undefined) {
+          v = JSON.parse(json);
+          parsed.set(json, v);
+        }
+        return v as T;
+      };
       const per = new Map<string, { events: number; first: string; last: string; fields: Set<string> }>();
+      const fields: Record<string, number> = {};
+      const views: Record<string, number> = {};
+      let events = 0;
       for (const g of groups) {
         const n = Number(g.n);
+        events += n;
+        const fs = parse<string[]>(g.fields);
+        for (const f of fs) fields[f] = (fields[f] ?? 0) + n;
+        for (const view of Object.values(parse<Record<string, string>>(g.views)))
+          views[view] = (views[view] ?? 0) + n;
         const cur = per.get(g.subject_id);
-        const fs = JSON.parse(g.fields) as string[];
         if (!cur)
           per.set(g.subject_id, { events: n, first: g.first_at, last: g.last_at, fields: new Set(fs) });
         else {
@@ -665,32 +682,26 @@ export function createIncidents(deps: IncidentsDeps) {
           for (const f of fs) cur.fields.add(f);
         }
       }
-      const fields: Record<string, number> = {};
-      const views: Record<string, number> = {};
-      let events = 0;
-      for (const v of viewRows) {
-        const n = Number(v.n);
-        events += n;
-        for (const f of JSON.parse(v.fields) as string[]) fields[f] = (fields[f] ?? 0) + n;
-        for (const view of Object.values(JSON.parse(v.views) as Record<string, string>))
-          views[view] = (views[view] ?? 0) + n;
-      }
       const subjects = [...per.keys()].sort();
       const version = head.scope_version + 1;
-      const rows: IncidentAffectedRow[] = subjects.map((s) => {
+      // The rows to store and the list's SHA-256 in one pass; each line is listLine() of its row.
+      const hasher = createSha256();
+      const rows: IncidentAffectedRow[] = new Array(subjects.length);
+      for (let i = 0; i < subjects.length; i++) {
+        const s = subjects[i]!;
         const p = per.get(s)!;
-        return {
+        const fs = [...p.fields].sort();
+        rows[i] = {
           incident_id: id,
           version,
           subject_id: s,
           events: p.events,
           first_at: p.first,
           last_at: p.last,
-          fields: JSON.stringify([...p.fields].sort()),
+          fields: JSON.stringify(fs),
         };
-      });
-      const hasher = createSha256();
-      for (const r of rows) hasher.update(listLine(r));
+        hasher.update(`${s}\t${p.events}\t${p.first}\t${p.last}\t${fs.join(',')}\n`);
+      }
       const listSha256 = hasher.digest().toString('hex');
       const signedNote = deps.sign(
         scopeNoteBody({ incidentId: id, version, affected: rows.length, events, ledgerSize, listSha256 }),
