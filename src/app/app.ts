@@ -304,7 +304,17 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     sign: (body) => signNote(body, config.ledgerOrigin, keyring.signingKey, keyring.publicKeyRaw),
     ledgerSize: () => ledger.size(),
     inclusionProof: (leafHash) => ledger.inclusionProof({ leafHash }),
-    sources: { alert: alertSource, canary: alertSource },
+    sources: {
+      alert: alertSource,
+      canary: alertSource,
+      // A trace: aware when it was run; the actor is its first-ranked candidate when that is a person.
+      trace: async (id: string) => {
+        const t = await trace.getTrace(id);
+        const top = t.candidates[0];
+        const actor = top?.kind === 'actor' ? (top.members[0]?.id ?? null) : null;
+        return { actor, at: t.createdAt, kind: 'trace' };
+      },
+    },
     // Accounts stopped by detection (suspended) or by an administrator (disabled).
     suspendedActors: async () => [
       ...new Set([

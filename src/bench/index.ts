@@ -1,4 +1,5 @@
 import { accessSuite } from './suites/access.js';
+import { consoleSuite } from './suites/console.js';
 import { detectSuite } from './suites/detect.js';
 import { disclosureSuite } from './suites/disclosure.js';
 import { incidentsSuite } from './suites/incidents.js';
@@ -18,4 +19,5 @@ export const suites: BenchSuite[] = [
   rightsSuite,
   incidentsSuite,
   traceSuite,
+  consoleSuite,
 ];

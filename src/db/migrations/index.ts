@@ -14,6 +14,7 @@ import * as m0013 from './0013_sessions.js';
 import * as m0014 from './0014_incidents.js';
 import * as m0015 from './0015_disclosure_release.js';
 import * as m0016 from './0016_incident_scope_index.js';
+import * as m0017 from './0017_access_history_keyset.js';
 
 /** In order. Never edit one that has shipped: add a new one. */
 export const migrations: readonly Migration[] = [
@@ -32,4 +33,5 @@ export const migrations: readonly Migration[] = [
   m0014,
   m0015,
   m0016,
+  m0017,
 ];

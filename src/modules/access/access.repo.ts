@@ -28,14 +28,35 @@ export async function insertEvents(db: Db, rows: readonly AccessEventRow[]): Pro
   await insertObjects(db, 'access_events', ACCESS_EVENT_COLUMNS, rows);
 }
 
+/** Where a page of a subject's history starts: after (or before) this event in `at, id` order. */
+export interface HistoryCursor {
+  at: string;
+  id: string;
+}
+
+/**
+ * A page of a subject's access events by keyset: ordered by (at, id), newest first unless `order`
+ * is 'asc', starting after `after` (the last row of the previous page). Served by the index
+ * (subject_id, at, id) at any depth: the range condition is written as `at <= ? AND (at < ? OR
+ * id < ?)` so both dialects seek on `at` (a row-value comparison is not used by every planner).
+ */
 export async function eventsForSubject(
   db: Db,
   subjectId: string,
-  q: { since?: string; limit: number },
+  q: { since?: string; limit: number; after?: HistoryCursor; order?: 'asc' | 'desc'; actor?: string },
 ): Promise<AccessEventRow[]> {
+  const desc = (q.order ?? 'desc') === 'desc';
   let s = db.selectFrom('access_events').selectAll().where('subject_id', '=', subjectId);
   if (q.since) s = s.where('at', '>=', q.since);
-  return s.orderBy('at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
+  if (q.actor) s = s.where('actor_id', '=', q.actor);
+  const c = q.after;
+  if (c) {
+    s = desc
+      ? s.where('at', '<=', c.at).where((e) => e.or([e('at', '<', c.at), e('id', '<', c.id)]))
+      : s.where('at', '>=', c.at).where((e) => e.or([e('at', '>', c.at), e('id', '>', c.id)]));
+  }
+  const dir = desc ? 'desc' : 'asc';
+  return s.orderBy('at', dir).orderBy('id', dir).limit(q.limit).execute();
 }
 
 export async function eventsForActor(

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { commonError } from '../../lib/errors.js';
 import { type Permissions, type RouteDef, route } from '../../lib/http/index.js';
 import type { Vault } from '../vault/index.js';
 import { type Access, denialError, MAX_BATCH, type ReadResult } from './access.service.js';
@@ -210,8 +211,16 @@ export function accessRoutes(deps: AccessRoutesDeps): RouteDef[] {
       query: z.object({
         limit: z.coerce.number().int().min(1).max(5000).optional(),
         since: z.string().max(40).optional(),
+        /** The `nextCursor` of the previous page (keyset paging over (at, id)). */
+        cursor: z.string().max(200).optional(),
+        /** Only `at` (time) orders this history; newest first unless `order=asc`. */
+        sort: z.literal('at').optional(),
+        order: z.enum(['asc', 'desc']).optional(),
+        /** Filter: one actor's events (exact actor id). */
+        q: z.string().max(64).optional(),
       }),
       response: z.object({
+        nextCursor: z.string().nullable(),
         events: z.array(
           z.object({
             at: z.string(),
@@ -228,12 +237,22 @@ export function accessRoutes(deps: AccessRoutesDeps): RouteDef[] {
       }),
       handler: async ({ principal, params, query }) => {
         await permissions.require(principal, 'subjects.history');
-        return {
-          events: await access.history(params.id, {
-            ...(query.limit ? { limit: query.limit } : {}),
-            ...(query.since ? { since: query.since } : {}),
-          }),
-        };
+        let after: { at: string; id: string } | undefined;
+        if (query.cursor) {
+          const [at, id] = query.cursor.split('|');
+          if (!at || !id) throw commonError('VALIDATION_FAILED', { details: { fields: ['cursor'] } });
+          after = { at, id };
+        }
+        const limit = Math.min(query.limit ?? 200, 5000);
+        const events = await access.history(params.id, {
+          limit,
+          ...(query.since ? { since: query.since } : {}),
+          ...(after ? { after } : {}),
+          ...(query.order ? { order: query.order } : {}),
+          ...(query.q ? { actor: query.q } : {}),
+        });
+        const last = events.at(-1);
+        return { events, nextCursor: events.length === limit && last ? `${last.at}|${last.id}` : null };
       },
     }),
     route({

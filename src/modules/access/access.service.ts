@@ -16,7 +16,7 @@ import type { Detect } from '../detect/index.js';
 import type { ContextQuery, Decision, DecisionContext, PolicyService, View } from '../policy/index.js';
 import { maskValue, type OpenedSubjects, openSubjectsFields, type Vault } from '../vault/index.js';
 import { accessError } from './access.errors.js';
-import { eventsForActor, eventsForSubject, insertEvents } from './access.repo.js';
+import { eventsForActor, eventsForSubject, type HistoryCursor, insertEvents } from './access.repo.js';
 import type { AccessEventRow } from './access.tables.js';
 import { createReasonSealer } from './reasons.js';
 import { createTokenSealer } from './tokens.js';
@@ -821,7 +821,16 @@ export function createAccess(deps: AccessDeps) {
     },
 
     /** Who read this subject's record, when, for what, and the ledger handle of each decision. */
-    async history(subjectId: string, q: { since?: string; limit?: number } = {}): Promise<AccessEvent[]> {
+    async history(
+      subjectId: string,
+      q: {
+        since?: string;
+        limit?: number;
+        after?: HistoryCursor;
+        order?: 'asc' | 'desc';
+        actor?: string;
+      } = {},
+    ): Promise<AccessEvent[]> {
       return (
         await eventsForSubject(deps.db, subjectId, { ...q, limit: Math.min(q.limit ?? 200, 5000) })
       ).map(toEvent);

@@ -1,10 +1,11 @@
 import { zodResolver } from '@hookform/resolvers/zod';
 import { Badge, Button, Group, Select, Table, Text, TextInput } from '@mantine/core';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Controller, useForm } from 'react-hook-form';
 import { z } from 'zod';
 import { PageTitle, Section } from '../components/Section.tsx';
+import { cols, ServerTable } from '../components/ServerTable.tsx';
 import { QueryState } from '../components/State.tsx';
 import { VerifyButton } from '../components/VerifyButton.tsx';
 import { useI18n } from '../i18n/index.tsx';
@@ -39,10 +40,24 @@ function Subject({ id, purpose }: { id: string; purpose: string }) {
     queryKey: ['subject', id, purpose],
     queryFn: () => get<ReadResult>(`/v1/subjects/${id}`, { purpose, fields: FIELDS }),
   });
-  const history = useQuery({
-    queryKey: ['history', id],
-    queryFn: () => get<{ events: HistoryEvent[] }>(`/v1/subjects/${id}/access-history`, { limit: 50 }),
-  });
+  const qc = useQueryClient();
+  const historyUrl = `/v1/subjects/${id}/access-history`;
+  // Keyset-paged by the server (cursor over (at, id)); only the time column sorts, the filter is an actor id.
+  const historyColumns = cols<HistoryEvent>([
+    ['at', t('history.at')],
+    ['actor', t('history.actor')],
+    ['purpose', t('history.purpose')],
+    ['action', t('history.action')],
+  ]).map((c) => ({
+    ...c,
+    enableSorting: (c as { accessorKey?: string }).accessorKey === 'at',
+    ...((c as { accessorKey?: string }).accessorKey === 'action'
+      ? {
+          cell: (x: { row: { original: HistoryEvent } }) =>
+            x.row.original.allowed ? x.row.original.action : `${x.row.original.action} (denied)`,
+        }
+      : {}),
+  }));
   return (
     <>
       <Section title={t('customers.fields')} testId="subject-fields">
@@ -65,35 +80,23 @@ function Subject({ id, purpose }: { id: string; purpose: string }) {
         </QueryState>
       </Section>
       <Section title={t('customers.history')} testId="subject-history">
-        <Button size="xs" variant="default" mb="xs" onClick={() => void history.refetch()}>
+        <Button
+          size="xs"
+          variant="default"
+          mb="xs"
+          onClick={() => void qc.invalidateQueries({ queryKey: [historyUrl] })}
+        >
           {t('common.refresh')}
         </Button>
-        <QueryState isPending={history.isPending} error={history.error}>
-          <Table aria-label={t('customers.history')}>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>{t('history.at')}</Table.Th>
-                <Table.Th>{t('history.actor')}</Table.Th>
-                <Table.Th>{t('history.purpose')}</Table.Th>
-                <Table.Th>{t('history.action')}</Table.Th>
-                <Table.Th>{t('history.proof')}</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {(history.data?.events ?? []).map((e) => (
-                <Table.Tr key={e.leafHash}>
-                  <Table.Td>{e.at}</Table.Td>
-                  <Table.Td>{e.actor}</Table.Td>
-                  <Table.Td>{e.purpose}</Table.Td>
-                  <Table.Td>{e.allowed ? e.action : `${e.action} (denied)`}</Table.Td>
-                  <Table.Td>
-                    <VerifyButton leafHash={e.leafHash} />
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </QueryState>
+        <ServerTable<HistoryEvent>
+          url={historyUrl}
+          rowsKey="events"
+          label={t('customers.history')}
+          columns={historyColumns as never}
+          pageSize={50}
+          filterable
+          actions={(e) => <VerifyButton leafHash={e.leafHash} />}
+        />
       </Section>
     </>
   );

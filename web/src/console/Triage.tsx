@@ -6,6 +6,7 @@ import { cols, fmt, ServerTable } from '../components/ServerTable.tsx';
 import { QueryState } from '../components/State.tsx';
 import { useI18n } from '../i18n/index.tsx';
 import { api, get, post } from '../lib/api.ts';
+import { navigate } from '../lib/router.tsx';
 import { clock } from './Overview.tsx';
 
 interface AlertRow {
@@ -18,11 +19,107 @@ interface AlertRow {
   attrs: Record<string, unknown>;
 }
 
+interface AlertDetail {
+  alert: AlertRow & { detector: string | null; subject: string | null };
+  evidence: { leafHash: string; index: number | null; treeSize: number | null }[];
+}
+
+interface OpenedIncident {
+  id: string;
+}
+
+/** POST /v1/incidents from a signal (an alert or a trace), then the incident's page. */
+function useOpenIncident() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (b: { title: string; source: 'alert' | 'trace'; sourceRef: string }) =>
+      post<OpenedIncident>('/v1/incidents', b),
+    onSuccess: (inc) => {
+      void qc.invalidateQueries({ queryKey: ['/v1/incidents'] });
+      navigate(`/console/incidents?open=${encodeURIComponent(inc.id)}`);
+    },
+  });
+}
+
+/** One alert opened: what fired, on whom, and the ledger entries it rests on; next steps. */
+function AlertDetailSection({ id }: { id: string }) {
+  const { t } = useI18n();
+  const d = useQuery({ queryKey: ['alert', id], queryFn: () => get<AlertDetail>(`/v1/alerts/${id}`) });
+  const incident = useOpenIncident();
+  const a = d.data?.alert;
+  return (
+    <Section title={`${t('alerts.detail')} ${id}`} testId="alert-detail">
+      <QueryState isPending={d.isPending} error={d.error}>
+        {a && (
+          <>
+            <Table aria-label={t('alerts.detail')} mb="sm">
+              <Table.Tbody>
+                <Table.Tr>
+                  <Table.Th scope="row">{t('alerts.kind')}</Table.Th>
+                  <Table.Td>{a.detector ?? a.kind}</Table.Td>
+                </Table.Tr>
+                <Table.Tr>
+                  <Table.Th scope="row">{t('alerts.actor')}</Table.Th>
+                  <Table.Td data-testid="alert-actor">{a.actor ?? '—'}</Table.Td>
+                </Table.Tr>
+                <Table.Tr>
+                  <Table.Th scope="row">{t('alerts.severity')}</Table.Th>
+                  <Table.Td>{a.severity}</Table.Td>
+                </Table.Tr>
+                <Table.Tr>
+                  <Table.Th scope="row">{t('alerts.evidence')}</Table.Th>
+                  <Table.Td className="mono">{fmt(a.attrs)}</Table.Td>
+                </Table.Tr>
+              </Table.Tbody>
+            </Table>
+            <Table aria-label={t('alerts.evidenceEntries')} mb="sm">
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>index</Table.Th>
+                  <Table.Th>leaf</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {(d.data?.evidence ?? []).slice(0, 20).map((e) => (
+                  <Table.Tr key={e.leafHash} data-testid="alert-evidence">
+                    <Table.Td>{e.index ?? '—'}</Table.Td>
+                    <Table.Td className="mono">{e.leafHash.slice(0, 16)}…</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+            <Group gap="xs">
+              <Button variant="default" onClick={() => navigate('/console/traces')}>
+                {t('alerts.runTrace')}
+              </Button>
+              <Button
+                variant="default"
+                loading={incident.isPending}
+                onClick={() =>
+                  incident.mutate({
+                    title: `${a.detector ?? a.kind}: ${a.actor ?? id}`,
+                    source: 'alert',
+                    sourceRef: id,
+                  })
+                }
+              >
+                {t('alerts.openIncident')}
+              </Button>
+            </Group>
+            {incident.error && <QueryState isPending={false} error={incident.error} />}
+          </>
+        )}
+      </QueryState>
+    </Section>
+  );
+}
+
 export function AlertsPage() {
   const { t } = useI18n();
   const qc = useQueryClient();
   // ack needs no reason; resolve and false-positive need one (at least a few words, checked by the API).
   const [reason, setReason] = useState('');
+  const [open, setOpen] = useState<string>();
   const act = useMutation({
     mutationFn: ({ id, verb }: { id: string; verb: 'ack' | 'resolve' | 'false-positive' }) =>
       post(`/v1/alerts/${id}/${verb}`, verb === 'ack' ? {} : { reason }),
@@ -62,39 +159,45 @@ export function AlertsPage() {
         columns={columns as never}
         filterable
         testId="alerts-table"
-        actions={(a) =>
-          a.status === 'open' || a.status === 'acknowledged' || a.status === 'true_positive' ? (
-            <Group gap={4} wrap="nowrap">
-              {a.status === 'open' && (
+        actions={(a) => (
+          <Group gap={4} wrap="nowrap">
+            <Button size="compact-xs" variant="default" onClick={() => setOpen(a.id)}>
+              {t('customers.open')}
+            </Button>
+            {(a.status === 'open' || a.status === 'acknowledged' || a.status === 'true_positive') && (
+              <>
+                {a.status === 'open' && (
+                  <Button
+                    size="compact-xs"
+                    variant="default"
+                    onClick={() => act.mutate({ id: a.id, verb: 'ack' })}
+                  >
+                    {t('alerts.ack')}
+                  </Button>
+                )}
                 <Button
                   size="compact-xs"
                   variant="default"
-                  onClick={() => act.mutate({ id: a.id, verb: 'ack' })}
+                  disabled={reason.trim().length === 0}
+                  onClick={() => act.mutate({ id: a.id, verb: 'resolve' })}
                 >
-                  {t('alerts.ack')}
+                  {t('alerts.close')}
                 </Button>
-              )}
-              <Button
-                size="compact-xs"
-                variant="default"
-                disabled={reason.trim().length === 0}
-                onClick={() => act.mutate({ id: a.id, verb: 'resolve' })}
-              >
-                {t('alerts.close')}
-              </Button>
-              <Button
-                size="compact-xs"
-                variant="default"
-                disabled={reason.trim().length === 0}
-                onClick={() => act.mutate({ id: a.id, verb: 'false-positive' })}
-              >
-                False positive
-              </Button>
-            </Group>
-          ) : null
-        }
+                <Button
+                  size="compact-xs"
+                  variant="default"
+                  disabled={reason.trim().length === 0}
+                  onClick={() => act.mutate({ id: a.id, verb: 'false-positive' })}
+                >
+                  False positive
+                </Button>
+              </>
+            )}
+          </Group>
+        )}
       />
       {act.error && <QueryState isPending={false} error={act.error} />}
+      {open && <AlertDetailSection id={open} />}
     </div>
   );
 }
@@ -140,6 +243,8 @@ export function TracesPage() {
     queryFn: () => get<Trace>(`/v1/traces/${open}`),
     enabled: Boolean(open),
   });
+  const incident = useOpenIncident();
+  const top = detail.data?.candidates?.[0];
   return (
     <div data-testid="page-traces">
       <PageTitle>{t('nav.traces')}</PageTitle>
@@ -191,6 +296,22 @@ export function TracesPage() {
                 ))}
               </Table.Tbody>
             </Table>
+            {open && top && (
+              <Button
+                mt="sm"
+                loading={incident.isPending}
+                onClick={() =>
+                  incident.mutate({
+                    title: t('traces.incidentTitle', { who: top.key }),
+                    source: 'trace',
+                    sourceRef: open,
+                  })
+                }
+              >
+                {t('traces.openIncident')}
+              </Button>
+            )}
+            {incident.error && <QueryState isPending={false} error={incident.error} />}
           </QueryState>
         </Section>
       )}
@@ -213,7 +334,10 @@ interface IncidentDetail extends Incident {
 
 export function IncidentsPage() {
   const { t } = useI18n();
-  const [open, setOpen] = useState<string>();
+  // `?open=inc_…` when arriving from an alert or a trace.
+  const [open, setOpen] = useState<string | undefined>(
+    () => new URLSearchParams(location.search).get('open') ?? undefined,
+  );
   const detail = useQuery({
     queryKey: ['incident', open],
     queryFn: () => get<IncidentDetail>(`/v1/incidents/${open}`),
