@@ -265,7 +265,18 @@ function toScope(r: IncidentScopeRow): ScopeSummary {
 export function listLine(
   a: Pick<IncidentAffectedRow, 'subject_id' | 'events' | 'first_at' | 'last_at' | 'fields'>,
 ): string {
-  return `${a.subject_id}\t${a.events}\t${a.first_at}\t${a.last_at}\t${(JSON.parse(a.fields) as string[]).join(',')}\n`;
+  return affectedLine(a.subject_id, a.events, a.first_at, a.last_at, JSON.parse(a.fields) as string[]);
+}
+
+/** One line of the signed list: subject, events, first and last read, the sorted fields. */
+function affectedLine(
+  subject: string,
+  events: number,
+  first: string,
+  last: string,
+  fields: string[],
+): string {
+  return `${subject}\t${events}\t${first}\t${last}\t${fields.join(',')}\n`;
 }
 
 /** The body of the signed statement over a scope (a C2SP signed note). */
@@ -684,7 +695,7 @@ export function createIncidents(deps: IncidentsDeps) {
       }
       const subjects = [...per.keys()].sort();
       const version = head.scope_version + 1;
-      // The rows to store and the list's SHA-256 in one pass; each line is listLine() of its row.
+      // The rows to store and the list's SHA-256 in one pass (the line listLine() gives for the row).
       const hasher = createSha256();
       const rows: IncidentAffectedRow[] = new Array(subjects.length);
       for (let i = 0; i < subjects.length; i++) {
@@ -700,7 +711,7 @@ export function createIncidents(deps: IncidentsDeps) {
           last_at: p.last,
           fields: JSON.stringify(fs),
         };
-        hasher.update(`${s}\t${p.events}\t${p.first}\t${p.last}\t${fs.join(',')}\n`);
+        hasher.update(affectedLine(s, p.events, p.first, p.last, fs));
       }
       const listSha256 = hasher.digest().toString('hex');
       const signedNote = deps.sign(
