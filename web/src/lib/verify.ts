@@ -106,16 +106,17 @@ export type SignatureCheck = 'valid' | 'invalid' | 'unsupported';
 
 /** Checks the checkpoint's signature by the key named in `vkey`. */
 export async function verifyCheckpoint(cp: Checkpoint, vkey: string): Promise<SignatureCheck> {
-  const [name, keyHash, keyB64] = vkey.split('+');
-  const key = b64(keyB64 ?? '');
+  // The key's base64 may itself hold '+', so split on the first two only (as the server's parseVkey).
+  const m = /^([^\s+]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+={0,2})$/.exec(vkey.trim());
+  if (!m) return 'invalid';
+  const [, name, keyHash, keyB64] = m as unknown as [string, string, string, string];
+  const key = b64(keyB64);
   const sig = cp.signatures.find((s) => s.name === name && s.keyHash === keyHash);
   if (!sig || key[0] !== 1) return 'invalid';
-  let pub: CryptoKey;
-  try {
-    pub = await crypto.subtle.importKey('raw', key.slice(1), { name: 'Ed25519' }, false, ['verify']);
-  } catch {
-    return 'unsupported';
-  }
+  const pub = await crypto.subtle
+    .importKey('raw', key.slice(1), { name: 'Ed25519' }, false, ['verify'])
+    .catch(() => null);
+  if (!pub) return 'unsupported';
   const ok = await crypto.subtle.verify({ name: 'Ed25519' }, pub, sig.sig, enc.encode(cp.body));
   return ok ? 'valid' : 'invalid';
 }
