@@ -85,6 +85,12 @@ export interface Finding {
 export interface Thresholds {
   /** Unexplained distinct subjects per day. */
   unexplained: number;
+  /**
+   * The floor for unexplained subjects once a baseline exists (the actor's own week, or 20
+   * actor-days of its peer group): 1.5 × the learnt maxima still raise it for staff whose work
+   * leaves more reads unexplained.
+   */
+  unexplainedLearnt: number;
   distinctHour: number;
   distinctDay: number;
   /** Reads per minute. */
@@ -109,6 +115,7 @@ export interface Thresholds {
 
 export const COLD_START: Thresholds = {
   unexplained: 25,
+  unexplainedLearnt: 10,
   distinctHour: 300,
   distinctDay: 2500,
   velocity: 30,
@@ -212,6 +219,8 @@ interface ActorState {
 
 interface PeerDay {
   day: number;
+  /** Members whose unflagged day went into these maxima. */
+  members: number;
   subjects: number;
   unexplained: number;
   offHours: number;
@@ -308,8 +317,18 @@ export function createEngine(o: EngineOptions = {}) {
     };
   }
 
-  /** Own limit from the actor's unflagged history, peer limit from its role's daily maxima. */
-  function limit(s: ActorState, floor: number, own: (d: DayStat) => number, peer?: (p: PeerDay) => number) {
+  /**
+   * Own limit from the actor's unflagged history, peer limit from its role's daily maxima. With a
+   * `learnt` floor, that floor replaces the cold-start one once a baseline exists (7 days of the
+   * actor's own, or 20 actor-days of its peer group's).
+   */
+  function limit(
+    s: ActorState,
+    floor: number,
+    own: (d: DayStat) => number,
+    peer?: (p: PeerDay) => number,
+    learnt?: number,
+  ) {
     let ownMax = -1;
     let n = 0;
     for (const d of s.history) {
@@ -318,14 +337,19 @@ export function createEngine(o: EngineOptions = {}) {
       ownMax = Math.max(ownMax, own(d));
     }
     let peerMax = -1;
+    let peerDays = 0;
     if (peer) {
       for (const p of peers.get(s.role) ?? [])
-        if (p.day >= s.day - HISTORY_DAYS) peerMax = Math.max(peerMax, peer(p));
+        if (p.day >= s.day - HISTORY_DAYS) {
+          peerMax = Math.max(peerMax, peer(p));
+          peerDays += p.members;
+        }
     }
     // Too little history of its own (under a week): the peer group's and the floor's say.
     const ownLimit = n >= 7 ? Math.ceil(ownMax * 1.5) : -1;
     const peerLimit = peerMax >= 0 ? Math.ceil(peerMax * 1.5) : -1;
-    return Math.max(floor, ownLimit, peerLimit);
+    const base = learnt !== undefined && (n >= 7 || peerDays >= 20) ? learnt : floor;
+    return Math.max(base, ownLimit, peerLimit);
   }
 
   /** Finishes the actor's day (its stats enter its history and its peers' baseline). */
@@ -357,6 +381,7 @@ export function createEngine(o: EngineOptions = {}) {
         if (!p) {
           p = {
             day: s.day,
+            members: 0,
             subjects: 0,
             unexplained: 0,
             offHours: 0,
@@ -368,6 +393,7 @@ export function createEngine(o: EngineOptions = {}) {
           while (list.length > 0 && list[0]!.day < s.day - HISTORY_DAYS) list.shift();
           peers.set(s.role, list);
         }
+        p.members++;
         p.subjects = Math.max(p.subjects, stat.subjects);
         p.unexplained = Math.max(p.unexplained, stat.unexplained);
         p.offHours = Math.max(p.offHours, stat.offHours);
@@ -423,7 +449,8 @@ export function createEngine(o: EngineOptions = {}) {
   /**
    * Flags `value` when it passes the actor's limit for the detector (the floor, its own and its peer
    * group's baselines). The floor is checked first: the limit (which reads the history) is computed
-   * only for a value above it, and the limit is never below the floor.
+   * only for a value above it, and the limit is never below the floor (the `learnt` one once a
+   * baseline exists, when given).
    */
   function beyond(
     s: ActorState,
@@ -434,8 +461,10 @@ export function createEngine(o: EngineOptions = {}) {
     peer: ((p: PeerDay) => number) | undefined,
     evidence: readonly Ref[],
     out: Finding[],
+    learnt?: number,
   ): void {
-    if (value > floor) flag(s, detector, value, limit(s, floor, own, peer), evidence, out);
+    if (value > Math.min(floor, learnt ?? floor))
+      flag(s, detector, value, limit(s, floor, own, peer, learnt), evidence, out);
   }
 
   function flag(
@@ -608,6 +637,7 @@ export function createEngine(o: EngineOptions = {}) {
               (p) => p.unexplained,
               s.recent,
               findings,
+              t.unexplainedLearnt,
             );
             // Enumeration: unexplained reads whose subject ids keep ascending.
             if (s.lastSubject !== null && ob.subject > s.lastSubject) s.ascRun++;

@@ -357,6 +357,8 @@ export const detectionScenario: ScenarioDef = {
           { by: loaded.admin.actor.id },
         );
       } else if (ev.kind === 'contact') {
+        // The dialler calls once the lead's read has returned its token: wait for reads in flight.
+        if (!tokens.has(subjectId) && pendingWork.length > 0) await flushWork();
         const token = tokens.get(subjectId);
         if (!token) continue;
         tokens.delete(subjectId);
