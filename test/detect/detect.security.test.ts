@@ -97,6 +97,32 @@ describeEachDialect('detect', (dialect) => {
     expect(summary.json().reads).toBeGreaterThan(0);
   });
 
+  it('a read of a customer whose open request the reader handles is explained by the case, from the moment it is assigned', async () => {
+    const { app } = w;
+    const subjectId = w.subjects.find((s) => !w.tickets.includes(s))!;
+    const explainedAfterRead = async () => {
+      const before = app.detect.engine().counts().explained;
+      const r = await app.access.read(w.support.principal, {
+        subjectId,
+        purpose: 'customer_support',
+        fields: ['name'],
+      });
+      expect(r.allowed).toBe(true);
+      return app.detect.engine().counts().explained - before;
+    };
+    // Outside his tickets, no case: unexplained (and the set of case holders is now cached).
+    expect(await explainedAfterRead()).toBe(0);
+    const req = await app.rights.requests.file({
+      subjectId,
+      kind: 'access',
+      requester: 'subject',
+      filedBy: null,
+    });
+    await app.rights.requests.assign(req.id, w.support.id, w.dpo.id);
+    // Assigned in this process: the cache is dropped at once, the very next read is explained.
+    expect(await explainedAfterRead()).toBe(1);
+  });
+
   it('alerts have a lifecycle: ack, assign, false positive with reason and suppression', async () => {
     const { app } = w;
     const s = await app.detect.suspend(w.tm.id, w.dpo.id, 'manual check of a report');

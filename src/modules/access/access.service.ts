@@ -63,6 +63,8 @@ export interface GuardItem {
   breakGlass: boolean;
   /** The actor holds a live approval for this purpose. */
   approved: boolean;
+  /** The decision already found a live assignment of the subject to the actor (no need to look again). */
+  assigned?: boolean | undefined;
   recipient?: string | undefined;
   issuedTo?: string | undefined;
 }
@@ -435,6 +437,7 @@ export function createAccess(deps: AccessDeps) {
         at,
         breakGlass: req.breakGlassReason !== undefined,
         approved: Boolean(contexts[i]!.approval),
+        assigned: contexts[i]!.assigned,
         recipient: req.recipient,
         issuedTo: issuer && typeof attrs?.issued_to === 'string' ? attrs.issued_to : undefined,
       }));

@@ -109,6 +109,8 @@ export interface GuardItem {
   at: Date;
   breakGlass: boolean;
   approved: boolean;
+  /** The read's decision already found a live assignment (explained without a lookup). */
+  assigned?: boolean | undefined;
   recipient?: string | undefined;
   /** For a token resolution: the actor the token was issued to. */
   issuedTo?: string | undefined;
@@ -283,6 +285,7 @@ export function createDetect(deps: DetectDeps) {
       if (it.action === 'resolve_token' && it.issuedTo) out[i] = 'token_dial';
       else if (it.approved) out[i] = 'approval';
       else if (it.breakGlass) out[i] = 'break_glass';
+      else if (it.assigned && it.subject !== null) out[i] = 'assignment';
       else if (it.subject !== null) rest.push(i);
     }
     if (rest.length === 0) return out;

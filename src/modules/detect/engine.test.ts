@@ -12,7 +12,7 @@ const HOUR = 3_600_000;
 /** Local (UTC+8) 2021-03-01 09:00, a working morning. */
 const MORNING = Date.parse('2021-03-01T01:00:00Z');
 
-function obs(o: Partial<Observation> & { at: number; subject: string }): Observation {
+function obs(o: Partial<Observation> & { at: number; subject: string | null }): Observation {
   return {
     actor: 'act_a',
     role: 'telemarketing',

@@ -338,6 +338,22 @@ export async function allBuckets(db: Db): Promise<Map<number, Buffer>> {
  * `actor\0subject` keys among `pairs` where the actor is assigned an open request or complaint of
  * that subject (closed_at not set): the case that explains his reads of the record (detect).
  */
+/** Staff who hold an open request or complaint (the read path skips the case lookup for others). */
+export async function openCaseAssignees(db: Db): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const table of ['rights_requests', 'rights_complaints'] as const) {
+    const rows = await db
+      .selectFrom(table)
+      .select('assignee')
+      .distinct()
+      .where('assignee', 'is not', null)
+      .where('closed_at', 'is', null)
+      .execute();
+    for (const r of rows) out.add(r.assignee!);
+  }
+  return out;
+}
+
 export async function openCasesAmong(
   db: Db,
   pairs: readonly { actorId: string; subjectId: string }[],

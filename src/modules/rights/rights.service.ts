@@ -197,6 +197,9 @@ const iso = (d: Date) => d.toISOString();
 
 export type Rights = ReturnType<typeof createRights>;
 
+/** How long the set of staff holding an open case is trusted before it is read again. */
+const CASE_HOLDERS_TTL_MS = 5_000;
+
 export function createRights(deps: RightsDeps) {
   const { db, clock } = deps;
   const ids = deps.ids ?? randomId;
@@ -772,20 +775,46 @@ export function createRights(deps: RightsDeps) {
     return (await withRecipients([updated]))[0]!;
   }
 
+  /**
+   * Who holds an open case, refreshed at most every CASE_HOLDERS_TTL_MS (another process may assign
+   * one) and at once when this one assigns: a read by anyone else needs no case lookup. A stale set
+   * can only leave a read unexplained for those seconds (an alert to dismiss), never allow one.
+   */
+  let caseHolders: { set: Set<string>; at: number } | undefined;
+  async function openCasesAmong(
+    pairs: readonly { actorId: string; subjectId: string }[],
+    _at: Date,
+    ex: DbExecutor,
+  ): Promise<Set<string>> {
+    if (!caseHolders || performance.now() - caseHolders.at > CASE_HOLDERS_TTL_MS) {
+      const at = performance.now();
+      caseHolders = { set: await repo.openCaseAssignees(ex as never), at };
+    }
+    const holders = caseHolders.set;
+    const mine = pairs.filter((p) => holders.has(p.actorId));
+    return mine.length === 0 ? new Set() : repo.openCasesAmong(ex as never, mine);
+  }
+  const assigned = <T>(r: T): T => {
+    caseHolders = undefined;
+    return r;
+  };
+
   const requests = {
     file: fileRequest,
     get: getRequest,
     list: listRequests,
-    assign: (id: string, assignee: string, by: string) =>
-      transition(
-        id,
-        by,
-        'assigned',
-        ['received', 'in_progress'],
-        () => ({ assignee, status: 'in_progress' }),
-        {
-          assignee,
-        },
+    assign: async (id: string, assignee: string, by: string) =>
+      assigned(
+        await transition(
+          id,
+          by,
+          'assigned',
+          ['received', 'in_progress'],
+          () => ({ assignee, status: 'in_progress' }),
+          {
+            assignee,
+          },
+        ),
       ),
     /** Waiting for the subject (identity, a detail): the clock stops. */
     pause: (id: string, reason: string, by: string) =>
@@ -1024,8 +1053,8 @@ export function createRights(deps: RightsDeps) {
           }),
         };
       }),
-    assign: (id: string, assignee: string, by: string) =>
-      changeComplaint(id, by, 'assigned', OPEN_COMPLAINT_STATES, () => ({ assignee })),
+    assign: async (id: string, assignee: string, by: string) =>
+      assigned(await changeComplaint(id, by, 'assigned', OPEN_COMPLAINT_STATES, () => ({ assignee }))),
     /** Staff answer him; the complaint stays open until he confirms or it is escalated. */
     respond: (id: string, by: string, text: string) =>
       changeComplaint(id, by, 'responded', OPEN_COMPLAINT_STATES, (r, t) => {
@@ -1218,8 +1247,7 @@ export function createRights(deps: RightsDeps) {
     notices,
     staffRef,
     /** Detection's case source: an open request or complaint assigned to the actor explains his reads. */
-    openCasesAmong: (pairs: readonly { actorId: string; subjectId: string }[], _at: Date, ex: DbExecutor) =>
-      repo.openCasesAmong(ex as never, pairs),
+    openCasesAmong,
     startBackground,
     async stop(): Promise<void> {
       if (timer) clearTimeout(timer);
