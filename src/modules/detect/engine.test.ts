@@ -159,7 +159,10 @@ describe('detection engine', () => {
         }
       }
     }
-    f.push(...e.tick(MORNING + 3 * DAY));
+    // The worker's beat the same afternoon catches him, without waiting for midnight.
+    const beat = e.tick(noon + 5.5 * HOUR);
+    expect(beat.filter((x) => x.detector === 'tokens_undialed').map((x) => x.actor)).toEqual(['act_d']);
+    f.push(...beat, ...e.tick(MORNING + 3 * DAY));
     const undialed = f.filter((x) => x.detector === 'tokens_undialed');
     expect(undialed.map((x) => x.actor)).toEqual(['act_d']);
   });

@@ -123,7 +123,7 @@ export const COLD_START: Thresholds = {
   enumeration: 30,
   lookupsHour: 40,
   missesHour: 20,
-  tokensUndialed: 40,
+  tokensUndialed: 20,
   deniedHour: 60,
   serviceNew: 5,
   newAccountDays: 7,
@@ -352,11 +352,15 @@ export function createEngine(o: EngineOptions = {}) {
     return Math.max(base, ownLimit, peerLimit);
   }
 
-  /** Finishes the actor's day (its stats enter its history and its peers' baseline). */
-  function closeDay(s: ActorState, findings: Finding[]): void {
-    // Day-end detectors: tokens issued and never dialed.
+  /** Tokens issued today of which fewer than 20% were dialed. */
+  function undialed(s: ActorState, findings: Finding[]): void {
     if (s.tokens >= t.tokensUndialed && s.dialed < s.tokens * 0.2)
       flag(s, 'tokens_undialed', s.tokens - s.dialed, t.tokensUndialed, s.recentAll, findings, s.day);
+  }
+
+  /** Finishes the actor's day (its stats enter its history and its peers' baseline). */
+  function closeDay(s: ActorState, findings: Finding[]): void {
+    undialed(s, findings);
     const stat: DayStat = {
       day: s.day,
       reads: s.reads,
@@ -693,7 +697,11 @@ export function createEngine(o: EngineOptions = {}) {
       return findings;
     },
 
-    /** Closes every actor's finished day (the background worker calls it; findings at day end). */
+    /**
+     * The background worker's beat: closes every actor's finished day, and checks today's tokens
+     * (a call follows a lead's read within a minute; an actor whose tokens go undialed through the
+     * day is caught at the next beat, not at midnight).
+     */
     tick(now: number): Finding[] {
       const findings: Finding[] = [];
       const d = dayOf(now);
@@ -701,7 +709,7 @@ export function createEngine(o: EngineOptions = {}) {
         if (s.day < d) {
           closeDay(s, findings);
           s.day = d;
-        }
+        } else undialed(s, findings);
       }
       return findings;
     },
