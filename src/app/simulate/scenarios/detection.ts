@@ -285,9 +285,12 @@ export const detectionScenario: ScenarioDef = {
     };
 
     let pendingWork: Promise<unknown>[] = [];
+    /** Per subject, the latest read in flight (a call waits for the token it returns). */
+    const leadReads = new Map<string, Promise<unknown>>();
     const flushWork = async () => {
       await Promise.all(pendingWork);
       pendingWork = [];
+      leadReads.clear();
     };
     let si = 0;
     const runBad = async (s: Extract<Step, { kind: 'bad' }>) => {
@@ -357,8 +360,8 @@ export const detectionScenario: ScenarioDef = {
           { by: loaded.admin.actor.id },
         );
       } else if (ev.kind === 'contact') {
-        // The dialler calls once the lead's read has returned its token: wait for reads in flight.
-        if (!tokens.has(subjectId) && pendingWork.length > 0) await flushWork();
+        // The dialler calls with the token the lead's read just returned: wait for that read.
+        await leadReads.get(subjectId);
         const token = tokens.get(subjectId);
         if (!token) continue;
         tokens.delete(subjectId);
@@ -367,14 +370,16 @@ export const detectionScenario: ScenarioDef = {
         reads++;
         const silent =
           silenced.has(ev.actor) && t >= (insiders.find((i) => i.who === ev.actor)?.onset ?? Infinity);
-        pendingWork.push(
-          app.access
-            .read(principal(who), { subjectId, purpose: ev.purpose, fields: [...ev.fields] })
-            .then((r) => {
-              const token = Object.values(r.fields).find((f) => f.view === 'token')?.value;
-              if (token && !silent) tokens.set(subjectId, token);
-            }),
-        );
+        const read = app.access
+          .read(principal(who), { subjectId, purpose: ev.purpose, fields: [...ev.fields] })
+          .then((r) => {
+            // Only the newest read's token is dialled (an older one may have expired meanwhile).
+            const token = Object.values(r.fields).find((f) => f.view === 'token')?.value;
+            if (token && !silent) tokens.set(subjectId, token);
+            else tokens.delete(subjectId);
+          });
+        leadReads.set(subjectId, read);
+        pendingWork.push(read);
         if (pendingWork.length >= 64) await flushWork();
       }
     }
