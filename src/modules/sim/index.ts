@@ -69,6 +69,7 @@ export {
   type TelemarketerLeakOptions,
   telemarketerLeak,
 } from './scenarios.js';
+export { localWeekday } from './time.js';
 export {
   consentValidAt,
   type EventKind,

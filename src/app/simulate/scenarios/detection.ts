@@ -2,6 +2,7 @@ import type { Principal } from '../../../lib/principal.js';
 import {
   externalId,
   generateWorkload,
+  localWeekday,
   Rng,
   streamKey,
   TELEPHONY_SERVICE,
@@ -121,6 +122,9 @@ export const detectionScenario: ScenarioDef = {
     add('low_and_slow', pick('telemarketing'), 12, 36);
     for (const i of insiders)
       if (i.pattern === 'service_pattern') i.onset = Math.max(i.onset, start + 5 * DAY_MS);
+      else if (i.pattern === 'tokens_undialed' && localWeekday(i.onset + DAY_MS / 2) === 0)
+        // Telesales rests on Sundays: his silence starts on a working day.
+        i.onset += i.onset + DAY_MS < start + days * DAY_MS ? DAY_MS : -DAY_MS;
 
     const customers = org.customerCount;
     const ext = (i: number) => externalId(i);
