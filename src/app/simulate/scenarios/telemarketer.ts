@@ -194,6 +194,8 @@ export const telemarketer2019: ScenarioDef = {
     let httpDenied = 0;
     const reasons = new Map<string, number>();
     const sampleLeaves: string[] = [];
+    // What he actually obtained: the list he hands over holds only these (and the canaries).
+    const obtained = new Set<string>(canarySubjects.keys());
     for (const ev of leak.reads) {
       const subjectId = canarySubjects.get(ev.subject) ?? loaded.subjects.get(ev.subject);
       if (!subjectId) continue;
@@ -203,8 +205,10 @@ export const telemarketer2019: ScenarioDef = {
         inst.clock.set(ev.at);
         const res = await httpRead(T.apiKey, subjectId);
         count(res.status === 200, res.body?.fields);
-        if (res.status === 200) allowed++;
-        else {
+        if (res.status === 200) {
+          allowed++;
+          obtained.add(ev.subject);
+        } else {
           denied++;
           httpDenied++;
         }
@@ -212,8 +216,10 @@ export const telemarketer2019: ScenarioDef = {
       }
       const r = await readAs(subjectId, ev.at);
       if (canarySubjects.has(ev.subject)) continue;
-      if (r.allowed) allowed++;
-      else {
+      if (r.allowed) {
+        allowed++;
+        obtained.add(ev.subject);
+      } else {
         denied++;
         for (const x of r.reasons) reasons.set(x, (reasons.get(x) ?? 0) + 1);
       }
@@ -341,8 +347,11 @@ export const telemarketer2019: ScenarioDef = {
       // The organisation holds the canaries' lines (their numbers look like anyone's); its
       // telephony gateway reports the calls that reach them.
       const held = new Set(canaryRecords.map((r) => digits(r.mobile)));
+      // Detection stops him part-way: the distributor calls only the customers he obtained.
+      const calls = leak.calls.filter((c) => obtained.has(c.external_id));
+      const complaintsFiled = leak.complaints.filter((c) => obtained.has(c.external_id));
       const trips: string[] = [];
-      for (const c of leak.calls) {
+      for (const c of calls) {
         if (!held.has(digits(c.mobile))) continue;
         inst.clock.set(c.at);
         const from = org.partner(c.partner)?.staff.find((s) => s.id === c.caller)?.mobile;
@@ -376,9 +385,9 @@ export const telemarketer2019: ScenarioDef = {
       );
 
       // Complaints: the trace would rank him; what exists is each complainant's access history.
-      const complainants = leak.complaints.length
-        ? leak.complaints.map((c) => c.external_id)
-        : leak.calls
+      const complainants = complaintsFiled.length
+        ? complaintsFiled.map((c) => c.external_id)
+        : calls
             .filter((c) => !canarySubjects.has(c.external_id))
             .map((c) => c.external_id)
             .slice(0, 3);
@@ -401,11 +410,11 @@ export const telemarketer2019: ScenarioDef = {
         'traced',
         "each complainant's access history names him, with ledger proofs",
         complainants.length > 0 && named === complainants.length && proof.failed === 0,
-        `${leak.complaints.length} complaint(s)${leak.complaints.length ? '' : ' in this run (3% of those called complain); the first 3 customers called stand in'}; ${named} of ${complainants.length} histories (GET /v1/subjects/:id/access-history) list a read by ${T.actor.name}; ${proof.verified} inclusion proof(s) verified against the signed checkpoint of size ${proof.size}`,
+        `${complaintsFiled.length} complaint(s)${complaintsFiled.length ? '' : ' in this run (3% of those called complain); the first 3 customers called stand in'}; ${named} of ${complainants.length} histories (GET /v1/subjects/:id/access-history) list a read by ${T.actor.name}; ${proof.verified} inclusion proof(s) verified against the signed checkpoint of size ${proof.size}`,
         { ledgerIndexes: proof.indexes, checkpointSize: proof.size },
       );
       // The trace: the complaints (who was called, when, what the caller knew) rank the readers.
-      const byExt = new Map(leak.calls.map((c) => [c.external_id, c]));
+      const byExt = new Map(calls.map((c) => [c.external_id, c]));
       const complaints = complainants.map((ext) => {
         const call = byExt.get(ext);
         return {
