@@ -97,6 +97,33 @@ describeEachDialect('detect', (dialect) => {
     expect(summary.json().reads).toBeGreaterThan(0);
   });
 
+  it('under a grant with no assignment condition, portfolio reads are still explained by the assignment and the rest are not', async () => {
+    // The guard takes the assignment from the decision's own lookup (no second trip): a read the
+    // policy does not gate on assignment must not come out "explained" for lack of a lookup.
+    const { app } = w;
+    const before = await app.detect.summary(1);
+    for (const s of w.portfolio.slice(0, 6)) {
+      const r = await app.access.read(w.tm.principal, {
+        subjectId: s,
+        purpose: 'telemarketing',
+        fields: ['name'],
+      });
+      expect(r.allowed).toBe(true);
+    }
+    const outside = w.subjects.filter((s) => !w.portfolio.includes(s)).slice(0, 4);
+    for (const s of outside) {
+      const r = await app.access.read(w.tm.principal, {
+        subjectId: s,
+        purpose: 'telemarketing',
+        fields: ['name'],
+      });
+      expect(r.allowed).toBe(true);
+    }
+    const after = await app.detect.summary(1);
+    expect(after.reads - before.reads).toBe(10);
+    expect(after.explained - before.explained).toBe(6);
+  });
+
   it('a read of a customer whose open request the reader handles is explained by the case, from the moment it is assigned', async () => {
     const { app } = w;
     const subjectId = w.subjects.find((s) => !w.tickets.includes(s))!;

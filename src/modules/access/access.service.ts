@@ -379,6 +379,8 @@ export function createAccess(deps: AccessDeps) {
       subjectId: req.subjectId,
       at,
       ...(req.recipient ? { recipient: req.recipient } : {}),
+      // The guard explains reads by assignment: fetched here with the decision's, not a second trip.
+      ...(deps.guard ? { wantAssigned: true } : {}),
     }));
     // The issuers of tokens being resolved are asked about in the same batch.
     const issuerAt: number[] = [];
@@ -438,6 +440,7 @@ export function createAccess(deps: AccessDeps) {
         breakGlass: req.breakGlassReason !== undefined,
         approved: Boolean(contexts[i]!.approval),
         assigned: contexts[i]!.assigned,
+        assignedKnown: true,
         recipient: req.recipient,
         issuedTo: issuer && typeof attrs?.issued_to === 'string' ? attrs.issued_to : undefined,
       }));

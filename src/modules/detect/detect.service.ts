@@ -111,6 +111,8 @@ export interface GuardItem {
   approved: boolean;
   /** The read's decision already found a live assignment (explained without a lookup). */
   assigned?: boolean | undefined;
+  /** `assigned` is the decision's answer either way: no assignment lookup for this read. */
+  assignedKnown?: boolean | undefined;
   recipient?: string | undefined;
   /** For a token resolution: the actor the token was issued to. */
   issuedTo?: string | undefined;
@@ -290,8 +292,14 @@ export function createDetect(deps: DetectDeps) {
     }
     if (rest.length === 0) return out;
     const at = items[rest[0]!]!.at;
-    const pairs = rest.map((i) => ({ actorId: items[i]!.actor, subjectId: items[i]!.subject! }));
-    const assigned = deps.assignedAmong ? await deps.assignedAmong(pairs, at, trx) : new Set<string>();
+    const pair = (i: number) => ({ actorId: items[i]!.actor, subjectId: items[i]!.subject! });
+    const pairs = rest.map(pair);
+    // Reads whose decision already looked the assignment up need no second trip.
+    const unknown = rest.filter((i) => !items[i]!.assignedKnown).map(pair);
+    const assigned =
+      deps.assignedAmong && unknown.length > 0
+        ? await deps.assignedAmong(unknown, at, trx)
+        : new Set<string>();
     const open = new Set<string>();
     for (const c of cases) for (const k of await c(pairs, at, trx)) open.add(k);
     const partnerReads = new Map<string, number[]>();

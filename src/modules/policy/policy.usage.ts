@@ -20,6 +20,11 @@ export interface ContextQuery {
   at: Date;
   /** The third party the read is for (consent per recipient); a partner principal is its own recipient. */
   recipient?: string;
+  /**
+   * Look the assignment up even when no grant asks for it (the insider guard explains every read
+   * by it): the context's `assigned` is then known for this read, in the batch's one lookup.
+   */
+  wantAssigned?: boolean;
 }
 
 export interface UseRecord {
@@ -70,7 +75,7 @@ export function createPolicyUsage(deps: PolicyServiceDeps, versions: PolicyVersi
           if (g.approval || g.quota?.approvalUnlocks) approval = true;
           if (g.consent) consent = true;
         }
-        if (assignment && (deps.assignedAmong || deps.isAssigned)) needAssign.push(i);
+        if ((assignment || q.wantAssigned) && (deps.assignedAmong || deps.isAssigned)) needAssign.push(i);
         if (quotaNeeded || approval) needQuota.push(i);
         if (approval) needApproval.push(i);
         if (consent) needConsent.push(i);
