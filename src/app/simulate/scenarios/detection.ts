@@ -300,12 +300,23 @@ export const detectionScenario: ScenarioDef = {
     const runBad = async (s: Extract<Step, { kind: 'bad' }>) => {
       const ins = s.ins;
       if (s.op === 'new') {
-        const r = await app.actors.create(
-          { name: ins.who, kind: 'employee', roles: ['support'] },
-          { by: loaded.admin.actor.id },
-        );
-        ins.actorId = r.actor.id;
-        newAccounts.set(ins.who, principal({ actor: r.actor }));
+        const input = { name: ins.who, kind: 'employee' as const, roles: ['support'] };
+        let created: Awaited<ReturnType<typeof app.actors.create>>['actor'];
+        try {
+          created = (await app.actors.create(input, { by: loaded.admin.actor.id })).actor;
+        } catch (e) {
+          // Where the role allows plain PI (lax), the hire goes through four-eyes: the
+          // administrator files it and a second administrator approves.
+          if ((e as { code?: string }).code !== 'ACTORS_FOUR_EYES_REQUIRED') throw e;
+          const second = await app.actors.create(
+            { name: `admin.second.${opts.seed}`, kind: 'employee', roles: ['admin'] },
+            { by: null },
+          );
+          const req = await app.actors.request({ action: 'create', actor: input }, { by: loaded.admin.actor.id });
+          created = (await app.actors.approveRequest(req.id, { by: second.actor.id })).actor;
+        }
+        ins.actorId = created.id;
+        newAccounts.set(ins.who, principal({ actor: created }));
         return;
       }
       const who = actorOf(ins.who);
