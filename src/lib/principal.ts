@@ -4,4 +4,6 @@ export interface Principal {
   readonly kind: 'employee' | 'service' | 'partner';
   readonly roles: readonly string[];
   readonly attributes: Readonly<Record<string, string>>;
+  /** When the account was created (ISO): detection tells a dormant account from a new one. */
+  readonly since?: string | undefined;
 }

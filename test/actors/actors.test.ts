@@ -73,6 +73,7 @@ describeEachDialect('actors', (dialect) => {
         kind: 'employee',
         roles: ['approver', 'telemarketing'],
         attributes: { region: 'east', department: 'sales' },
+        since: actor.createdAt,
       });
       const [ev] = (await audit.events('actor.created')).filter((e) => e.attrs.target === actor.id);
       expect(ev).toMatchObject({

@@ -441,6 +441,7 @@ export function createAccess(deps: AccessDeps) {
         approved: Boolean(contexts[i]!.approval),
         assigned: contexts[i]!.assigned,
         assignedKnown: true,
+        since: principal.since,
         recipient: req.recipient,
         issuedTo: issuer && typeof attrs?.issued_to === 'string' ? attrs.issued_to : undefined,
       }));

@@ -103,8 +103,16 @@ function toActor(r: ActorRow): Actor {
   };
 }
 
-export function toPrincipal(a: Pick<Actor, 'id' | 'kind' | 'roles' | 'attributes'>): Principal {
-  return { id: a.id, kind: a.kind, roles: a.roles, attributes: a.attributes };
+export function toPrincipal(
+  a: Pick<Actor, 'id' | 'kind' | 'roles' | 'attributes'> & { createdAt?: string },
+): Principal {
+  return {
+    id: a.id,
+    kind: a.kind,
+    roles: a.roles,
+    attributes: a.attributes,
+    ...(a.createdAt ? { since: a.createdAt } : {}),
+  };
 }
 
 // Compared against when a key id is unknown, so a miss costs the same hash-and-compare as a hit.

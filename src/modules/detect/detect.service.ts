@@ -113,6 +113,8 @@ export interface GuardItem {
   assigned?: boolean | undefined;
   /** `assigned` is the decision's answer either way: no assignment lookup for this read. */
   assignedKnown?: boolean | undefined;
+  /** When the actor's account was created (ISO), when known. */
+  since?: string | undefined;
   recipient?: string | undefined;
   /** For a token resolution: the actor the token was issued to. */
   issuedTo?: string | undefined;
@@ -434,6 +436,7 @@ export function createDetect(deps: DetectDeps) {
       action: it.action,
       explained,
       service: it.kind === 'service' || it.roles.some((r) => config.serviceRoles.includes(r)),
+      ...(it.since ? { since: Date.parse(it.since) } : {}),
       ref: { leaf: '', at: it.at.getTime() },
     };
   }

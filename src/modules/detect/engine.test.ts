@@ -166,4 +166,29 @@ describe('detection engine', () => {
     const undialed = f.filter((x) => x.detector === 'tokens_undialed');
     expect(undialed.map((x) => x.actor)).toEqual(['act_d']);
   });
+
+  it('a service key dormant since its creation that starts reading departs from its pattern; a new one ramping up does not', () => {
+    const e = createEngine();
+    const f: Finding[] = [];
+    // Colleagues work for a week: the organisation has a history.
+    for (let d = 0; d < 7; d++) f.push(...day(e, d, ['act_a', 'act_b'], 40));
+    const reads = (actor: string, since: number) =>
+      Array.from({ length: 8 }, (_, i) =>
+        obs({
+          actor,
+          role: 'contact_service',
+          service: true,
+          since,
+          at: MORNING + 7 * DAY + 2 * HOUR + i * 5 * 60_000,
+          subject: `sub_d${actor}${(i * 37) % 100}`,
+          purpose: 'contact',
+          explained: 'routine',
+        }),
+      );
+    // Created on day 0, silent until day 7; and one created on day 7 itself.
+    for (const o of [...reads('svc_dormant', MORNING), ...reads('svc_new', MORNING + 7 * DAY)])
+      f.push(...e.observe(o), ...e.outcome(o, { allowed: true }));
+    const service = f.filter((x) => x.detector === 'service_pattern');
+    expect(service.map((x) => x.actor)).toEqual(['svc_dormant']);
+  });
 });

@@ -58,6 +58,8 @@ export interface Observation {
   explained: Explanation | null;
   /** A service account (its usual pattern is learnt and departures flagged). */
   service?: boolean;
+  /** When the account was created (ms), when known: tells a dormant account from a new one. */
+  since?: number | undefined;
   ref: Ref;
 }
 
@@ -161,6 +163,8 @@ export interface DayRow {
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 const HISTORY_DAYS = 30;
+/** Active days (or, for a dormant account, days since creation) before a service's pattern is known. */
+const SERVICE_KNOWN_DAYS = 3;
 
 interface DayStat {
   day: number;
@@ -182,6 +186,8 @@ interface ActorState {
   role: string;
   service: boolean;
   firstDay: number;
+  /** The day the account was created, when known. */
+  sinceDay: number | undefined;
   day: number;
   hour: number;
   reads: number;
@@ -275,8 +281,16 @@ export function createEngine(o: EngineOptions = {}) {
     };
   }
 
+  /**
+   * A service account's usual pattern is known after 3 active days. One that has existed for 3 days
+   * and never acted is known too: dormant, so whatever it starts doing departs from its pattern.
+   */
+  const knowsPattern = (s: ActorState) =>
+    s.history.length >= SERVICE_KNOWN_DAYS ||
+    (s.history.length === 0 && s.sinceDay !== undefined && s.day - s.sinceDay >= SERVICE_KNOWN_DAYS);
+
   function fresh(
-    ob: { actor: string; role: string; service?: boolean | undefined },
+    ob: { actor: string; role: string; service?: boolean | undefined; since?: number | undefined },
     day: number,
   ): ActorState {
     return {
@@ -284,6 +298,7 @@ export function createEngine(o: EngineOptions = {}) {
       role: ob.role,
       service: Boolean(ob.service),
       firstDay: day,
+      sinceDay: ob.since !== undefined ? dayOf(ob.since) : undefined,
       day,
       hour: -1,
       reads: 0,
@@ -583,7 +598,7 @@ export function createEngine(o: EngineOptions = {}) {
         );
       }
       s.todayCombos.add(combo);
-      if (s.service && s.history.length >= 3 && !s.combos.has(combo)) {
+      if (s.service && knowsPattern(s) && !s.combos.has(combo)) {
         s.newCombos++;
         flag(s, 'service_pattern', s.newCombos, t.serviceNew, s.recentAll, findings);
       }
