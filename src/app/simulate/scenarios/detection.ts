@@ -312,7 +312,10 @@ export const detectionScenario: ScenarioDef = {
             { name: `admin.second.${opts.seed}`, kind: 'employee', roles: ['admin'] },
             { by: null },
           );
-          const req = await app.actors.request({ action: 'create', actor: input }, { by: loaded.admin.actor.id });
+          const req = await app.actors.request(
+            { action: 'create', actor: input },
+            { by: loaded.admin.actor.id },
+          );
           created = (await app.actors.approveRequest(req.id, { by: second.actor.id })).actor;
         }
         ins.actorId = created.id;
