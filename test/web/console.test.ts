@@ -21,12 +21,17 @@ import { axe, BROWSERS, type Launched, launch, shimmedCommands, typeInto } from 
 const SHOTS = new URL('../../docs/screenshots/', import.meta.url).pathname;
 mkdirSync(SHOTS, { recursive: true });
 
+/*
+ * Each browser gets its own deployment (database, server, gateway), set up before its scenarios
+ * and torn down after them: the second browser's tables do not hold the first one's actors,
+ * alerts and incidents, so "the row naming this incident" means one row in either browser.
+ */
 let app: TestApp;
 let server: ReturnType<typeof buildHttp>;
 let base: string;
 let counter = 0;
 /** The SMS/mail gateway: the portal's one-time codes are read from here. */
-const gateway: FakeGateway = createFakeGateway();
+let gateway: FakeGateway;
 
 async function staff(roles: string[]): Promise<{ id: string; key: string }> {
   counter += 1;
@@ -53,17 +58,18 @@ async function subject(mobile: string): Promise<string> {
   return r.id;
 }
 
-beforeAll(async () => {
+async function deploy(): Promise<void> {
+  gateway = createFakeGateway();
   app = await createTestApp('sqlite', { app: { messaging: gateway } });
   server = buildHttp(app);
   await server.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
-});
+}
 
-afterAll(async () => {
+async function undeploy(): Promise<void> {
   await server?.close();
   await app?.destroy();
-});
+}
 
 for (const name of BROWSERS) {
   describe(`web console in ${name}`, () => {
@@ -71,6 +77,7 @@ for (const name of BROWSERS) {
     const contexts: BrowserContext[] = [];
 
     beforeAll(async () => {
+      await deploy();
       b = await launch(name);
       // Said loudly here; test/web/browsers.test.ts fails on it when the browser is installed.
       if (b.unavailable) console.warn(`${name} unavailable, its scenarios are skipped: ${b.unavailable}`);
@@ -78,6 +85,7 @@ for (const name of BROWSERS) {
     afterAll(async () => {
       for (const c of contexts) await c.close().catch(() => undefined);
       await b?.browser?.close();
+      await undeploy();
       if (shimmedCommands.size > 0 && name === 'firefox')
         console.info(`firefox: BiDi commands answered by the shim: ${[...shimmedCommands].join(', ')}`);
     });
