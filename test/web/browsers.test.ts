@@ -41,12 +41,15 @@ describe('browsers for the web scenarios', () => {
         ctx.skip(`${name} not installed at ${PATHS[name]}`);
       }
       const b = await launch(name);
-      expect(b.unavailable, `${name} cannot be driven`).toBeUndefined();
+      expect(b.unavailable, `${name} cannot be driven: ${b.unavailable}`).toBeUndefined();
       try {
         const page = await (await b.browser!.newContext()).newPage();
         await page.goto('data:text/html,<title>ok</title><p>1</p>');
         expect(await page.title()).toBe('ok');
         expect(await page.evaluate('6 * 7')).toBe(42);
+        // The scheme Playwright emulates by default (light): in firefox set by a profile pref,
+        // since this Firefox cannot take the emulation command (see OPTIONAL_BIDI_COMMANDS).
+        expect(await page.evaluate("matchMedia('(prefers-color-scheme: light)').matches")).toBe(true);
         if (name === 'firefox') {
           // Narrow: an unknown command outside the list is still an error through the shim ...
           const { send } = bidiSession(b.browser!);
