@@ -203,7 +203,7 @@ export const complaintLiMing: ScenarioDef = {
     const invReaders = new Set((invBody.readers ?? []).map((r) => r.actor));
     const invMissing = [...expected].filter((a) => !invReaders.has(a));
     const verified = invBody.bundle ? verifyHistory(invBody.bundle, app.ledger.vkey()) : undefined;
-    const portal = await inst.request(session.token, 'GET', '/v1/portal/history');
+    const portal = await inst.request(session.token, 'GET', '/v1/portal/history/download');
     const portalBundle = (portal.body as { bundle?: HistoryBundle })?.bundle;
     const portalOk = portalBundle ? verifyHistory(portalBundle, app.ledger.vkey()).ok : false;
     const cut = portalBundle ? { ...portalBundle, entries: portalBundle.entries.slice(1) } : undefined;
