@@ -18,6 +18,7 @@ import {
   verifyHistoryPage,
   verifyHistoryWalk,
 } from '../../src/modules/rights/index.js';
+import * as browser from '../../web/src/lib/verify.js';
 import { buildHttp, createTestApp, type TestApp } from '../helpers/app.js';
 import { describeEachDialect, sql } from '../helpers/db.js';
 
@@ -172,6 +173,38 @@ describeEachDialect('rights portal: paged history', (dialect) => {
     expect(verifyHistoryWalk(cut).ok).toBe(false);
     expect(verifyHistoryWalk(all.slice(0, -1))).toMatchObject({ ok: false, complete: false });
     expect(verifyHistoryWalk(all.slice(1)).ok).toBe(false); // does not start at the newest page
+  });
+
+  it('the browser’s verifier (web/src/lib/verify.ts, WebCrypto) agrees, page by page and over the walk', async () => {
+    const vkey = app.ledger.vkey();
+    const pages = (await walk(6)).map((x) => x.page);
+    const first = await browser.verifyHistoryPage(pages[0]!, vkey);
+    expect(first, JSON.stringify(first.problems)).toMatchObject({
+      ok: true,
+      newest: true,
+      signature: 'valid',
+    });
+    expect(Object.values(first.entries).every(Boolean)).toBe(true);
+    const w = await browser.verifyHistoryWalk(pages, vkey);
+    expect(w).toMatchObject({
+      ok: true,
+      complete: true,
+      entries: pages.reduce((n, p) => n + p.entries.length, 0),
+    });
+
+    const dropped = clone(pages[0]!);
+    dropped.entries.splice(1, 1);
+    dropped.from += 1;
+    expect((await browser.verifyHistoryPage(dropped, vkey)).ok).toBe(false);
+    const reordered = clone(pages[1]!);
+    [reordered.entries[0], reordered.entries[1]] = [reordered.entries[1]!, reordered.entries[0]!];
+    expect((await browser.verifyHistoryPage(reordered, vkey)).ok).toBe(false);
+    const forged = clone(pages[0]!);
+    forged.prevHead = 'cd'.repeat(32);
+    expect((await browser.verifyHistoryPage(forged, vkey)).ok).toBe(false);
+    expect((await browser.verifyHistoryWalk([pages[0]!, ...pages.slice(2)], vkey)).ok).toBe(false);
+    const otherKey = vkey.replace(/\+[0-9a-f]{8}\+/, '+00000000+');
+    expect((await browser.verifyHistoryPage(pages[0]!, otherKey)).ok).toBe(false);
   });
 
   it('a row lost from the store is caught by the page that should hold it', async () => {
