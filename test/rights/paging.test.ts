@@ -7,6 +7,10 @@
  * (3) a client feeding the portal a crafted cursor to read beyond his history or to make the
  * server misbehave — a stable 400 and nothing served.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fixedClock } from '../../src/lib/clock.js';
@@ -29,6 +33,21 @@ interface PageBody {
 }
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+const VERIFIER = join(import.meta.dirname, '../../scripts/verify-subject.mjs');
+
+/** The dependency-free verifier, as a customer would run it on a saved page or walk. */
+function standalone(doc: unknown, key: string): { ok: boolean; out: string } {
+  const file = join(mkdtempSync(join(tmpdir(), 'custodian-pages-')), 'pages.json');
+  writeFileSync(file, JSON.stringify(doc));
+  try {
+    return {
+      ok: true,
+      out: execFileSync(process.execPath, [VERIFIER, file, '--key', key], { encoding: 'utf8' }),
+    };
+  } catch (e) {
+    return { ok: false, out: String((e as { stdout?: string }).stdout ?? '') };
+  }
+}
 
 describeEachDialect('rights portal: paged history', (dialect) => {
   let app: TestApp;
@@ -205,6 +224,26 @@ describeEachDialect('rights portal: paged history', (dialect) => {
     expect((await browser.verifyHistoryWalk([pages[0]!, ...pages.slice(2)], vkey)).ok).toBe(false);
     const otherKey = vkey.replace(/\+[0-9a-f]{8}\+/, '+00000000+');
     expect((await browser.verifyHistoryPage(pages[0]!, otherKey)).ok).toBe(false);
+  });
+
+  it('scripts/verify-subject.mjs checks a saved page and a saved walk, and refuses tampered ones', async () => {
+    const vkey = app.ledger.vkey();
+    const answers = await walk(6);
+    const one = standalone(answers[0], vkey);
+    expect(one.ok, one.out).toBe(true);
+    expect(one.out).toContain('his newest entries');
+    const all = standalone(answers, vkey);
+    expect(all.ok, all.out).toBe(true);
+    expect(all.out).toContain('none left out');
+    const skipped = standalone({ pages: [answers[0], ...answers.slice(2)] }, vkey);
+    expect(skipped.ok).toBe(false);
+    expect(skipped.out).toContain('does not continue');
+    const dropped = clone(answers[0]!);
+    dropped.page.entries.splice(0, 1);
+    dropped.page.to -= 1;
+    const d = standalone(dropped, vkey);
+    expect(d.ok).toBe(false);
+    expect(d.out).toContain('completeness');
   });
 
   it('a row lost from the store is caught by the page that should hold it', async () => {
