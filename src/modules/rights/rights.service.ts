@@ -674,6 +674,13 @@ export function createRights(deps: RightsDeps) {
     }
   }
 
+  /** The filled bucket hashes of the latest commitment the newest page was served at. */
+  let mapCache: { size: number; buckets: Buffer[] } | undefined;
+  function fillBucketsChecked(stored: Map<number, Buffer>): Buffer[] {
+    if (stored.size > MAP_BUCKETS) throw new Error('bucket table corrupt');
+    return fillBuckets(stored);
+  }
+
   /**
    * One page of the subject's history up to the latest commitment, newest first: positions
    * `cursor` (default: his newest) down to `cursor - limit + 1`, each entry with its inclusion proof,
@@ -702,8 +709,12 @@ export function createRights(deps: RightsDeps) {
       const rows = to > 0 ? await repo.entryHeadsDown(db, subjectId, to, limit) : [];
       const newest = to === count;
       const bucket = bucketOf(subjectId);
+      const cached = mapCache?.size === c.size ? mapCache.buckets : undefined;
       const [members, buckets] = newest
-        ? await Promise.all([repo.headsInBuckets(db, [bucket]), repo.allBuckets(db)])
+        ? await Promise.all([
+            repo.headsInBuckets(db, [bucket]),
+            cached ?? repo.allBuckets(db).then(fillBucketsChecked),
+          ])
         : [[], undefined];
       // A commitment that landed while we read would mix two states: read again.
       const c2 = await repo.latestCommit(db);
@@ -734,7 +745,8 @@ export function createRights(deps: RightsDeps) {
         entries: ordered.map((p) => ({ index: p.index, entry: p.entry.toString('base64'), proof: p.proof })),
       };
       if (newest && buckets) {
-        if (buckets.size > MAP_BUCKETS) throw new Error('bucket table corrupt');
+        // Buckets change only when a commitment is signed: keep the filled array for this size.
+        if (c2?.size === c.size) mapCache = { size: c.size, buckets };
         page.completeness = {
           bucket,
           members: members.map((m) => ({
@@ -742,7 +754,7 @@ export function createRights(deps: RightsDeps) {
             count: m.count,
             head: m.head.toString('hex'),
           })),
-          path: mapPath(fillBuckets(buckets), bucket).map((h) => h.toString('hex')),
+          path: mapPath(buckets, bucket).map((h) => h.toString('hex')),
         };
       }
       return {
