@@ -9,6 +9,12 @@
 // the entries equals the (count, head) signed for this subject in the commitment at the same tree
 // size, and his bucket is in the signed map; (4) with --seen, the checkpoint extends one you saw
 // before (consistency proof). Exit code 0 when all hold, 1 otherwise. See docs/rights.md.
+//
+// Also checks pages of the portal's paged history (custodian-subject-history-page/1): a file holding
+// one page (or the portal's answer wrapping it) is checked on its own — the newest page proves his
+// newest entries against the signed (count, head); a file holding an array of pages (or answers), or
+// {"pages": [...]}, newest first as fetched by following `next`, is checked as a walk: each page
+// must continue the one before, and a walk down to his first entry proves the history complete.
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
@@ -152,23 +158,102 @@ export function verifyHistory(b, vkeyText, seenCheckpoint) {
   return { ok: problems.length === 0, size, entries: seen.size, problems };
 }
 
+const PAGE_FORMAT = 'custodian-subject-history-page/1';
+const ZERO = '0'.repeat(64);
+
+export function verifyPage(p, vkeyText) {
+  if (p && p.page) p = p.page; // the portal's answer wraps the page
+  const problems = [];
+  const out = (size) => ({ ok: problems.length === 0, size, entries: p?.entries?.length ?? 0, from: p?.from, to: p?.to, prevHead: p?.prevHead, head: p?.head, newest: problems.length === 0 && !!p?.completeness, problems });
+  if (!p || p.format !== PAGE_FORMAT || !Array.isArray(p.entries)) { problems.push(`not a ${PAGE_FORMAT} document`); return out(0); }
+  const v = parseVkey(vkeyText ?? p.vkey);
+  const cp = openNote(p.checkpoint, v, 3);
+  if (!cp || cp[0] !== p.origin) { problems.push('checkpoint: signature or origin invalid'); return out(0); }
+  const size = Number(cp[1]);
+  const root = Buffer.from(cp[2], 'base64');
+  const cm = openNote(p.commitment?.note, v, 4);
+  let mapRoot;
+  if (!cm || cm[0] !== `${p.origin}/subjects`) problems.push('commitment: signature or origin invalid');
+  else if (Number(cm[1]) !== size || !Buffer.from(cm[2], 'base64').equals(root)) problems.push('commitment: not made at this checkpoint');
+  else mapRoot = Buffer.from(cm[3], 'base64');
+  if (!(p.from >= 1 && p.to <= p.count && p.to - p.from + 1 === p.entries.length)) problems.push(`page: positions ${p.from}-${p.to} do not match its ${p.entries.length} entries`);
+  if (!/^[0-9a-f]{64}$/.test(p.prevHead ?? '') || !/^[0-9a-f]{64}$/.test(p.head ?? '')) { problems.push('page: heads are not 32-byte hex'); return out(size); }
+  if (p.from === 1 && p.prevHead !== ZERO) problems.push('page: the oldest entry must chain from the zero head');
+  let head = hex(p.prevHead);
+  for (let k = p.entries.length - 1; k >= 0; k--) {
+    const e = p.entries[k];
+    const newer = p.entries[k - 1];
+    if (newer && !(newer.index > e.index)) problems.push(`entry ${e.index}: out of order`);
+    const bytes = Buffer.from(e.entry, 'base64');
+    const leaf = leafHash(bytes);
+    if (!verifyInclusion(e.index, size, leaf, e.proof.map(hex), root)) problems.push(`entry ${e.index}: not included in the checkpoint`);
+    let ev;
+    try { ev = JSON.parse(bytes.subarray(1).toString('utf8')); } catch { ev = {}; }
+    if (bytes[0] !== 1 || ev.subject !== p.subject) problems.push(`entry ${e.index}: not this subject's`);
+    head = sha256(Buffer.of(2), head, u64(e.index), leaf);
+  }
+  if (head.toString('hex') !== p.head) problems.push("chain: the entries do not lead from the page's previous head to its head");
+  const c = p.completeness;
+  if (c) {
+    const k = sha256(Buffer.from(p.subject));
+    const mine = c.members.find((m) => m.key === k.toString('hex'));
+    if (c.bucket !== ((k[0] << 4) | (k[1] >> 4))) problems.push('completeness: wrong bucket');
+    if (p.to !== (mine?.count ?? 0) || p.count !== (mine?.count ?? 0) || p.head !== (mine?.head ?? ZERO))
+      problems.push('completeness: the page does not end at the signed count and head: entries were left out or added');
+    if (mapRoot && !verifyInclusion(c.bucket, 4096, bucketHash(c.members), c.path.map(hex), mapRoot))
+      problems.push('completeness: bucket not in the signed map');
+  }
+  return out(size);
+}
+
+export function verifyWalk(pages, vkeyText) {
+  const problems = [];
+  let entries = 0;
+  let size = 0;
+  let before;
+  pages.forEach((raw, i) => {
+    const p = raw && raw.page ? raw.page : raw;
+    const r = verifyPage(p, vkeyText);
+    if (i === 0) size = r.size;
+    for (const x of r.problems) problems.push(`page ${i + 1}: ${x}`);
+    entries += r.entries;
+    if (i === 0 && !p?.completeness) problems.push('page 1: not the newest page (no completeness proof)');
+    if (before && (p.to !== before.from - 1 || p.head !== before.prevHead)) problems.push(`page ${i + 1}: does not continue page ${i}`);
+    before = r;
+  });
+  if (!before) problems.push('walk: no pages');
+  else if (before.from !== 1) problems.push('walk: stops before his oldest entry');
+  return { ok: problems.length === 0, size, entries, pages: pages.length, problems };
+}
+
+/** A history, one page, or a walk of pages, by what the document is. */
+export function verifyDocument(doc, vkeyText, seenCheckpoint) {
+  const list = Array.isArray(doc) ? doc : Array.isArray(doc?.pages) ? doc.pages : undefined;
+  if (list) return { kind: 'walk', ...verifyWalk(list, vkeyText) };
+  if ((doc?.page ?? doc)?.format === PAGE_FORMAT) return { kind: 'page', ...verifyPage(doc, vkeyText) };
+  return { kind: 'history', ...verifyHistory(doc, vkeyText, seenCheckpoint) };
+}
+
 const isMain = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
   const args = process.argv.slice(2);
   const file = args.find((a) => !a.startsWith('--') && args[args.indexOf(a) - 1] !== '--key' && args[args.indexOf(a) - 1] !== '--seen');
   const opt = (n) => (args.includes(n) ? args[args.indexOf(n) + 1] : undefined);
   if (!file) {
-    console.error('usage: node verify-subject.mjs history.json [--key VKEY] [--seen CHECKPOINT_FILE]');
+    console.error('usage: node verify-subject.mjs history.json|page.json|pages.json [--key VKEY] [--seen CHECKPOINT_FILE]');
     process.exit(2);
   }
   const seenFile = opt('--seen');
   let r;
   try {
-    r = verifyHistory(JSON.parse(readFileSync(file, 'utf8')), opt('--key'), seenFile ? readFileSync(seenFile, 'utf8') : undefined);
+    r = verifyDocument(JSON.parse(readFileSync(file, 'utf8')), opt('--key'), seenFile ? readFileSync(seenFile, 'utf8') : undefined);
   } catch (e) {
     r = { ok: false, problems: [String(e.message ?? e)] };
   }
-  if (r.ok) console.log(`OK: ${r.entries} entries, each included in the checkpoint of size ${r.size}, and none left out`);
+  if (r.ok && r.kind === 'page')
+    console.log(`OK: page of ${r.entries} entries (positions ${r.from}-${r.to}), each included in the checkpoint of size ${r.size}; ${r.newest ? 'his newest entries, none left out among them' : 'chained from its previous head to its head (check it in a walk)'}`);
+  else if (r.ok && r.kind === 'walk') console.log(`OK: ${r.entries} entries over ${r.pages} pages, each included in a signed checkpoint, and none left out`);
+  else if (r.ok) console.log(`OK: ${r.entries} entries, each included in the checkpoint of size ${r.size}, and none left out`);
   else console.log(`FAILED:\n${r.problems.map((p) => `  ${p}`).join('\n')}`);
   process.exit(r.ok ? 0 : 1);
 }

@@ -180,7 +180,7 @@ describeEachDialect('rights portal', (dialect) => {
     expect(committed?.subjects).toBeGreaterThanOrEqual(2);
     const res = await http.inject({
       method: 'GET',
-      url: '/v1/portal/history',
+      url: '/v1/portal/history/download',
       headers: { authorization: `Bearer ${token}` },
     });
     expect(res.statusCode).toBe(200);

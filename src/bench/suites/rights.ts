@@ -5,7 +5,15 @@ import { fixedClock } from '../../lib/clock.js';
 import { generateKeyFile, keyringFromFile } from '../../lib/crypto/index.js';
 import { createFakeGateway } from '../../lib/messaging/index.js';
 import { createLedger, createLedgerProver } from '../../modules/ledger/index.js';
-import { createRights, DEFAULT_RULES, type Rights, verifyHistory } from '../../modules/rights/index.js';
+import {
+  createRights,
+  DEFAULT_RULES,
+  type HistoryPage,
+  type Rights,
+  verifyHistory,
+  verifyHistoryPage,
+  verifyHistoryWalk,
+} from '../../modules/rights/index.js';
 import { type BenchContext, type BenchSuite, type Measurement, median, percentile } from '../types.js';
 
 /**
@@ -15,6 +23,12 @@ import { type BenchContext, type BenchSuite, type Measurement, median, percentil
  *   an inclusion proof for each, his completeness proof — on a ledger of 1,000,000 × scale entries
  *   (everyone else's reads interleaved). p95 over the runs. Baseline: SELECT of the same 10,000
  *   entry rows by index. Goal ≤ 1 s including proofs (issue 14: on a 10 M ledger).
+ * - `rights.history_page.first`: what the portal serves now (docs/rights.md, "Paging"): the first
+ *   page of 50 of the same subject — his newest 50 entries with their inclusion proofs, the head
+ *   before the page and his bucket of the signed map, i.e. everything that makes the page verify on
+ *   its own. p95 over the runs, each with a fresh prover (a cold tile cache, as for each new
+ *   customer). Baseline: SELECT of the same 50 entry rows. Extras: the warm p95, one walk of all his
+ *   pages (total time, verified as a walk).
  * - `rights.year`: a simulated year of rights requests, 900 per million customers (1,000,000 ×
  *   scale customers), filed on random days through the real service with a fixed clock; one privacy
  *   officer works the daily due list (`requests.due`) soonest first; some requests wait for the
@@ -49,7 +63,9 @@ function stubDeps() {
   };
 }
 
-async function historyBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): Promise<Measurement> {
+const PAGE = 50;
+
+async function historyBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): Promise<Measurement[]> {
   const scratch = await openScratchDatabase(dialect, {
     postgresUrl: ctx.postgresUrl,
     prefix: 'bench_rights',
@@ -86,15 +102,17 @@ async function historyBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): 
     }
     await ledger.checkpoint();
     ctx.log(`  ${dialect}: ledger of ${total} entries built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const rights: Rights = createRights({
-      db,
-      clock,
-      keyring,
-      record: ledger.append,
-      ledger,
-      prover: createLedgerProver({ db }),
-      ...stubDeps(),
-    });
+    const makeRights = (): Rights =>
+      createRights({
+        db,
+        clock,
+        keyring,
+        record: ledger.append,
+        ledger,
+        prover: createLedgerProver({ db }),
+        ...stubDeps(),
+      });
+    const rights = makeRights();
     const t1 = Date.now();
     await rights.commitSubjects();
     ctx.log(
@@ -120,7 +138,7 @@ async function historyBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): 
       baseline.push(Number(process.hrtime.bigint() - b) / 1e6);
     }
     const p95 = percentile(times, 95);
-    return {
+    const full: Measurement = {
       name: `rights.history.${dialect}`,
       value: p95,
       unit: 'ms',
@@ -137,6 +155,70 @@ async function historyBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): 
         verified: ok ? 'yes' : 'no',
       },
     };
+
+    // The paged portal: the first page of 50, cold (fresh prover per run) and warm.
+    const cold: number[] = [];
+    const warm: number[] = [];
+    const pageBase: number[] = [];
+    let pageOk = false;
+    let pageEntries = 0;
+    for (let r = 0; r < runs; r++) {
+      const fresh = makeRights();
+      const s = process.hrtime.bigint();
+      const first = await fresh.historyPage(target, { limit: PAGE });
+      cold.push(Number(process.hrtime.bigint() - s) / 1e6);
+      const w = process.hrtime.bigint();
+      await fresh.historyPage(target, { limit: PAGE });
+      warm.push(Number(process.hrtime.bigint() - w) / 1e6);
+      if (r === 0) {
+        pageOk = verifyHistoryPage(first.page).ok && first.page.completeness !== undefined;
+        pageEntries = first.page.entries.length;
+      }
+      const b = process.hrtime.bigint();
+      const idx = first.page.entries.map((e) => e.index);
+      await sql`SELECT idx, entry FROM ledger_entries WHERE idx IN (${sql.join(idx)})`.execute(db);
+      pageBase.push(Number(process.hrtime.bigint() - b) / 1e6);
+    }
+    // One walk of all his pages with a fresh prover: what downloading page by page costs in all.
+    const walker = makeRights();
+    const pages: HistoryPage[] = [];
+    const ws = process.hrtime.bigint();
+    let cursor: string | null = null;
+    do {
+      const p = await walker.historyPage(target, cursor ? { limit: PAGE, cursor } : { limit: PAGE });
+      pages.push(p.page);
+      cursor = p.next;
+    } while (cursor);
+    const walkMs = Number(process.hrtime.bigint() - ws) / 1e6;
+    const walk = verifyHistoryWalk(pages);
+    const pageP95 = percentile(cold, 95);
+    ctx.log(
+      `  ${dialect}: first page of ${PAGE}: p95 ${pageP95.toFixed(0)} ms cold, ${percentile(warm, 95).toFixed(0)} ms warm; walk of ${pages.length} pages ${(walkMs / 1000).toFixed(1)} s, ${walk.ok ? 'verified' : 'NOT verified'}`,
+    );
+    const page: Measurement = {
+      name: `rights.history_page.first.${dialect}`,
+      value: pageP95,
+      unit: 'ms',
+      better: 'lower',
+      baseline: { name: `SELECT of the same ${PAGE} entry rows`, value: median(pageBase) },
+      goal: {
+        text: `p95 ≤ 1 s for the first page of ${PAGE} of ${TARGET_EVENTS} events incl. proofs, verifiable on its own`,
+        met: pageP95 <= 1000 && pageOk && pageEntries === PAGE,
+      },
+      extra: {
+        ledgerEntries: total,
+        subjectEntries: entries,
+        pageEntries,
+        median: median(cold),
+        warmP95: percentile(warm, 95),
+        walkPages: pages.length,
+        walkMs: Math.round(walkMs),
+        walkEntries: walk.entries,
+        verified: pageOk ? 'yes' : 'no',
+        walkVerified: walk.ok && walk.complete ? 'yes' : 'no',
+      },
+    };
+    return [full, page];
   } finally {
     await scratch.destroy();
   }
@@ -269,7 +351,7 @@ export const rightsSuite: BenchSuite = {
   async run(ctx) {
     const out: Measurement[] = [];
     for (const d of ctx.dialects) {
-      out.push(await historyBench(ctx, d));
+      out.push(...(await historyBench(ctx, d)));
       out.push(await yearBench(ctx, d));
     }
     return out;

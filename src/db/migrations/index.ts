@@ -15,6 +15,7 @@ import * as m0014 from './0014_incidents.js';
 import * as m0015 from './0015_disclosure_release.js';
 import * as m0016 from './0016_incident_scope_index.js';
 import * as m0017 from './0017_access_history_keyset.js';
+import * as m0018 from './0018_rights_entry_heads.js';
 
 /** In order. Never edit one that has shipped: add a new one. */
 export const migrations: readonly Migration[] = [
@@ -34,4 +35,5 @@ export const migrations: readonly Migration[] = [
   m0015,
   m0016,
   m0017,
+  m0018,
 ];

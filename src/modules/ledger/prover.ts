@@ -24,6 +24,8 @@ export interface LedgerProver {
   entriesWithProofs(indexes: readonly number[], size: number): Promise<ProvenEntry[]>;
   /** Root hash of the tree of `size` leaves, from the tiles. */
   rootAt(size: number): Promise<Buffer>;
+  /** Leaf hashes of the entries at `indexes` (no proofs), by index; absent indexes are left out. */
+  leafHashes(indexes: readonly number[]): Promise<Map<number, Buffer>>;
 }
 
 export function createLedgerProver(deps: { db: Kysely<any>; tileCacheSize?: number }): LedgerProver {
@@ -57,5 +59,9 @@ export function createLedgerProver(deps: { db: Kysely<any>; tileCacheSize?: numb
       return out;
     },
     rootAt: (size) => reader.rootAt(size),
+    async leafHashes(indexes) {
+      const rows = await readEntriesAt(deps.db, indexes);
+      return new Map(rows.map((r) => [r.idx, leafHash(r.entry)]));
+    },
   };
 }

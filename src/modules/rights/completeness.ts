@@ -275,3 +275,214 @@ export function verifyHistory(bundle: HistoryBundle, vkey?: string): HistoryRepo
   }
   return report(cp.size);
 }
+
+// --- the paged history (one page, newest first) and its verifiers ----------------------------------
+
+export const PAGE_FORMAT = 'custodian-subject-history-page/1';
+
+/**
+ * One page of a subject's history, newest first, verifiable on its own (docs/rights.md, "Paging").
+ * Positions count the subject's entries in log order from 1. The page holds positions `from`…`to`;
+ * `prevHead` is the chain head before `from` (zero when `from` is 1), `head` the head after `to`.
+ * The newest page (to = count) also carries his bucket and its audit path: chained from `prevHead`
+ * over its entries it must reach the (count, head) signed for him in the commitment, so it proves
+ * "these are his newest to − from + 1 entries". An older page proves inclusion of its entries and
+ * that they chain from its `prevHead` to its `head`, which must be the `prevHead` of the page
+ * before it in a walk; a walk that ends at position 1 (from the zero head) proves completeness.
+ */
+export interface HistoryPage {
+  format: typeof PAGE_FORMAT;
+  subject: string;
+  origin: string;
+  vkey: string;
+  /** The ledger's signed checkpoint at the commitment's size; the proofs are against it. */
+  checkpoint: string;
+  /** The signed commitment note at that size. */
+  commitment: { note: string; size: number };
+  /** His entry count at that commitment (checked against the signed map on the newest page). */
+  count: number;
+  from: number;
+  to: number;
+  /** Chain heads, hex: before `from` and after `to`. */
+  prevHead: string;
+  head: string;
+  /** Newest first. */
+  entries: HistoryEntry[];
+  /** On the newest page only: his bucket of the signed map and its audit path. */
+  completeness?: { bucket: number; members: BucketMember[]; path: string[] };
+}
+
+export interface PageReport {
+  ok: boolean;
+  size: number;
+  entries: number;
+  from: number;
+  to: number;
+  prevHead: string;
+  head: string;
+  /** True when the page carried, and passed, the check against the signed (count, head). */
+  newest: boolean;
+  problems: string[];
+}
+
+/** The opaque cursor of the next (older) page: base64url of the position of its newest entry. */
+export function encodeCursor(position: number): string {
+  return Buffer.from(String(position), 'latin1').toString('base64url');
+}
+
+/** The position in a cursor, or undefined when it is not one this server issues. */
+export function decodeCursor(cursor: string): number | undefined {
+  if (typeof cursor !== 'string' || !/^[A-Za-z0-9_-]{1,24}$/.test(cursor)) return undefined;
+  const text = Buffer.from(cursor, 'base64url').toString('latin1');
+  if (!/^[1-9][0-9]{0,15}$/.test(text)) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || encodeCursor(n) !== cursor) return undefined;
+  return n;
+}
+
+const HEX32 = /^[0-9a-f]{64}$/;
+
+/** Verifies one page against the checkpoint and commitment it carries, with the verifier key alone. */
+export function verifyHistoryPage(page: HistoryPage, vkey?: string): PageReport {
+  const problems: string[] = [];
+  const report = (size: number): PageReport => ({
+    ok: problems.length === 0,
+    size,
+    entries: Array.isArray(page?.entries) ? page.entries.length : 0,
+    from: page?.from,
+    to: page?.to,
+    prevHead: page?.prevHead,
+    head: page?.head,
+    newest: problems.length === 0 && page.completeness !== undefined,
+    problems,
+  });
+  if (page?.format !== PAGE_FORMAT || !Array.isArray(page.entries)) {
+    problems.push('format: not a custodian-subject-history-page/1 document');
+    return report(0);
+  }
+  let verifier: ReturnType<typeof parseVkey>;
+  try {
+    verifier = parseVkey(vkey ?? page.vkey);
+  } catch {
+    problems.push('vkey: not a valid verifier key');
+    return report(0);
+  }
+  let cp: ReturnType<typeof verifyCheckpoint>;
+  try {
+    cp = verifyCheckpoint(page.checkpoint, verifier, page.origin);
+  } catch {
+    problems.push('checkpoint: signature or format invalid');
+    return report(0);
+  }
+  const note = verifyCommitmentNote(page.commitment?.note, verifier, page.origin);
+  if (!note) problems.push('commitment: signature or format invalid');
+  else if (note.size !== cp.size || !note.treeRoot.equals(cp.root))
+    problems.push('commitment: not made at this checkpoint');
+  const ints = [page.from, page.to, page.count].every((n) => Number.isSafeInteger(n) && n >= 0);
+  if (!ints || page.from < 1 || page.to > page.count || page.to - page.from + 1 !== page.entries.length)
+    problems.push(`page: positions ${page.from}–${page.to} do not match its ${page.entries.length} entries`);
+  if (!HEX32.test(page.prevHead ?? '') || !HEX32.test(page.head ?? '')) {
+    problems.push('page: heads are not 32-byte hex');
+    return report(cp.size);
+  }
+  if (page.from === 1 && page.prevHead !== ZERO_HEAD.toString('hex'))
+    problems.push('page: the oldest entry must chain from the zero head');
+  // Newest first, each index strictly below the one before: a reordered page fails here too.
+  let head: Buffer = Buffer.from(page.prevHead, 'hex');
+  for (let k = page.entries.length - 1; k >= 0; k--) {
+    const e = page.entries[k]!;
+    const newer = page.entries[k - 1];
+    if (!Number.isSafeInteger(e?.index) || (newer && !(newer.index > e.index))) {
+      problems.push(`entry ${e?.index}: out of order`);
+      continue;
+    }
+    const bytes = Buffer.from(e.entry, 'base64');
+    const leaf = leafHash(bytes);
+    const ok =
+      Array.isArray(e.proof) &&
+      verifyInclusion({
+        index: e.index,
+        size: cp.size,
+        leafHash: leaf,
+        proof: e.proof.map((p) => Buffer.from(p, 'hex')),
+        root: cp.root,
+      });
+    if (!ok) problems.push(`entry ${e.index}: not included in the checkpoint`);
+    try {
+      if (decodeEntry(bytes).subject !== page.subject) problems.push(`entry ${e.index}: not this subject's`);
+    } catch {
+      problems.push(`entry ${e.index}: malformed`);
+    }
+    head = chainStep(head, e.index, leaf);
+  }
+  if (head.toString('hex') !== page.head)
+    problems.push('chain: the entries do not lead from the page’s previous head to its head');
+  if (page.completeness) {
+    const c = page.completeness;
+    const key = subjectKey(page.subject).toString('hex');
+    const mine = Array.isArray(c.members) ? c.members.find((m) => m.key === key) : undefined;
+    const signedCount = mine?.count ?? 0;
+    const signedHead = mine?.head ?? ZERO_HEAD.toString('hex');
+    if (c.bucket !== bucketOf(page.subject)) problems.push('completeness: wrong bucket');
+    if (page.to !== signedCount || page.count !== signedCount || page.head !== signedHead)
+      problems.push(
+        `completeness: the page ends at entry ${page.to} of ${page.count}, the signed commitment has ${signedCount} with another head: entries were left out or added`,
+      );
+    if (note) {
+      const inMap =
+        Array.isArray(c.path) &&
+        verifyInclusion({
+          index: c.bucket,
+          size: MAP_BUCKETS,
+          leafHash: bucketHash(c.members),
+          proof: c.path.map((p) => Buffer.from(p, 'hex')),
+          root: note.mapRoot,
+        });
+      if (!inMap) problems.push('completeness: bucket not in the signed map');
+    }
+  }
+  return report(cp.size);
+}
+
+export interface WalkReport {
+  ok: boolean;
+  /** Tree size of the newest page's commitment. */
+  size: number;
+  /** Entries over all pages. */
+  entries: number;
+  pages: number;
+  /** True when the walk reached his oldest entry (position 1, from the zero head). */
+  complete: boolean;
+  problems: string[];
+}
+
+/**
+ * Verifies pages fetched newest first by following the cursor: the first proves the newest entries
+ * against the signed (count, head); each next one must end where the one before began (its head is
+ * the previous page's `prevHead`); a walk down to position 1 proves the whole history complete,
+ * which is what `verifyHistory` proves for the download.
+ */
+export function verifyHistoryWalk(pages: readonly HistoryPage[], vkey?: string): WalkReport {
+  const problems: string[] = [];
+  let entries = 0;
+  let size = 0;
+  let before: PageReport | undefined;
+  for (const [i, page] of pages.entries()) {
+    const r = verifyHistoryPage(page, vkey);
+    for (const p of r.problems) problems.push(`page ${i + 1}: ${p}`);
+    entries += r.entries;
+    if (i === 0) {
+      size = r.size;
+      if (!page?.completeness) problems.push('page 1: not the newest page (no completeness proof)');
+    } else if (before) {
+      if (page.subject !== pages[0]!.subject) problems.push(`page ${i + 1}: another subject`);
+      if (page.to !== before.from - 1 || page.head !== before.prevHead)
+        problems.push(`page ${i + 1}: does not continue page ${i} (entries missing or added between them)`);
+    }
+    before = r;
+  }
+  if (pages.length === 0) problems.push('walk: no pages');
+  const complete = before !== undefined && before.from === 1 && problems.length === 0;
+  if (before && before.from !== 1) problems.push('walk: stops before his oldest entry');
+  return { ok: problems.length === 0, size, entries, pages: pages.length, complete, problems };
+}

@@ -2,7 +2,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type CommandContext, EXIT, table } from '../../lib/cli/index.js';
 import { commonError } from '../../lib/errors.js';
-import { type HistoryBundle, verifyHistory } from './completeness.js';
+import {
+  type HistoryBundle,
+  type HistoryPage,
+  PAGE_FORMAT,
+  verifyHistory,
+  verifyHistoryPage,
+  verifyHistoryWalk,
+} from './completeness.js';
 import { daysLeft } from './deadlines.js';
 import type { Complaint, Rights, RightsRequest } from './rights.service.js';
 
@@ -289,15 +296,38 @@ export function registerRightsCommands(program: Command, ctx: CommandContext<{ r
   ledger
     .command('verify-subject <file>')
     .description(
-      "check a subject's downloaded history: inclusion, consistency, completeness (no database needed)",
+      "check a subject's downloaded history, one page of it, or a walk of pages (an array, newest first): inclusion, consistency, completeness (no database needed)",
     )
     .option('--key <vkey>', 'the verifier key you trust (default: the one in the file — pin yours)')
     .option('--seen <file>', 'a checkpoint seen before: the consistency proof in the file must connect it')
     .action((file: string, o: { key?: string; seen?: string }, cmd: Command) => {
       const out = ctx.output(cmd);
-      let bundle: HistoryBundle;
+      let doc: unknown;
       try {
-        bundle = JSON.parse(readFileSync(file, 'utf8')) as HistoryBundle;
+        doc = JSON.parse(readFileSync(file, 'utf8'));
+      } catch {
+        out.result(`${file}: not a readable history document`, { ok: false, problems: ['unreadable'] });
+        process.exitCode = EXIT.failure;
+        return;
+      }
+      // Pages of the paged portal history: one page (or the portal's answer wrapping it), or a walk
+      // (an array of pages or answers, or {"pages": [...]}, newest first).
+      const unwrap = (x: unknown) => ((x as { page?: HistoryPage })?.page ?? x) as HistoryPage;
+      const list = Array.isArray(doc) ? doc : (doc as { pages?: unknown[] })?.pages;
+      if (Array.isArray(list) || unwrap(doc)?.format === PAGE_FORMAT) {
+        const r = Array.isArray(list)
+          ? verifyHistoryWalk(list.map(unwrap), o.key)
+          : verifyHistoryPage(unwrap(doc), o.key);
+        const what =
+          'pages' in r
+            ? `${r.entries} entries over ${r.pages} pages, each included in a signed checkpoint, and none left out`
+            : `page of ${r.entries} entries (positions ${r.from}–${r.to}) included in the checkpoint of size ${r.size}; ${r.newest ? 'his newest entries, none left out among them' : 'chained from its previous head to its head (check it in a walk)'}`;
+        out.result(r.ok ? `OK: ${what}` : `FAILED:\n${r.problems.map((p) => `  ${p}`).join('\n')}`, r);
+        process.exitCode = r.ok ? EXIT.ok : EXIT.failure;
+        return;
+      }
+      let bundle = doc as HistoryBundle;
+      try {
         // The portal's answer wraps the bundle; accept either.
         if ((bundle as unknown as { bundle?: HistoryBundle }).bundle)
           bundle = (bundle as unknown as { bundle: HistoryBundle }).bundle;

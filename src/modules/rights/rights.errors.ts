@@ -32,6 +32,10 @@ export const rightsError = defineErrors({
     message: 'A complaint can be escalated only once its response deadline has passed.',
   },
   RIGHTS_PORTAL_READ_DENIED: { status: 403, message: 'Your data cannot be shown right now.' },
+  RIGHTS_CURSOR_INVALID: {
+    status: 400,
+    message: 'The page cursor is not valid: pass the `next` of the page before, or none for the newest page.',
+  },
   RIGHTS_NO_COMMITMENT: { status: 503, message: 'No completeness commitment has been published yet.' },
   RIGHTS_RECIPIENT_NOT_FOUND: {
     status: 404,

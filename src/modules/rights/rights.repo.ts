@@ -1,8 +1,9 @@
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import { toBuffer } from '../../db/index.js';
 import type {
   RightsCodesTable,
   RightsComplaintsTable,
+  RightsEntryHeadsTable,
   RightsNoticesTable,
   RightsRequestRecipientsTable,
   RightsRequestsTable,
@@ -275,6 +276,105 @@ export async function insertSubjectEntries(
       .insertInto('rights_subject_entries')
       .values(rows.slice(i, i + CHUNK))
       .execute();
+}
+
+/** The chain head after each entry (migration 0018); an existing row is left as it is. */
+export async function insertEntryHeads(db: Db, rows: readonly RightsEntryHeadsTable[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK)
+    await db
+      .insertInto('rights_entry_heads')
+      .values(rows.slice(i, i + CHUNK))
+      .onConflict((oc) => oc.columns(['subject_id', 'pos']).doNothing())
+      .execute();
+}
+
+/**
+ * A page of a subject's chain, newest first: positions `top`, `top - 1`, … down to `top - limit`
+ * (one more than the page, for the head before its oldest entry). Served from the primary key.
+ */
+export async function entryHeadsDown(
+  db: Db,
+  subjectId: string,
+  top: number,
+  limit: number,
+): Promise<RightsEntryHeadsTable[]> {
+  const rows = await db
+    .selectFrom('rights_entry_heads')
+    .selectAll()
+    .where('subject_id', '=', subjectId)
+    .where('pos', '<=', top)
+    .where('pos', '>=', top - limit)
+    .orderBy('pos', 'desc')
+    .execute();
+  return rows.map((r) => ({ ...r, pos: Number(r.pos), idx: Number(r.idx), head: toBuffer(r.head) }));
+}
+
+/** Rows in the subject index and in the per-entry heads (equal once every subject is backfilled). */
+export async function chainRowCounts(db: Db): Promise<{ entries: number; heads: number }> {
+  const [a, b] = await Promise.all([
+    db
+      .selectFrom('rights_subject_entries')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirst(),
+    db
+      .selectFrom('rights_entry_heads')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirst(),
+  ]);
+  return { entries: Number(a?.n ?? 0), heads: Number(b?.n ?? 0) };
+}
+
+/** Subjects (after `after`, by id) whose newest position has no per-entry head: to backfill. */
+export async function subjectsWithoutEntryHeads(
+  db: Db,
+  after: string,
+  limit: number,
+): Promise<RightsSubjectHeadsTable[]> {
+  const rows = await db
+    .selectFrom('rights_subject_heads as h')
+    .selectAll('h')
+    .where('h.subject_id', '>', after)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('rights_entry_heads as e')
+            .select(sql<number>`1`.as('one'))
+            .whereRef('e.subject_id', '=', 'h.subject_id')
+            .whereRef('e.pos', '=', 'h.count'),
+        ),
+      ),
+    )
+    .orderBy('h.subject_id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    ...r,
+    bucket: Number(r.bucket),
+    count: Number(r.count),
+    head: toBuffer(r.head),
+  }));
+}
+
+/** The ledger indexes of each subject's entries, in log order. */
+export async function indexesOf(db: Db, subjectIds: readonly string[]): Promise<Map<string, number[]>> {
+  const out = new Map<string, number[]>();
+  if (subjectIds.length === 0) return out;
+  const rows = await db
+    .selectFrom('rights_subject_entries')
+    .select(['subject_id', 'idx'])
+    .where('subject_id', 'in', [...subjectIds])
+    .orderBy('subject_id')
+    .orderBy('idx')
+    .execute();
+  for (const r of rows) {
+    let l = out.get(r.subject_id);
+    if (!l) {
+      l = [];
+      out.set(r.subject_id, l);
+    }
+    l.push(Number(r.idx));
+  }
+  return out;
 }
 
 export async function headsOf(db: Db, subjectIds: readonly string[]): Promise<RightsSubjectHeadsTable[]> {

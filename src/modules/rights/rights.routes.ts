@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { type Permissions, route } from '../../lib/http/index.js';
 import { rightsError } from './rights.errors.js';
-import { REQUEST_KINDS, type Rights } from './rights.service.js';
+import { PAGE_DEFAULT, PAGE_MAX, REQUEST_KINDS, type Rights } from './rights.service.js';
 
 /** The cookie the web portal keeps the session in (httpOnly, set by the web layer). */
 export const PORTAL_COOKIE = 'custodian_portal';
@@ -94,6 +94,27 @@ const BundleSchema = z.object({
   }),
   entries: z.array(z.object({ index: z.number(), entry: z.string(), proof: z.array(z.string()) })),
   consistency: z.object({ checkpoint: z.string(), proof: z.array(z.string()) }).optional(),
+});
+
+const EntrySchema = z.object({ index: z.number(), entry: z.string(), proof: z.array(z.string()) });
+const MemberSchema = z.object({ key: z.string(), count: z.number(), head: z.string() });
+
+const PageSchema = z.object({
+  format: z.string(),
+  subject: z.string(),
+  origin: z.string(),
+  vkey: z.string(),
+  checkpoint: z.string(),
+  commitment: z.object({ note: z.string(), size: z.number() }),
+  count: z.number(),
+  from: z.number(),
+  to: z.number(),
+  prevHead: z.string(),
+  head: z.string(),
+  entries: z.array(EntrySchema),
+  completeness: z
+    .object({ bucket: z.number(), members: z.array(MemberSchema), path: z.array(z.string()) })
+    .optional(),
 });
 
 const ConsentSchema = z.object({
@@ -216,7 +237,37 @@ export function rightsRoutes(deps: {
     route({
       method: 'GET',
       url: '/v1/portal/history',
-      summary: 'Every read and disclosure of his record, with inclusion proofs and a completeness proof',
+      summary:
+        'One page of every read and disclosure of his record, newest first, each with its inclusion proof; the page verifies on its own (docs/rights.md, Paging)',
+      tags,
+      auth: 'none',
+      query: z.object({
+        limit: z.coerce.number().int().min(1).max(PAGE_MAX).default(PAGE_DEFAULT),
+        // Checked by the service (RIGHTS_CURSOR_INVALID): opaque, base64url of a position.
+        cursor: z.string().max(64).optional(),
+      }),
+      response: z.object({
+        subject: z.string(),
+        size: z.number(),
+        events: z.array(HistoryEventSchema),
+        page: PageSchema,
+        next: z.string().nullable(),
+      }),
+      handler: async ({ request, reply, query }) => {
+        const s = await subject(request);
+        const h = await rights.historyPage(
+          s.subjectId,
+          query.cursor === undefined ? { limit: query.limit } : { limit: query.limit, cursor: query.cursor },
+        );
+        reply.header('cache-control', 'no-store');
+        return { subject: h.subjectId, size: h.size, events: h.events, page: h.page, next: h.next };
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/v1/portal/history/download',
+      summary:
+        'His whole history with every inclusion proof and the completeness proof, for `custodian ledger verify-subject` and scripts/verify-subject.mjs',
       tags,
       auth: 'none',
       query: z.object({ since: z.coerce.number().int().min(1).optional() }),
@@ -226,9 +277,10 @@ export function rightsRoutes(deps: {
         events: z.array(HistoryEventSchema),
         bundle: BundleSchema,
       }),
-      handler: async ({ request, query }) => {
+      handler: async ({ request, reply, query }) => {
         const s = await subject(request);
         const h = await rights.history(s.subjectId, query.since ? { since: query.since } : {});
+        reply.header('cache-control', 'no-store');
         return { subject: h.subjectId, size: h.size, events: h.events, bundle: h.bundle };
       },
     }),

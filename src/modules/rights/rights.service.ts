@@ -16,18 +16,22 @@ import { type IdSource, randomId } from '../../lib/ids.js';
 import type { Logger } from '../../lib/log.js';
 import type { MessageGateway } from '../../lib/messaging/index.js';
 import type { Principal } from '../../lib/principal.js';
-import { decodeEntry, type Ledger, type LedgerProver, signNote } from '../ledger/index.js';
+import { decodeEntry, type Ledger, type LedgerProver, type ProvenEntry, signNote } from '../ledger/index.js';
 import {
   bucketHash,
   bucketOf,
   chainStep,
   commitmentBody,
+  decodeCursor,
+  encodeCursor,
   fillBuckets,
   HISTORY_FORMAT,
   type HistoryBundle,
+  type HistoryPage,
   MAP_BUCKETS,
   mapPath,
   mapRoot,
+  PAGE_FORMAT,
   subjectKey,
   ZERO_HEAD,
 } from './completeness.js';
@@ -192,6 +196,21 @@ export interface History {
   /** The downloadable, independently checkable form (docs/rights.md). */
   bundle: HistoryBundle;
 }
+
+/** One page of the portal history, newest first (docs/rights.md, "Paging"). */
+export interface HistoryPageView {
+  subjectId: string;
+  size: number;
+  /** Newest first, as in `page.entries`. */
+  events: HistoryEvent[];
+  page: HistoryPage;
+  /** Cursor of the next, older page; null on the page that holds his oldest entry. */
+  next: string | null;
+}
+
+/** Entries per page of the portal history: default and most. */
+export const PAGE_DEFAULT = 50;
+export const PAGE_MAX = 500;
 
 const iso = (d: Date) => d.toISOString();
 
@@ -415,6 +434,61 @@ export function createRights(deps: RightsDeps) {
   // --- completeness commitments --------------------------------------------------------------------
 
   let commitLock: Promise<unknown> = Promise.resolve();
+  let backfilled = false;
+
+  /**
+   * Per-entry chain heads (migration 0018) for subjects committed before they existed: recomputed
+   * from his indexes and the ledger's leaf hashes, a batch of subjects per transaction. Runs once per
+   * process, under the commit lock and before the first commitment (which extends the chains and
+   * would otherwise leave the old positions empty). A chain that does not reach the stored head
+   * means the derived tables lost or gained rows; what the store holds is written anyway, so the
+   * subject's verifier reports it (the store is not trusted to fix itself).
+   */
+  async function backfillEntryHeads(): Promise<number> {
+    const run = () => backfillUnlocked();
+    const next = commitLock.then(run, run);
+    commitLock = next.catch(() => undefined);
+    return next;
+  }
+
+  async function backfillUnlocked(): Promise<number> {
+    const counts = await repo.chainRowCounts(db);
+    if (counts.entries === counts.heads) return 0;
+    let after = '';
+    let done = 0;
+    let mismatched = 0;
+    for (;;) {
+      const batch = await repo.subjectsWithoutEntryHeads(db, after, 200);
+      if (batch.length === 0) break;
+      after = batch[batch.length - 1]!.subject_id;
+      const indexes = await repo.indexesOf(
+        db,
+        batch.map((b) => b.subject_id),
+      );
+      const leaves = await deps.prover.leafHashes([...indexes.values()].flat());
+      const rows: { subject_id: string; pos: number; idx: number; head: Buffer }[] = [];
+      for (const b of batch) {
+        let head: Buffer = ZERO_HEAD;
+        let pos = 0;
+        for (const idx of indexes.get(b.subject_id) ?? []) {
+          const leaf = leaves.get(idx);
+          if (!leaf) continue;
+          head = chainStep(head, idx, leaf);
+          pos++;
+          rows.push({ subject_id: b.subject_id, pos, idx, head });
+        }
+        if (pos !== b.count || !head.equals(b.head)) mismatched++;
+      }
+      await db.transaction().execute((trx) => repo.insertEntryHeads(trx, rows));
+      done += batch.length;
+    }
+    if (mismatched > 0)
+      deps.logger?.warn(
+        { tag: 'rights.backfill', subjects: done, mismatched },
+        'per-entry heads backfilled; some chains do not reach their stored head',
+      );
+    return done;
+  }
 
   /**
    * Extends every touched subject's chain with the entries up to the latest signed checkpoint, and
@@ -423,6 +497,10 @@ export function createRights(deps: RightsDeps) {
    */
   function commitSubjects(): Promise<{ size: number; subjects: number; entries: number } | undefined> {
     const run = async () => {
+      if (!backfilled) {
+        await backfillUnlocked();
+        backfilled = true;
+      }
       const cp = await deps.ledger.latestCheckpoint();
       const last = await repo.latestCommit(db);
       const from = last?.size ?? 0;
@@ -453,6 +531,7 @@ export function createRights(deps: RightsDeps) {
         const heads = new Map((await repo.headsOf(trx, subjects)).map((h) => [h.subject_id, h]));
         const newHeads = [];
         const entryRows = [];
+        const headRows = [];
         const dirty = new Set<number>();
         for (const [s, list] of touched) {
           const h = heads.get(s);
@@ -462,12 +541,14 @@ export function createRights(deps: RightsDeps) {
             head = chainStep(head, e.idx, e.leaf);
             n++;
             entryRows.push({ subject_id: s, idx: e.idx });
+            headRows.push({ subject_id: s, pos: n, idx: e.idx, head });
           }
           const bucket = bucketOf(s);
           dirty.add(bucket);
           newHeads.push({ subject_id: s, bucket, count: n, head });
         }
         await repo.insertSubjectEntries(trx, entryRows);
+        await repo.insertEntryHeads(trx, headRows);
         await repo.upsertHeads(trx, newHeads);
         const members = await repo.headsInBuckets(trx, [...dirty]);
         const byBucket = new Map<number, { key: string; count: number; head: string }[]>();
@@ -519,6 +600,34 @@ export function createRights(deps: RightsDeps) {
     return next;
   }
 
+  /** What the portal shows of each entry: who (role, pseudonymous reference), why, what. */
+  async function toEvents(proven: readonly ProvenEntry[]): Promise<HistoryEvent[]> {
+    const decoded = proven.map((p) => ({ p, e: decodeEntry(p.entry) }));
+    const actors = [...new Set(decoded.map((d) => d.e.actor).filter((a): a is string => a !== null))];
+    const roles = await deps.actorRoles(actors.filter((a) => a !== PORTAL_PRINCIPAL.id));
+    roles.set(PORTAL_PRINCIPAL.id, ['data_subject']);
+    return decoded.map(({ p, e }) => {
+      const a = e.attrs;
+      const reasons = Array.isArray(a.reasons) ? [...(a.reasons as string[])] : [];
+      const denied = e.kind.endsWith('.denied');
+      const r = e.actor ? (roles.get(e.actor) ?? []) : [];
+      return {
+        index: p.index,
+        at: e.at,
+        kind: e.kind,
+        roles: r,
+        staffRef: e.actor && e.actor !== PORTAL_PRINCIPAL.id ? staffRef(e.actor) : null,
+        purpose: e.purpose,
+        fields: Array.isArray(a.fields) ? [...(a.fields as string[])] : [],
+        views: Array.isArray(a.views) ? [...(a.views as string[])] : [],
+        reasons,
+        allowedBecause: explain(e.kind, denied, r, e.purpose, a, reasons),
+        recipient: typeof a.recipient === 'string' ? a.recipient : null,
+        leafHash: p.leafHash,
+      };
+    });
+  }
+
   /** The subject's entries up to the latest commitment, with proofs and his completeness proof. */
   async function history(subjectId: string, opts: { since?: number } = {}): Promise<History> {
     for (let attempt = 0; ; attempt++) {
@@ -534,30 +643,7 @@ export function createRights(deps: RightsDeps) {
       const c2 = await repo.latestCommit(db);
       if (c2?.size !== c.size && attempt < 3) continue;
       const proven = await deps.prover.entriesWithProofs(indexes, c.size);
-      const decoded = proven.map((p) => ({ p, e: decodeEntry(p.entry) }));
-      const actors = [...new Set(decoded.map((d) => d.e.actor).filter((a): a is string => a !== null))];
-      const roles = await deps.actorRoles(actors.filter((a) => a !== PORTAL_PRINCIPAL.id));
-      roles.set(PORTAL_PRINCIPAL.id, ['data_subject']);
-      const events: HistoryEvent[] = decoded.map(({ p, e }) => {
-        const a = e.attrs;
-        const reasons = Array.isArray(a.reasons) ? [...(a.reasons as string[])] : [];
-        const denied = e.kind.endsWith('.denied');
-        const r = e.actor ? (roles.get(e.actor) ?? []) : [];
-        return {
-          index: p.index,
-          at: e.at,
-          kind: e.kind,
-          roles: r,
-          staffRef: e.actor && e.actor !== PORTAL_PRINCIPAL.id ? staffRef(e.actor) : null,
-          purpose: e.purpose,
-          fields: Array.isArray(a.fields) ? [...(a.fields as string[])] : [],
-          views: Array.isArray(a.views) ? [...(a.views as string[])] : [],
-          reasons,
-          allowedBecause: explain(e.kind, denied, r, e.purpose, a, reasons),
-          recipient: typeof a.recipient === 'string' ? a.recipient : null,
-          leafHash: p.leafHash,
-        };
-      });
+      const events = await toEvents(proven);
       const all = fillBuckets(buckets);
       const bundle: HistoryBundle = {
         format: HISTORY_FORMAT,
@@ -585,6 +671,99 @@ export function createRights(deps: RightsDeps) {
       }
       if (buckets.size > MAP_BUCKETS) throw new Error('bucket table corrupt');
       return { subjectId, size: c.size, events, bundle };
+    }
+  }
+
+  /** The filled bucket hashes of the latest commitment the newest page was served at. */
+  let mapCache: { size: number; buckets: Buffer[] } | undefined;
+  function fillBucketsChecked(stored: Map<number, Buffer>): Buffer[] {
+    if (stored.size > MAP_BUCKETS) throw new Error('bucket table corrupt');
+    return fillBuckets(stored);
+  }
+
+  /**
+   * One page of the subject's history up to the latest commitment, newest first: positions
+   * `cursor` (default: his newest) down to `cursor - limit + 1`, each entry with its inclusion proof,
+   * the head before the page and after it (migration 0018), and on the newest page his bucket of the
+   * signed map. A page verifies on its own (`verifyHistoryPage`); a walk of pages proves the whole
+   * history complete (`verifyHistoryWalk`). Costs proofs for `limit` entries, not his whole history.
+   */
+  async function historyPage(
+    subjectId: string,
+    opts: { limit?: number; cursor?: string } = {},
+  ): Promise<HistoryPageView> {
+    const limit = opts.limit ?? PAGE_DEFAULT;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > PAGE_MAX) throw commonError('VALIDATION_FAILED');
+    let top: number | undefined;
+    if (opts.cursor !== undefined) {
+      top = decodeCursor(opts.cursor);
+      if (top === undefined) throw rightsError('RIGHTS_CURSOR_INVALID');
+    }
+    for (let attempt = 0; ; attempt++) {
+      const c = await repo.latestCommit(db);
+      if (!c) throw rightsError('RIGHTS_NO_COMMITMENT');
+      const mine = (await repo.headsOf(db, [subjectId]))[0];
+      const count = mine?.count ?? 0;
+      if (top !== undefined && top > count) throw rightsError('RIGHTS_CURSOR_INVALID');
+      const to = top ?? count;
+      const rows = to > 0 ? await repo.entryHeadsDown(db, subjectId, to, limit) : [];
+      const newest = to === count;
+      const bucket = bucketOf(subjectId);
+      const cached = mapCache?.size === c.size ? mapCache.buckets : undefined;
+      const [members, buckets] = newest
+        ? await Promise.all([
+            repo.headsInBuckets(db, [bucket]),
+            cached ?? repo.allBuckets(db).then(fillBucketsChecked),
+          ])
+        : [[], undefined];
+      // A commitment that landed while we read would mix two states: read again.
+      const c2 = await repo.latestCommit(db);
+      if (c2?.size !== c.size && attempt < 3) continue;
+      const from = Math.max(1, to - limit + 1);
+      const inPage = rows.filter((r) => r.pos >= from); // newest first
+      const prev = rows.find((r) => r.pos === from - 1);
+      const headAt = rows.find((r) => r.pos === to);
+      const proven = await deps.prover.entriesWithProofs(
+        inPage.map((r) => r.idx),
+        c.size,
+      );
+      const byIdx = new Map(proven.map((p) => [p.index, p]));
+      const ordered = inPage.map((r) => byIdx.get(r.idx)).filter((p): p is ProvenEntry => p !== undefined);
+      const page: HistoryPage = {
+        format: PAGE_FORMAT,
+        subject: subjectId,
+        origin: deps.ledger.origin,
+        vkey: deps.ledger.vkey(),
+        checkpoint: c.checkpoint,
+        commitment: { note: c.note, size: c.size },
+        count,
+        from,
+        to,
+        // What the store holds; a missing row gives a head the verifier will refuse.
+        prevHead: (from === 1 ? ZERO_HEAD : (prev?.head ?? ZERO_HEAD)).toString('hex'),
+        head: (to === 0 ? ZERO_HEAD : (headAt?.head ?? ZERO_HEAD)).toString('hex'),
+        entries: ordered.map((p) => ({ index: p.index, entry: p.entry.toString('base64'), proof: p.proof })),
+      };
+      if (newest && buckets) {
+        // Buckets change only when a commitment is signed: keep the filled array for this size.
+        if (c2?.size === c.size) mapCache = { size: c.size, buckets };
+        page.completeness = {
+          bucket,
+          members: members.map((m) => ({
+            key: subjectKey(m.subject_id).toString('hex'),
+            count: m.count,
+            head: m.head.toString('hex'),
+          })),
+          path: mapPath(buckets, bucket).map((h) => h.toString('hex')),
+        };
+      }
+      return {
+        subjectId,
+        size: c.size,
+        events: await toEvents(ordered),
+        page,
+        next: from > 1 ? encodeCursor(from - 1) : null,
+      };
     }
   }
 
@@ -1239,6 +1418,8 @@ export function createRights(deps: RightsDeps) {
     endSession,
     myData,
     history,
+    historyPage,
+    backfillEntryHeads,
     myConsents,
     withdrawMyConsent,
     commitSubjects,

@@ -85,6 +85,14 @@ export interface RightsSubjectEntriesTable {
   idx: number;
 }
 
+/** The chain head after each of a subject's entries (position 1 = his oldest); migration 0018. */
+export interface RightsEntryHeadsTable {
+  subject_id: string;
+  pos: number;
+  idx: number;
+  head: Buffer;
+}
+
 export interface RightsSubjectHeadsTable {
   subject_id: string;
   bucket: number;
@@ -115,6 +123,7 @@ export interface RightsTables {
   rights_notices: RightsNoticesTable;
   rights_subject_entries: RightsSubjectEntriesTable;
   rights_subject_heads: RightsSubjectHeadsTable;
+  rights_entry_heads: RightsEntryHeadsTable;
   rights_subject_buckets: RightsSubjectBucketsTable;
   rights_subject_commits: RightsSubjectCommitsTable;
 }

@@ -118,6 +118,11 @@ export const en = {
   'portal.kind': 'Kind',
   'portal.details': 'Details',
   'portal.verifyAll': 'Verify every entry against the signed checkpoint',
+  'portal.older': 'Older entries',
+  'portal.historyNewest':
+    'Your newest {shown} of {n} entries, checked in this browser: none left out between them and the signed commitment.',
+  'portal.historyComplete': 'All {n} entries, checked in this browser: none left out.',
+  'portal.historyBroken': 'These entries do not check against the signed commitment.',
   'portal.notices': 'Notices to me',
 } as const;
 
@@ -238,6 +243,10 @@ export const zh: Record<MessageKey, string> = {
   'portal.kind': '类型',
   'portal.details': '详情',
   'portal.verifyAll': '对照签名检查点验证每一条记录',
+  'portal.older': '更早的记录',
+  'portal.historyNewest': '最新的 {shown} 条（共 {n} 条）已在本浏览器中验证：与签名承诺之间没有遗漏。',
+  'portal.historyComplete': '全部 {n} 条已在本浏览器中验证：没有遗漏。',
+  'portal.historyBroken': '这些记录与签名承诺不符。',
   'portal.notices': '给我的通知',
 };
 

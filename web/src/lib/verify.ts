@@ -170,3 +170,173 @@ export async function verifyPortalEntry(
   const inTree = p.size === cp.size && (await verifyInclusion(p.index, p.size, p.leafHash, p.proof, cp.root));
   return { inTree, signature, size: cp.size };
 }
+
+// --- a page of the portal history (custodian-subject-history-page/1, docs/rights.md "Paging") -----
+
+export interface HistoryPageDoc {
+  format: string;
+  subject: string;
+  origin: string;
+  vkey: string;
+  checkpoint: string;
+  commitment: { note: string; size: number };
+  count: number;
+  from: number;
+  to: number;
+  prevHead: string;
+  head: string;
+  /** Newest first. */
+  entries: { index: number; entry: string; proof: string[] }[];
+  completeness?: { bucket: number; members: { key: string; count: number; head: string }[]; path: string[] };
+}
+
+export interface PageCheck {
+  /** Every check passed (the signature may be 'unsupported' by an older browser: see `signature`). */
+  ok: boolean;
+  signature: SignatureCheck;
+  /** The page carried, and passed, the check against the signed (count, head): his newest entries. */
+  newest: boolean;
+  /** Per entry index: included in the signed checkpoint and about this subject. */
+  entries: Record<number, boolean>;
+  from: number;
+  to: number;
+  prevHead: string;
+  head: string;
+  problems: string[];
+}
+
+const ZERO_HEAD_HEX = '0'.repeat(64);
+const HEX32 = /^[0-9a-f]{64}$/;
+
+function u64(n: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  return b;
+}
+
+function noteLines(note: string): string[] {
+  const split = note.lastIndexOf('\n\n');
+  return split < 0 ? [] : note.slice(0, split).split('\n');
+}
+
+/** Bucket hash of the signed map (ADR 0013): SHA-256(0x03 ‖ key ‖ uint64be(count) ‖ head …), by key. */
+async function bucketHashHex(members: { key: string; count: number; head: string }[]): Promise<string> {
+  const sorted = [...members].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const parts: Uint8Array[] = [new Uint8Array([3])];
+  for (const m of sorted) parts.push(hexToBytes(m.key), u64(m.count), hexToBytes(m.head));
+  return bytesToHex(await sha256(...parts));
+}
+
+/**
+ * Checks one page in this browser with the log's key alone: the checkpoint's and the commitment's
+ * signatures, every entry's inclusion proof and that it names this subject, and that the entries,
+ * oldest first, chain from the page's previous head to its head:
+ * head_k = SHA-256(0x02 ‖ head_{k-1} ‖ uint64be(index_k) ‖ leafHash_k). On the newest page, the
+ * head and count must be the ones signed for him in the map (his bucket and its audit path).
+ */
+export async function verifyHistoryPage(page: HistoryPageDoc, vkey: string): Promise<PageCheck> {
+  const problems: string[] = [];
+  const entries: Record<number, boolean> = {};
+  const out = (signature: SignatureCheck): PageCheck => ({
+    ok: problems.length === 0 && signature !== 'invalid',
+    signature,
+    newest: problems.length === 0 && signature !== 'invalid' && page.completeness !== undefined,
+    entries,
+    from: page.from,
+    to: page.to,
+    prevHead: page.prevHead,
+    head: page.head,
+    problems,
+  });
+  if (page?.format !== 'custodian-subject-history-page/1' || !Array.isArray(page.entries)) {
+    problems.push('format');
+    return out('invalid');
+  }
+  let cp: Checkpoint;
+  let cm: Checkpoint;
+  try {
+    cp = parseCheckpoint(page.checkpoint);
+    cm = parseCheckpoint(page.commitment.note);
+  } catch {
+    problems.push('notes');
+    return out('invalid');
+  }
+  const s1 = await verifyCheckpoint(cp, vkey);
+  const s2 = await verifyCheckpoint(cm, vkey);
+  const signature: SignatureCheck =
+    s1 === 'invalid' || s2 === 'invalid' ? 'invalid' : s1 === 'unsupported' ? 'unsupported' : s2;
+  const lines = noteLines(page.commitment.note);
+  if (cp.origin !== page.origin || noteLines(page.checkpoint).length !== 3) problems.push('checkpoint');
+  if (
+    lines.length !== 4 ||
+    lines[0] !== `${page.origin}/subjects` ||
+    Number(lines[1]) !== cp.size ||
+    bytesToHex(b64(lines[2] ?? '')) !== cp.root
+  )
+    problems.push('commitment: not made at this checkpoint');
+  const mapRoot = bytesToHex(b64(lines[3] ?? ''));
+  if (!(page.from >= 1 && page.to <= page.count && page.to - page.from + 1 === page.entries.length))
+    problems.push('positions');
+  if (!HEX32.test(page.prevHead ?? '') || !HEX32.test(page.head ?? '')) {
+    problems.push('heads');
+    return out(signature);
+  }
+  if (page.from === 1 && page.prevHead !== ZERO_HEAD_HEX)
+    problems.push('chain: oldest page must start at zero');
+  let head = hexToBytes(page.prevHead);
+  const dec = new TextDecoder();
+  for (let k = page.entries.length - 1; k >= 0; k--) {
+    const e = page.entries[k]!;
+    const newer = page.entries[k - 1];
+    if (newer && !(newer.index > e.index)) problems.push(`entry ${e.index}: out of order`);
+    const bytes = b64(e.entry);
+    const leaf = await leafHashOf(bytes);
+    let mine = false;
+    try {
+      mine = bytes[0] === 1 && JSON.parse(dec.decode(bytes.subarray(1))).subject === page.subject;
+    } catch {
+      mine = false;
+    }
+    const inTree = await verifyInclusion(e.index, cp.size, leaf, e.proof, cp.root);
+    entries[e.index] = inTree && mine;
+    if (!entries[e.index]) problems.push(`entry ${e.index}: not included or not his`);
+    head = await sha256(new Uint8Array([2]), head, u64(e.index), hexToBytes(leaf));
+  }
+  if (bytesToHex(head) !== page.head) problems.push('chain: entries do not lead to the page head');
+  const c = page.completeness;
+  if (c) {
+    const key = await sha256(enc.encode(page.subject));
+    const mine = c.members.find((m) => m.key === bytesToHex(key));
+    if (c.bucket !== ((key[0]! << 4) | (key[1]! >> 4))) problems.push('completeness: wrong bucket');
+    if (
+      page.to !== (mine?.count ?? 0) ||
+      page.count !== (mine?.count ?? 0) ||
+      page.head !== (mine?.head ?? ZERO_HEAD_HEX)
+    )
+      problems.push('completeness: not the signed count and head');
+    if (!(await verifyInclusion(c.bucket, 4096, await bucketHashHex(c.members), c.path, mapRoot)))
+      problems.push('completeness: bucket not in the signed map');
+  }
+  return out(signature);
+}
+
+/** An older page continues the one before it: it ends just before, at the head that one began from. */
+export function continues(older: PageCheck, newer: PageCheck): boolean {
+  return older.to === newer.from - 1 && older.head === newer.prevHead;
+}
+
+/** Pages newest first, as fetched by following `next`: each verified, each continuing the last. */
+export async function verifyHistoryWalk(
+  pages: readonly HistoryPageDoc[],
+  vkey: string,
+): Promise<{ ok: boolean; complete: boolean; entries: number; checks: PageCheck[] }> {
+  const checks: PageCheck[] = [];
+  let ok = pages.length > 0;
+  for (const [i, p] of pages.entries()) {
+    const c = await verifyHistoryPage(p, vkey);
+    checks.push(c);
+    if (!c.ok || (i === 0 && !c.newest) || (i > 0 && !continues(c, checks[i - 1]!))) ok = false;
+  }
+  const complete = ok && checks.at(-1)?.from === 1;
+  return { ok, complete, entries: checks.reduce((n, c) => n + Object.keys(c.entries).length, 0), checks };
+}

@@ -12,7 +12,7 @@ import {
   TextInput,
   Title,
 } from '@mantine/core';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Controller, useForm } from 'react-hook-form';
 import { z } from 'zod';
@@ -20,14 +20,15 @@ import { PageTitle, Section } from '../components/Section.tsx';
 import { Shell } from '../components/Shell.tsx';
 import { QueryState } from '../components/State.tsx';
 import { useI18n } from '../i18n/index.tsx';
-import { ApiError, api, get, post } from '../lib/api.ts';
+import { ApiError, api, get, post, withQuery } from '../lib/api.ts';
 import { usePath } from '../lib/router.tsx';
-import { type EntryCheck, type PortalProof, parseCheckpoint, verifyPortalEntry } from '../lib/verify.ts';
+import { continues, type HistoryPageDoc, type PageCheck, verifyHistoryPage } from '../lib/verify.ts';
 
 /**
  * The customers' portal, against the rights module's /v1/portal/* API: sign in with a one-time
- * code, see my data, who read or received it (each entry checked in this browser against the
- * signed checkpoint), withdraw consents, file requests and complaints.
+ * code, see my data, who read or received it (page by page, newest first, each page checked in
+ * this browser against the signed checkpoint and the signed per-subject commitment), withdraw
+ * consents, file requests and complaints.
  */
 const Contact = z.object({ address: z.string().trim().min(3).max(254) });
 const Code = z.object({ code: z.string().regex(/^[0-9]{4,8}$/) });
@@ -122,15 +123,19 @@ interface HistoryEvent {
   recipient: string | null;
   leafHash: string;
 }
-interface HistoryBundle {
-  checkpoint: string;
-  entries: { index: number; entry: string; proof: string[] }[];
+interface HistoryPageBody {
+  size: number;
+  events: HistoryEvent[];
+  page: HistoryPageDoc;
+  next: string | null;
 }
 
-function Verified({ check }: { check?: EntryCheck | 'error' }) {
+/** Entries per page of the history (the API allows up to 500). */
+const HISTORY_PAGE = 50;
+
+function Verified({ ok, pending }: { ok: boolean; pending?: boolean }) {
   const { t } = useI18n();
-  if (!check) return null;
-  const ok = check !== 'error' && check.inTree && check.signature !== 'invalid';
+  if (pending) return null;
   return (
     <Badge variant="light" c="dark.9" color={ok ? 'green' : 'red'} data-testid="proof-result">
       {ok ? t('common.verified') : t('common.notVerified')}
@@ -138,44 +143,61 @@ function Verified({ check }: { check?: EntryCheck | 'error' }) {
   );
 }
 
+/**
+ * His history, newest first, one page at a time ("Older" follows the page's cursor). Each page is
+ * checked here when it arrives, with the log's public key: signatures, inclusion of every entry,
+ * and the chain of his entries — the first page to the (count, head) signed for him, each older
+ * page to where the page before it began. Once the oldest page is in and every link holds, nothing
+ * was left out of what he has seen.
+ */
 function History() {
   const { t } = useI18n();
-  const q = useQuery({
-    queryKey: ['portal-history'],
-    queryFn: () => get<{ size: number; events: HistoryEvent[]; bundle: HistoryBundle }>('/v1/portal/history'),
+  const key = useQuery({
+    queryKey: ['ledger-vkey'],
+    queryFn: () => get<{ vkey: string }>('/v1/ledger/public-key'),
+    staleTime: Number.POSITIVE_INFINITY,
   });
-  const [checks, setChecks] = useState<Record<number, EntryCheck | 'error'>>({});
+  const vkey = key.data?.vkey;
+  const q = useInfiniteQuery({
+    queryKey: ['portal-history', vkey],
+    enabled: vkey !== undefined,
+    initialPageParam: null as string | null,
+    getNextPageParam: (last: { body: HistoryPageBody }) => last.body.next,
+    queryFn: async ({ pageParam }) => {
+      const body = await get<HistoryPageBody>(
+        withQuery('/v1/portal/history', { limit: HISTORY_PAGE, cursor: pageParam }),
+      );
+      return { body, check: await verifyHistoryPage(body.page, vkey ?? '') };
+    },
+  });
+  const [rechecked, setRechecked] = useState<PageCheck[]>();
+  const pages = q.data?.pages ?? [];
+  const checks = rechecked && rechecked.length === pages.length ? rechecked : pages.map((p) => p.check);
+  // A page is good when it verifies and continues the one before it (the first: the signed head).
+  const good = checks.map((c, i) => c.ok && (i === 0 ? c.newest : continues(c, checks[i - 1]!)));
+  const allGood = good.length > 0 && good.every(Boolean);
+  const last = pages.at(-1)?.body;
+  const count = pages[0]?.body.page.count ?? 0;
+  const shown = pages.reduce((n, p) => n + p.body.events.length, 0);
   const verifyAll = useMutation({
     mutationFn: async () => {
-      const out: Record<number, EntryCheck | 'error'> = {};
-      const bundle = q.data?.bundle;
-      const size = bundle ? parseCheckpoint(bundle.checkpoint).size : 0;
-      for (const [i, e] of (q.data?.events ?? []).entries()) {
-        const b = bundle?.entries.find((x) => x.index === e.index);
-        const proof: PortalProof | undefined = b && {
-          index: e.index,
-          size,
-          leafHash: e.leafHash,
-          proof: b.proof,
-        };
-        out[i] = proof
-          ? await verifyPortalEntry(
-              proof,
-              (u) => get(u),
-              (u) => get<string>(u),
-            ).catch(() => 'error' as const)
-          : 'error';
-      }
-      setChecks(out);
+      setRechecked(await Promise.all(pages.map((p) => verifyHistoryPage(p.body.page, vkey ?? ''))));
     },
   });
   return (
     <div data-testid="page-portal-history">
       <PageTitle>{t('portal.history')}</PageTitle>
-      <QueryState isPending={q.isPending} error={q.error}>
+      <QueryState isPending={q.isPending || key.isPending} error={key.error ?? q.error}>
         <Button mb="sm" onClick={() => verifyAll.mutate()} loading={verifyAll.isPending}>
           {t('portal.verifyAll')}
         </Button>
+        <Text size="sm" mb="sm" role="status" data-testid="history-status">
+          {!allGood
+            ? t('portal.historyBroken')
+            : last?.next === null
+              ? t('portal.historyComplete', { n: count })
+              : t('portal.historyNewest', { shown, n: count })}
+        </Text>
         <Table aria-label={t('portal.history')}>
           <Table.Thead>
             <Table.Tr>
@@ -187,24 +209,37 @@ function History() {
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
-            {(q.data?.events ?? []).map((e, i) => (
-              <Table.Tr key={e.index}>
-                <Table.Td>{e.at}</Table.Td>
-                <Table.Td data-testid="history-who">
-                  {[e.staffRef, e.roles.join(', '), e.recipient].filter(Boolean).join(' · ') || '—'}
-                </Table.Td>
-                <Table.Td>
-                  {e.kind}
-                  {e.fields.length > 0 && ` (${e.fields.join(', ')})`}
-                </Table.Td>
-                <Table.Td>{e.purpose ?? '—'}</Table.Td>
-                <Table.Td>
-                  <Verified check={checks[i]} />
-                </Table.Td>
-              </Table.Tr>
-            ))}
+            {pages.flatMap((p, i) =>
+              p.body.events.map((e) => (
+                <Table.Tr key={e.index} data-testid="history-row">
+                  <Table.Td>{e.at}</Table.Td>
+                  <Table.Td data-testid="history-who">
+                    {[e.staffRef, e.roles.join(', '), e.recipient].filter(Boolean).join(' · ') || '—'}
+                  </Table.Td>
+                  <Table.Td>
+                    {e.kind}
+                    {e.fields.length > 0 && ` (${e.fields.join(', ')})`}
+                  </Table.Td>
+                  <Table.Td>{e.purpose ?? '—'}</Table.Td>
+                  <Table.Td>
+                    <Verified ok={good[i] === true && checks[i]?.entries[e.index] === true} />
+                  </Table.Td>
+                </Table.Tr>
+              )),
+            )}
           </Table.Tbody>
         </Table>
+        {q.hasNextPage && (
+          <Button
+            mt="sm"
+            variant="default"
+            data-testid="history-older"
+            onClick={() => void q.fetchNextPage()}
+            loading={q.isFetchingNextPage}
+          >
+            {t('portal.older')}
+          </Button>
+        )}
       </QueryState>
     </div>
   );

@@ -1,4 +1,9 @@
-import { type HistoryBundle, verifyHistory } from '../../../modules/rights/index.js';
+import {
+  type HistoryBundle,
+  type HistoryPage,
+  verifyHistory,
+  verifyHistoryPage,
+} from '../../../modules/rights/index.js';
 import { generateWorkload, TELEPHONY_SERVICE } from '../../../modules/sim/index.js';
 import {
   DAY_MS,
@@ -203,11 +208,15 @@ export const complaintLiMing: ScenarioDef = {
     const invReaders = new Set((invBody.readers ?? []).map((r) => r.actor));
     const invMissing = [...expected].filter((a) => !invReaders.has(a));
     const verified = invBody.bundle ? verifyHistory(invBody.bundle, app.ledger.vkey()) : undefined;
-    const portal = await inst.request(session.token, 'GET', '/v1/portal/history');
+    const portal = await inst.request(session.token, 'GET', '/v1/portal/history/download');
     const portalBundle = (portal.body as { bundle?: HistoryBundle })?.bundle;
     const portalOk = portalBundle ? verifyHistory(portalBundle, app.ledger.vkey()).ok : false;
     const cut = portalBundle ? { ...portalBundle, entries: portalBundle.entries.slice(1) } : undefined;
     const cutCaught = cut ? !verifyHistory(cut, app.ledger.vkey()).ok : false;
+    // What his portal page shows first: his newest entries, provably the newest (docs/rights.md, Paging).
+    const first = await inst.request(session.token, 'GET', '/v1/portal/history?limit=5');
+    const firstPage = (first.body as { page?: HistoryPage })?.page;
+    const pageOk = firstPage ? verifyHistoryPage(firstPage, app.ledger.vkey()).newest : false;
     checks.expect(
       'traced',
       'the complaint investigation lists every reader and recipient, with a history that verifies independently and is provably complete',
@@ -216,8 +225,9 @@ export const complaintLiMing: ScenarioDef = {
         (invBody.recipients ?? []).some((r) => r.recipient === partner.recipient.id) &&
         verified?.ok === true &&
         portalOk &&
+        pageOk &&
         cutCaught,
-      `GET /v1/complaints/:id/investigation → ${invReaders.size} reader(s), ${(invBody.recipients ?? []).length} recipient(s); every actor the simulation had read it is listed (${expected.size - invMissing.length}/${expected.size}); ${verified?.entries ?? 0} entries verified against the signed checkpoint (size ${verified?.size ?? 0}) and the signed per-subject commitment with only the verifier key (custodian ledger verify-subject, scripts/verify-subject.mjs); his portal serves the same; a copy with one entry left out fails: ${cutCaught}`,
+      `GET /v1/complaints/:id/investigation → ${invReaders.size} reader(s), ${(invBody.recipients ?? []).length} recipient(s); every actor the simulation had read it is listed (${expected.size - invMissing.length}/${expected.size}); ${verified?.entries ?? 0} entries verified against the signed checkpoint (size ${verified?.size ?? 0}) and the signed per-subject commitment with only the verifier key (custodian ledger verify-subject, scripts/verify-subject.mjs); his portal serves the same (download) and its first page of 5 verifies on its own as his newest: ${pageOk}; a copy with one entry left out fails: ${cutCaught}`,
       { readers: invReaders.size, entries: verified?.entries ?? 0, size: verified?.size ?? 0 },
     );
 
