@@ -3,7 +3,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeGateway, type FakeGateway } from '../../src/lib/messaging/index.js';
 import { buildHttp, createTestApp, type TestApp } from '../helpers/app.js';
-import { axe, type Launched, launch } from './browser.js';
+import { axe, BROWSERS, type Launched, launch, typeInto } from './browser.js';
 
 /*
  * Threat: the portal shows a customer his history one page at a time; an operator (or anything
@@ -11,7 +11,7 @@ import { axe, type Launched, launch } from './browser.js';
  * continue the newer one, must not get a green "verified" in his browser. The pages are checked in
  * the browser itself (WebCrypto, the log's public key), each as it arrives: the first against the
  * signed (count, head) for him, each older page against where the newer one began. Real chromium
- * against the real server over loopback (set-up as in console.test.ts); SQLite only: the API on
+ * and firefox-esr against the real server over loopback (set-up as in console.test.ts); SQLite only: the API on
  * PostgreSQL is covered by test/rights/paging.test.ts.
  */
 let app: TestApp;
@@ -47,14 +47,14 @@ afterAll(async () => {
   await app?.destroy();
 });
 
-describe('portal history, paged, in chromium', () => {
+describe.each(BROWSERS)('portal history, paged, in %s', (name) => {
   let b: Launched;
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    b = await launch('chromium');
-    if (b.unavailable) console.warn(`chromium unavailable: ${b.unavailable}`);
-  }, 60_000);
+    b = await launch(name);
+    if (b.unavailable) console.warn(`${name} unavailable, its scenarios are skipped: ${b.unavailable}`);
+  }, 90_000);
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => undefined);
     await b?.browser?.close();
@@ -65,18 +65,18 @@ describe('portal history, paged, in chromium', () => {
     contexts.push(ctx);
     const page = await ctx.newPage();
     await page.goto(`${base}/portal/`);
-    await page.getByLabel('Mobile or e-mail').fill(MOBILE);
+    await typeInto(page.getByLabel('Mobile or e-mail'), MOBILE);
     await page.getByRole('button', { name: 'Send me a code' }).click();
     await page.getByLabel('One-time code').waitFor();
     const code = /\b(\d{6})\b/.exec(gateway.lastTo(MOBILE)!.body)![1]!;
-    await page.getByLabel('One-time code').fill(code);
+    await typeInto(page.getByLabel('One-time code'), code);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByTestId('page-portal-data').waitFor();
     return page;
   }
 
   it('shows the newest page verified, then older pages until all are shown and none left out', async (ctx) => {
-    if (!b.browser) ctx.skip();
+    if (!b.browser) ctx.skip(`${name} unavailable: ${b.unavailable}`);
     const page = await signedIn();
     await page.getByRole('link', { name: 'Who read or received my data' }).click();
     const history = page.getByTestId('page-portal-history');
@@ -112,7 +112,7 @@ describe('portal history, paged, in chromium', () => {
   });
 
   it('an older page with a read dropped is shown as not verified', async (ctx) => {
-    if (!b.browser) ctx.skip();
+    if (!b.browser) ctx.skip(`${name} unavailable: ${b.unavailable}`);
     const page = await signedIn();
     // Everything between the server and the page drops one entry of the older page.
     await page.route('**/v1/portal/history?*cursor=*', async (route) => {
