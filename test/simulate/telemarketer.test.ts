@@ -33,8 +33,6 @@ describeEachDialect('simulate telemarketer-2019 (guarded)', (dialect) => {
       expect(ledger.evidence?.checkpointSize).toBeGreaterThan(0);
       expect(String(ledger.evidence?.root)).toMatch(/^[0-9a-f]{64}$/);
       expect(check(r, 'incident opens').status).toBe('held');
-      // What the scenario does not exercise is said so, not passed.
-      expect(check(r, 'portal').status).toBe('not_covered');
     },
     SCENARIO_TIMEOUT,
   );
@@ -50,6 +48,10 @@ it.runIf(enabledDialects().includes('sqlite'))(
     expect(canary.status).toBe('held');
     expect((canary.evidence?.alerts as string[] | undefined)?.length).toBeGreaterThan(0);
     expect(check(r, 'access history names him').status).toBe('held');
+    // Each complainant finds the read in his own portal history, which verifies as complete.
+    const portal = check(r, 'can see in the portal who read their record');
+    expect(portal.status).toBe('held');
+    expect(portal.evidence?.seen).toBe(portal.evidence?.complainants);
     expect(check(r, 'an alert names him the same day').status).toBe('held');
     expect(check(r, 'ranks him first').status).toBe('held');
     expect(check(r, 'the trace from the canary trips names him outright').status).toBe('held');

@@ -1,4 +1,5 @@
 import type { ReadResult } from '../../../modules/access/index.js';
+import { type HistoryBundle, verifyHistory } from '../../../modules/rights/index.js';
 import { type CustomerRecord, TELEPHONY_SERVICE, telemarketerLeak } from '../../../modules/sim/index.js';
 import {
   countsOf,
@@ -393,6 +394,8 @@ export const telemarketer2019: ScenarioDef = {
             .slice(0, 3);
       let named = 0;
       const historyLeaves: string[] = [];
+      /** Per complainant, the leaf of a read of his by the telemarketer (for the portal check). */
+      const theirs = new Map<string, string>();
       for (const ext of complainants) {
         const id = loaded.subjects.get(ext);
         if (!id) continue;
@@ -403,6 +406,7 @@ export const telemarketer2019: ScenarioDef = {
         if (mine.length) {
           named++;
           historyLeaves.push(mine[0]!.leafHash);
+          theirs.set(id, mine[0]!.leafHash);
         }
       }
       const proof = await proveLeaves(inst, historyLeaves, officer.apiKey);
@@ -412,6 +416,28 @@ export const telemarketer2019: ScenarioDef = {
         complainants.length > 0 && named === complainants.length && proof.failed === 0,
         `${complaintsFiled.length} complaint(s)${complaintsFiled.length ? '' : ' in this run (3% of those called complain); the first 3 customers called stand in'}; ${named} of ${complainants.length} histories (GET /v1/subjects/:id/access-history) list a read by ${T.actor.name}; ${proof.verified} inclusion proof(s) verified against the signed checkpoint of size ${proof.size}`,
         { ledgerIndexes: proof.indexes, checkpointSize: proof.size },
+      );
+      // Each complainant, in his portal: the read by the telemarketer is in his own history, which
+      // verifies with the log's public key alone and is provably complete.
+      await app.access.drain();
+      await app.ledger.integrate();
+      await app.ledger.checkpoint();
+      await app.rights.commitSubjects();
+      let seen = 0;
+      let complete = 0;
+      for (const [id, leaf] of theirs) {
+        const session = await app.rights.createSession(id);
+        const res = await inst.request(session.token, 'GET', '/v1/portal/history/download');
+        const body = res.body as { events?: { leafHash: string }[]; bundle?: HistoryBundle } | undefined;
+        if (body?.events?.some((e) => e.leafHash === leaf)) seen++;
+        if (body?.bundle && verifyHistory(body.bundle, app.ledger.vkey()).ok) complete++;
+      }
+      checks.expect(
+        'traced',
+        'the complainants can see in the portal who read their record and when',
+        theirs.size > 0 && seen === theirs.size && complete === theirs.size,
+        `${seen} of ${theirs.size} complainants find his read in their own portal history (GET /v1/portal/history/download, a subject session); ${complete} of those histories verify as complete against the signed checkpoint and per-subject commitment with the log's public key alone`,
+        { complainants: theirs.size, seen, complete },
       );
       // The trace: the complaints (who was called, when, what the caller knew) rank the readers.
       const byExt = new Map(calls.map((c) => [c.external_id, c]));
@@ -478,11 +504,6 @@ export const telemarketer2019: ScenarioDef = {
       opts.policy === 'guarded' ? assignedOutside.size === 0 : assignedOutside.size === allowed,
       `${assignedOutside.size} distinct customers outside his portfolio were read by him (access events, each with its leaf hash)`,
       { affected: assignedOutside.size },
-    );
-    checks.notCovered(
-      'traced',
-      'the complainants can see in the portal who read their record and when',
-      'the subject portal is not built; the same history is served to the privacy team (GET /v1/subjects/:id/access-history)',
     );
     const named = (await app.detect.list({ actorId: T.actor.id, limit: 1000 }))[0];
     await incidentFromLedger(ctx, loaded, {
