@@ -190,5 +190,11 @@ describe('detection engine', () => {
       f.push(...e.observe(o), ...e.outcome(o, { allowed: true }));
     const service = f.filter((x) => x.detector === 'service_pattern');
     expect(service.map((x) => x.actor)).toEqual(['svc_dormant']);
+    // An old key on detection's first day is not "dormant": nothing yet says it was idle.
+    const first = createEngine();
+    const early = reads('svc_old', MORNING - 100 * DAY).map((o) => ({ ...o, at: o.at - 7 * DAY }));
+    const g: Finding[] = [];
+    for (const o of early) g.push(...first.observe(o), ...first.outcome(o, { allowed: true }));
+    expect(g.filter((x) => x.detector === 'service_pattern')).toEqual([]);
   });
 });

@@ -282,12 +282,16 @@ export function createEngine(o: EngineOptions = {}) {
   }
 
   /**
-   * A service account's usual pattern is known after 3 active days. One that has existed for 3 days
-   * and never acted is known too: dormant, so whatever it starts doing departs from its pattern.
+   * A service account's usual pattern is known after 3 active days. One that has existed, while
+   * detection was watching, for 3 days without acting is known too: dormant, so whatever it starts
+   * doing departs from its pattern. (An old account on detection's first days is not dormant: there
+   * is no history yet to say it was idle.)
    */
   const knowsPattern = (s: ActorState) =>
     s.history.length >= SERVICE_KNOWN_DAYS ||
-    (s.history.length === 0 && s.sinceDay !== undefined && s.day - s.sinceDay >= SERVICE_KNOWN_DAYS);
+    (s.history.length === 0 &&
+      s.sinceDay !== undefined &&
+      s.day - Math.max(s.sinceDay, firstSeenDay) >= SERVICE_KNOWN_DAYS);
 
   function fresh(
     ob: { actor: string; role: string; service?: boolean | undefined; since?: number | undefined },
@@ -739,6 +743,7 @@ export function createEngine(o: EngineOptions = {}) {
         actors.set(row.actor, s);
       }
       s.firstDay = Math.min(s.firstDay, day);
+      firstSeenDay = Math.min(firstSeenDay, day);
       s.history.push({
         day,
         reads: row.reads,
