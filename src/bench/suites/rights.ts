@@ -44,6 +44,24 @@ function lcg(seed: number) {
   };
 }
 
+/** The rights service over a bench ledger, its other modules stubbed (nothing else is measured). */
+function benchRights(
+  db: Parameters<typeof createRights>[0]['db'],
+  clock: Parameters<typeof createRights>[0]['clock'],
+  keyring: Parameters<typeof createRights>[0]['keyring'],
+  ledger: ReturnType<typeof createLedger>,
+): Rights {
+  return createRights({
+    db,
+    clock,
+    keyring,
+    record: ledger.append,
+    ledger,
+    prover: createLedgerProver({ db }),
+    ...stubDeps(),
+  });
+}
+
 function stubDeps() {
   const none = async () => [];
   return {
@@ -102,16 +120,7 @@ async function historyBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): 
     }
     await ledger.checkpoint();
     ctx.log(`  ${dialect}: ledger of ${total} entries built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const makeRights = (): Rights =>
-      createRights({
-        db,
-        clock,
-        keyring,
-        record: ledger.append,
-        ledger,
-        prover: createLedgerProver({ db }),
-        ...stubDeps(),
-      });
+    const makeRights = (): Rights => benchRights(db, clock, keyring, ledger);
     const rights = makeRights();
     const t1 = Date.now();
     await rights.commitSubjects();
@@ -234,15 +243,7 @@ async function yearBench(ctx: BenchContext, dialect: 'sqlite' | 'postgres'): Pro
     const keyring = keyringFromFile(generateKeyFile());
     const clock = fixedClock('2026-01-01T01:00:00.000Z');
     const ledger = createLedger({ db, dialect, keyring, origin: 'bench.local/ledger', clock });
-    const rights = createRights({
-      db,
-      clock,
-      keyring,
-      record: ledger.append,
-      ledger,
-      prover: createLedgerProver({ db }),
-      ...stubDeps(),
-    });
+    const rights = benchRights(db, clock, keyring, ledger);
     const customers = Math.round(1_000_000 * ctx.scale);
     const count = Math.max(10, Math.round((900 * customers) / 1_000_000));
     const rnd = lcg(14);

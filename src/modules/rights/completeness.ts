@@ -171,6 +171,28 @@ export interface HistoryReport {
   problems: string[];
 }
 
+/** The verifier key and the signed checkpoint a history or a page carries; problems named, else undefined. */
+function openSigned(
+  vkey: string,
+  checkpoint: string,
+  origin: string,
+  problems: string[],
+): { verifier: ReturnType<typeof parseVkey>; cp: ReturnType<typeof verifyCheckpoint> } | undefined {
+  let verifier: ReturnType<typeof parseVkey>;
+  try {
+    verifier = parseVkey(vkey);
+  } catch {
+    problems.push('vkey: not a valid verifier key');
+    return undefined;
+  }
+  try {
+    return { verifier, cp: verifyCheckpoint(checkpoint, verifier, origin) };
+  } catch {
+    problems.push('checkpoint: signature or format invalid');
+    return undefined;
+  }
+}
+
 /** Verifies a downloaded history with the checkpoint, the verifier key and the bundle alone. */
 export function verifyHistory(bundle: HistoryBundle, vkey?: string): HistoryReport {
   const problems: string[] = [];
@@ -184,20 +206,9 @@ export function verifyHistory(bundle: HistoryBundle, vkey?: string): HistoryRepo
     problems.push('format: not a custodian-subject-history/1 document');
     return report(0);
   }
-  let verifier: ReturnType<typeof parseVkey>;
-  try {
-    verifier = parseVkey(vkey ?? bundle.vkey);
-  } catch {
-    problems.push('vkey: not a valid verifier key');
-    return report(0);
-  }
-  let cp: ReturnType<typeof verifyCheckpoint>;
-  try {
-    cp = verifyCheckpoint(bundle.checkpoint, verifier, bundle.origin);
-  } catch {
-    problems.push('checkpoint: signature or format invalid');
-    return report(0);
-  }
+  const signed = openSigned(vkey ?? bundle.vkey, bundle.checkpoint, bundle.origin, problems);
+  if (!signed) return report(0);
+  const { verifier, cp } = signed;
   // The commitment note: same key, origin "<origin>/subjects", same tree.
   let mapRootBuf: Buffer | undefined;
   const note = verifyCommitmentNote(bundle.commitment.note, verifier, bundle.origin);
@@ -360,20 +371,9 @@ export function verifyHistoryPage(page: HistoryPage, vkey?: string): PageReport 
     problems.push('format: not a custodian-subject-history-page/1 document');
     return report(0);
   }
-  let verifier: ReturnType<typeof parseVkey>;
-  try {
-    verifier = parseVkey(vkey ?? page.vkey);
-  } catch {
-    problems.push('vkey: not a valid verifier key');
-    return report(0);
-  }
-  let cp: ReturnType<typeof verifyCheckpoint>;
-  try {
-    cp = verifyCheckpoint(page.checkpoint, verifier, page.origin);
-  } catch {
-    problems.push('checkpoint: signature or format invalid');
-    return report(0);
-  }
+  const signed = openSigned(vkey ?? page.vkey, page.checkpoint, page.origin, problems);
+  if (!signed) return report(0);
+  const { verifier, cp } = signed;
   const note = verifyCommitmentNote(page.commitment?.note, verifier, page.origin);
   if (!note) problems.push('commitment: signature or format invalid');
   else if (note.size !== cp.size || !note.treeRoot.equals(cp.root))
