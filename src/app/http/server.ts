@@ -443,8 +443,22 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
   return app;
 }
 
+/**
+ * Whether a parsed request part holds a NUL character in a string or a key. PostgreSQL cannot store
+ * one in text (it answered 500 to `?key=%00` before this check); no field of Custodian's means one.
+ */
+function holdsNul(v: unknown, depth = 0): boolean {
+  if (typeof v === 'string') return v.includes('\u0000');
+  if (depth > 64 || v === null || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return v.some((x) => holdsNul(x, depth + 1));
+  for (const [k, x] of Object.entries(v)) if (k.includes('\u0000') || holdsNul(x, depth + 1)) return true;
+  return false;
+}
+
 /** Parses with a route's schema; its issues name only the schema's own fields and positions. */
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  if (holdsNul(input))
+    throw commonError('VALIDATION_FAILED', { details: { issues: [{ path: '', problem: 'nul_character' }] } });
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   throw commonError('VALIDATION_FAILED', { details: { issues: publicIssues(r.error, schema) } });
