@@ -59,7 +59,7 @@ describeEachDialect('fuzzing every route', (dialect) => {
                 payload: JSON.stringify({
                   id: '\u0000',
                   key: 'a\u0000',
-                  ['x\u0000']: ['\u0000'],
+                  'x\u0000': ['\u0000'],
                   reason: '\u0000',
                 }),
               }
