@@ -184,7 +184,7 @@ export function leaksInternals(text) {
 /**
  * Shapes of PI in a body: a mainland mobile (optionally +86), an 18-character ID number, an e-mail
  * address. UUIDs (request ids) and long hex runs (hashes) are removed first: their digit runs are
- * not PI. The same shapes as src/lib/pishape.ts (the server's last guard); test/lib/pishape.test.ts
+ * not PI. The same shapes as src/lib/pishape.ts (the server's last guard); test/app/echo.security.test.ts
  * checks that the two agree.
  */
 export const PI_SHAPES = [
