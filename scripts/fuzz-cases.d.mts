@@ -23,3 +23,5 @@ export function fuzzRequest(
 ): FuzzRequest;
 export function leaksInternals(text: string): boolean;
 export function looksLikePi(text: string): boolean;
+export const PI_SHAPES: readonly RegExp[];
+export function piByDesign(method: string, url: string): boolean;

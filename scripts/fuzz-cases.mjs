@@ -181,7 +181,30 @@ export function leaksInternals(text) {
   return /\n\s+at\s|\bat [\w.<>]+ \(|node_modules|FST_ERR|\/src\/|\.ts:\d+|SqliteError|error: relation|syntax error at/i.test(text);
 }
 
-/** Shapes of PI in a body (mainland mobile, ID number, e-mail address). */
+/**
+ * Shapes of PI in a body: a mainland mobile (optionally +86), an 18-character ID number, an e-mail
+ * address. UUIDs (request ids) and long hex runs (hashes) are removed first: their digit runs are
+ * not PI. The same shapes as src/lib/pishape.ts (the server's last guard); test/app/echo.security.test.ts
+ * checks that the two agree.
+ */
+export const PI_SHAPES = [
+  /(?<!\d)(?:\+?86[-\s]?)?1[3-9]\d{9}(?!\d)/,
+  /(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])/,
+  /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/,
+];
 export function looksLikePi(text) {
-  return /(?<!\d)1[3-9]\d{9}(?!\d)|(?<![0-9A-Z])\d{17}[0-9X](?![0-9A-Z])|[\w.+-]+@[\w-]+\.[\w.]+/.test(text);
+  const t = text
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<uuid>')
+    .replace(/[0-9a-f]{32,}/gi, '<hex>');
+  return PI_SHAPES.some((re) => re.test(t));
+}
+
+/**
+ * Successful answers that carry PI-shaped text by design, not a subject's PI: published consent
+ * notices (their text names the processor's and each recipient's contact, as PIPL art. 17 and 23
+ * require) and the recipient register (a third party's business contact). Anything else with a
+ * mobile, ID number or e-mail shape fails the run.
+ */
+export function piByDesign(method, url) {
+  return method === 'GET' && /^\/v1\/(notices|recipients)(\/[^/?]*)?(\?|$)/.test(url);
 }

@@ -119,6 +119,13 @@ describeEachDialect('disclosure over HTTP', (dialect) => {
       code: 'DISCLOSURE_CONSENT_MISSING',
       details: { requested: 6, missing: 1, subjectIds: [ids[5]] },
     });
+    // A PI-shaped "id" (a mobile pasted in) names nobody: refused by the decision, never repeated.
+    const pasted = await call('pm', 'POST', '/v1/disclosures', {
+      ...body,
+      subjectIds: [...ids, '13912345678'],
+    });
+    expect(pasted.statusCode).toBe(403);
+    expect(pasted.body).not.toContain('13912345678');
     const ok = await call('pm', 'POST', '/v1/disclosures', { ...body, consentedOnly: true });
     expect(ok.statusCode).toBe(201);
     // The employee gets the record only; the distributor's own key fetches the CSV.

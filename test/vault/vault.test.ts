@@ -76,7 +76,7 @@ describeEachDialect('vault service', (dialect) => {
       f.vault.create({ externalId: 'C-bad', fields: { ...ZHANG, mobile: '13800000000x' } }),
     );
     expect(e.code).toBe('VAULT_PHONE_INVALID');
-    expect(e.details).toEqual({ index: 0, field: 'mobile' });
+    expect(e.details).toEqual({ index: 0, position: 1, field: 'mobile' });
     expect(JSON.stringify({ m: e.message, d: e.details })).not.toContain('13800000000');
     expect(await f.counts()).toEqual(before);
   });
@@ -103,7 +103,7 @@ describeEachDialect('vault service', (dialect) => {
       ]),
     );
     expect(e.code).toBe('VAULT_ID_CHECK_DIGIT_INVALID');
-    expect(e.details).toEqual({ index: 1, field: 'id_number' });
+    expect(e.details).toEqual({ index: 1, position: 1, field: 'id_number' });
     expect(await f.counts()).toEqual(before);
     const dup = await failure(
       f.vault.createMany([

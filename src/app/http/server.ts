@@ -17,6 +17,8 @@ import { z } from 'zod';
 import { sha256 } from '../../lib/crypto/index.js';
 import { type AppError, commonError, isAppError } from '../../lib/errors.js';
 import type { Principal, RouteDef } from '../../lib/http/index.js';
+import { maskPiShapes, maskPiText } from '../../lib/pishape.js';
+import { publicIssues } from '../../lib/zodissues.js';
 
 /** What the server does before any handler runs: limits, headers, timeouts (docs/security.md). */
 export interface HttpLimits {
@@ -103,27 +105,20 @@ export interface ErrorBody {
 }
 
 /**
- * A validation issue's path as the caller may see it: schema field names and array positions only.
- * A segment taken from the input (a record's key, say a mobile number sent as a JSON key) is shown
- * as `*`, so an error never echoes a value back.
+ * The one HTTP error mapper: stable code, a message without PI, the status; never a stack. Its last
+ * step is a guard: any PI shape (mobile, ID number, e-mail) left in the message or details is masked
+ * and counted in `masked` (the server exports the count as custodian_http_error_pi_masked_total).
+ * The guard is a backstop; an error that needs it is a bug at its source.
  */
-function issuePath(path: readonly PropertyKey[]): string {
-  return path
-    .map((k) =>
-      typeof k === 'number' || (typeof k === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(k))
-        ? String(k)
-        : '*',
-    )
-    .join('.');
-}
-
-/** The one HTTP error mapper: stable code, a message without PI, the status; never a stack. */
-export function toErrorBody(e: unknown, requestId: string): { status: number; body: ErrorBody } {
+export function toErrorBody(
+  e: unknown,
+  requestId: string,
+): { status: number; body: ErrorBody; masked: number } {
   let err: AppError;
   if (isAppError(e)) err = e;
   else if (e instanceof z.ZodError) {
     err = commonError('VALIDATION_FAILED', {
-      details: { issues: e.issues.map((i) => ({ path: issuePath(i.path), problem: i.code })) },
+      details: { issues: publicIssues(e) },
     });
   } else if (isOverloaded(e)) {
     err = commonError('SERVICE_BUSY', { details: { retryAfterMs: 1000 } });
@@ -136,16 +131,32 @@ export function toErrorBody(e: unknown, requestId: string): { status: number; bo
     else if (fe?.statusCode === 404) err = commonError('NOT_FOUND');
     else err = commonError('INTERNAL', { cause: e });
   }
-  // details are only the code's own structured data (counts, ids, field names); never values.
-  const body: ErrorBody = { code: err.code, message: err.message, requestId };
-  if (err.details) body.details = err.details as Record<string, unknown>;
-  return { status: err.status, body };
+  // details are only the code's own structured data (counts, ids, positions); never values.
+  const message = maskPiText(err.message);
+  const body: ErrorBody = { code: err.code, message: message.value, requestId };
+  let masked = message.masked;
+  if (err.details) {
+    const details = maskPiShapes(err.details as Record<string, unknown>);
+    body.details = details.value;
+    masked += details.masked;
+  }
+  return { status: err.status, body, masked };
+}
+
+/** A caller's X-Request-Id is kept for correlation only when it is a plain token and not PI-shaped. */
+export function acceptedRequestId(given: unknown): string | undefined {
+  if (typeof given !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(given)) return undefined;
+  return maskPiText(given).masked === 0 ? given : undefined;
 }
 
 const PURPOSE = /^[a-z][a-z0-9_]{0,63}$/;
 const SUBJECT = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** The purpose and subject an attempt named, when well-formed (never a value: ids and names only). */
+/**
+ * The purpose and subject an attempt named, when well-formed (never a value: ids and names only).
+ * The attempt goes to the ledger, which is append-only: a PI-shaped "subject id" (a mobile put in
+ * the path) is left out rather than written there for good.
+ */
 function attemptTarget(req: FastifyRequest): { purpose?: string; subject?: string } {
   const q = (req.query ?? {}) as Record<string, unknown>;
   const b = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
@@ -154,8 +165,8 @@ function attemptTarget(req: FastifyRequest): { purpose?: string; subject?: strin
     typeof q.purpose === 'string' ? q.purpose : typeof b.purpose === 'string' ? b.purpose : undefined;
   const subject = typeof p.id === 'string' ? p.id : undefined;
   return {
-    ...(purpose && PURPOSE.test(purpose) ? { purpose } : {}),
-    ...(subject && SUBJECT.test(subject) ? { subject } : {}),
+    ...(purpose && PURPOSE.test(purpose) && !maskPiText(purpose).masked ? { purpose } : {}),
+    ...(subject && SUBJECT.test(subject) && !maskPiText(subject).masked ? { subject } : {}),
   };
 }
 
@@ -166,15 +177,25 @@ function retryAfterSeconds(body: ErrorBody): string {
 
 export function buildServer(deps: HttpDeps): FastifyInstance {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...deps.limits };
+  const registry = new Registry();
+  const piMasked = new Counter({
+    name: 'custodian_http_error_pi_masked_total',
+    help: 'PI-shaped values the error mapper had to mask in an error body (should stay 0: a rise is an error echoing input)',
+    registers: [registry],
+  });
+  piMasked.inc(0);
+  const errorBody = (e: unknown, requestId: string) => {
+    const r = toErrorBody(e, requestId);
+    if (r.masked > 0) piMasked.inc(r.masked);
+    return r;
+  };
   const csp = [...(deps.csp ?? DEFAULT_CSP)].sort((a, b) => b.prefix.length - a.prefix.length);
   const options: FastifyServerOptions & { https?: unknown } = {
     loggerInstance: deps.logger,
     // Request logs carry method, route and status; never bodies or query strings (they may hold PI).
     logController: new LogController({ disableRequestLogging: true }),
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
-    },
+    // A caller's request id is echoed in every answer: a PI-shaped one is replaced, not echoed.
+    genReqId: (req) => acceptedRequestId(req.headers['x-request-id']) ?? randomUUID(),
     bodyLimit: 1024 * 1024,
     // A stalled client cannot hold a connection (and its buffers) forever.
     requestTimeout: 120_000,
@@ -185,7 +206,7 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     // A bad URL or an over-long path parameter would otherwise get Fastify's own body, which
     // echoes the path (and any value in it): the one mapper answers instead.
     frameworkErrors: (_e, req, reply) => {
-      const { status, body } = toErrorBody(commonError('VALIDATION_FAILED'), String(req.id));
+      const { status, body } = errorBody(commonError('VALIDATION_FAILED'), String(req.id));
       void (reply as FastifyReply).code(status).type('application/json').send(body);
     },
     ...(deps.https ? { https: deps.https } : {}),
@@ -194,7 +215,6 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
   // Cookies are parsed only for the console's session (see src/modules/session).
   void app.register(fastifyCookie);
 
-  const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'custodian_' });
   const requests = new Counter({
     name: 'custodian_http_requests_total',
@@ -289,7 +309,7 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
   }
 
   app.setErrorHandler(async (e, req, reply) => {
-    const { status, body } = toErrorBody(e, String(req.id));
+    const { status, body } = errorBody(e, String(req.id));
     if (status >= 500 && status !== 503)
       req.log.error({ code: body.code, err: (e as Error)?.name }, 'internal error');
     if (status === 429 || status === 503) reply.header('retry-after', retryAfterSeconds(body));
@@ -301,7 +321,7 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     return reply.status(status).type('application/json').send(body);
   });
   app.setNotFoundHandler(async (req, reply) => {
-    const { status, body } = toErrorBody(commonError('NOT_FOUND'), String(req.id));
+    const { status, body } = errorBody(commonError('NOT_FOUND'), String(req.id));
     if (!req.raw.complete) reply.header('connection', 'close');
     return reply.status(status).send(body);
   });
@@ -394,9 +414,9 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
           : {}),
         handler: async (request, reply) => {
           const principal = principals.get(request);
-          const body = def.body ? def.body.parse(request.body ?? {}) : undefined;
-          const query = def.query ? def.query.parse(request.query ?? {}) : undefined;
-          const params = def.params ? def.params.parse(request.params ?? {}) : undefined;
+          const body = def.body ? parse(def.body, request.body ?? {}) : undefined;
+          const query = def.query ? parse(def.query, request.query ?? {}) : undefined;
+          const params = def.params ? parse(def.params, request.params ?? {}) : undefined;
           // Rate limits count subjects (a batch of 1,000 costs 1,000): the first was charged above.
           if (principal && def.cost && deps.rateLimit?.charge) {
             const cost = def.cost({ body, query, params });
@@ -421,6 +441,27 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     }
   });
   return app;
+}
+
+/**
+ * Whether a parsed request part holds a NUL character in a string or a key. PostgreSQL cannot store
+ * one in text (it answered 500 to `?key=%00` before this check); no field of Custodian's means one.
+ */
+function holdsNul(v: unknown, depth = 0): boolean {
+  if (typeof v === 'string') return v.includes('\u0000');
+  if (depth > 64 || v === null || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return v.some((x) => holdsNul(x, depth + 1));
+  for (const [k, x] of Object.entries(v)) if (k.includes('\u0000') || holdsNul(x, depth + 1)) return true;
+  return false;
+}
+
+/** Parses with a route's schema; its issues name only the schema's own fields and positions. */
+function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  if (holdsNul(input))
+    throw commonError('VALIDATION_FAILED', { details: { issues: [{ path: '', problem: 'nul_character' }] } });
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  throw commonError('VALIDATION_FAILED', { details: { issues: publicIssues(r.error, schema) } });
 }
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): unknown {

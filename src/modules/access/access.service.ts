@@ -270,9 +270,9 @@ export function createAccess(deps: AccessDeps) {
   function checkFields(fields: readonly string[]): string[] {
     const unique = [...new Set(fields)];
     if (unique.length === 0 || unique.length > MAX_FIELDS) throw accessError('ACCESS_UNKNOWN_FIELD');
-    for (const f of unique) {
-      if (!catalogFields.has(f)) throw accessError('ACCESS_UNKNOWN_FIELD', { details: { field: f } });
-    }
+    // The position of the first unknown field, never its name (the caller's input: it may be PI).
+    const position = unique.findIndex((f) => !catalogFields.has(f));
+    if (position >= 0) throw accessError('ACCESS_UNKNOWN_FIELD', { details: { position } });
     return unique;
   }
 

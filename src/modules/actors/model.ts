@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonError } from '../../lib/errors.js';
+import { publicIssues } from '../../lib/zodissues.js';
 
 /**
  * Actors: employees, services (integrations such as the telephony system) and partners (third-party
@@ -88,12 +89,15 @@ export type ActorPatch = z.input<typeof ActorPatchSchema>;
 /** Subject ids are opaque; this bounds them to printable identifier characters. */
 export const subjectIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/);
 
-/** Parses with a zod schema; a failure is VALIDATION_FAILED naming the paths (never the values). */
+/**
+ * Parses with a zod schema; a failure is VALIDATION_FAILED naming the schema's own paths (never the
+ * values, nor keys taken from the input: an attribute named by a mobile shows as `*`).
+ */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   throw commonError('VALIDATION_FAILED', {
     cause: r.error,
-    details: { issues: r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), problem: i.code })) },
+    details: { issues: publicIssues(r.error, schema) },
   });
 }

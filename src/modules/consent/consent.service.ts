@@ -5,6 +5,7 @@ import { type DbExecutor, type Recorder, requireRecorder } from '../../lib/audit
 import type { Clock } from '../../lib/clock.js';
 import { type Keyring, sha256 } from '../../lib/crypto/index.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
+import { issuePath } from '../../lib/zodissues.js';
 import { consentError } from './consent.errors.js';
 import {
   activeForWithdrawal,
@@ -238,7 +239,8 @@ export function createConsent(deps: ConsentDeps) {
   async function loadNotice(db: DbExecutor, ref: string): Promise<Notice> {
     const at = /^([a-z0-9][a-z0-9_.-]{0,63})@([1-9][0-9]{0,8})$/.exec(ref);
     const row = at ? await getNoticeByVersion(db, at[1]!, Number(at[2])) : await getNotice(db, ref);
-    if (!row) throw consentError('CONSENT_NOTICE_NOT_FOUND', { details: { notice: ref } });
+    // Not repeated: the reference is the caller's input.
+    if (!row) throw consentError('CONSENT_NOTICE_NOT_FOUND');
     return toNotice(row);
   }
 
@@ -295,7 +297,10 @@ export function createConsent(deps: ConsentDeps) {
       if (!parsed.success)
         throw consentError('CONSENT_NOTICE_INVALID', {
           details: {
-            issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), problem: i.message })),
+            issues: parsed.error.issues.map((i) => ({
+              path: issuePath(i.path, NoticeInputSchema),
+              problem: i.code === 'custom' ? i.message : i.code,
+            })),
           },
         });
       const n = parsed.data;

@@ -50,12 +50,13 @@ export function buildRow(
     throw consentError('CONSENT_RECIPIENT_NOT_IN_NOTICE', { details: { notice: notice.id } });
   const scope = noticeScope(notice, recipientId);
   if (!scope.purposes.has(g.purpose))
-    throw consentError('CONSENT_PURPOSE_NOT_IN_NOTICE', {
-      details: { notice: notice.id, purpose: g.purpose },
-    });
-  const outside = g.fields.filter((f) => !scope.fields.has(f));
+    throw consentError('CONSENT_PURPOSE_NOT_IN_NOTICE', { details: { notice: notice.id } });
+  // Positions of the fields outside the notice, not their names (the caller's input).
+  const outside = g.fields.flatMap((f, i) => (scope.fields.has(f) ? [] : [i]));
   if (outside.length)
-    throw consentError('CONSENT_FIELDS_NOT_IN_NOTICE', { details: { notice: notice.id, fields: outside } });
+    throw consentError('CONSENT_FIELDS_NOT_IN_NOTICE', {
+      details: { notice: notice.id, positions: outside },
+    });
   if (sep.crossBorder && (!d.crossBorder || recipientId === null))
     throw consentError('CONSENT_CROSS_BORDER_NOT_IN_NOTICE', { details: { notice: notice.id } });
   if (sep.sensitive && !d.sensitive)

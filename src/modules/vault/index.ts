@@ -78,7 +78,7 @@ export function openSubjectsFields(
 /** The field's mask over a normalised value (what openSubjectFields returns), for masked views. */
 export function maskValue(catalog: Catalog, field: string, value: string): string {
   const f = catalog.field(field);
-  if (!f) throw vaultError('VAULT_FIELD_UNKNOWN', { details: { field } });
+  if (!f) throw vaultError('VAULT_FIELD_UNKNOWN');
   return f.maskValue(value);
 }
 
@@ -95,7 +95,7 @@ export async function lookupMany(
 ): Promise<Map<string, string[]>> {
   const core = coreOf(vault);
   const f = core.catalog.field(field);
-  if (!f) throw vaultError('VAULT_FIELD_UNKNOWN', { details: { field } });
+  if (!f) throw vaultError('VAULT_FIELD_UNKNOWN');
   if (!f.searchable) throw vaultError('VAULT_FIELD_NOT_SEARCHABLE', { details: { field } });
   const ctx = checkContext(core.clock.now());
   // Raw variants of one value (+86 138…, 138 …) normalise alike: each distinct normalised value is

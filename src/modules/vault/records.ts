@@ -43,7 +43,11 @@ export interface CheckedFields {
   readonly unset: string[];
 }
 
-export type FieldProblem = { field: string; code: string };
+/**
+ * The first bad field: its position among the given fields, and its name only when the name is the
+ * catalog's (an unknown name is the caller's input and is never repeated in an error).
+ */
+export type FieldProblem = { position: number; field?: string; code: string };
 
 /** Validates a field map against the catalog; returns the first problem instead of throwing. */
 export function checkFields(
@@ -53,17 +57,19 @@ export function checkFields(
 ): CheckedFields | FieldProblem {
   const set = new Map<string, string>();
   const unset: string[] = [];
+  let position = -1;
   for (const [name, raw] of Object.entries(fields)) {
+    position++;
     const f = catalog.field(name);
-    if (!f) return { field: name, code: 'VAULT_FIELD_UNKNOWN' };
+    if (!f) return { position, code: 'VAULT_FIELD_UNKNOWN' };
     if (raw === undefined) continue;
     if (raw === null) {
       unset.push(name);
       continue;
     }
-    if (typeof raw !== 'string') return { field: name, code: 'VAULT_VALUE_MALFORMED' };
+    if (typeof raw !== 'string') return { position, field: name, code: 'VAULT_VALUE_MALFORMED' };
     const v = f.check(raw, ctx);
-    if (v instanceof Invalid) return { field: name, code: v.code };
+    if (v instanceof Invalid) return { position, field: name, code: v.code };
     set.set(name, v);
   }
   return { set, unset };

@@ -18,7 +18,7 @@ import { decodeEntries, type Entry, encodeEntries } from './entries.js';
 import { type CheckContext, checkContext, Invalid } from './fieldtypes.js';
 import { FINGERPRINT_FIELD } from './importrows.js';
 import { KeyState } from './keystate.js';
-import { canonicalRecord, checkFields, externalIdProblem } from './records.js';
+import { canonicalRecord, checkFields, externalIdProblem, type FieldProblem } from './records.js';
 import { type VaultErrorCode, vaultError } from './vault.errors.js';
 import * as repo from './vault.repo.js';
 import { INDEX_COLUMNS, SUBJECT_COLUMNS, type SubjectRow } from './vault.tables.js';
@@ -114,6 +114,11 @@ export function coreOf(vault: Vault): VaultCore {
 
 function fail(code: string, details?: Record<string, unknown>): Error {
   return vaultError(code as VaultErrorCode, details ? { details } : {});
+}
+
+/** A field problem's details: where it is, and the field's name only when the catalog's. */
+function problemDetails(p: FieldProblem): Record<string, unknown> {
+  return { position: p.position, ...(p.field !== undefined ? { field: p.field } : {}) };
 }
 
 // --- rows for new subjects ------------------------------------------------------------------------
@@ -252,7 +257,9 @@ function openOne(dataKey: Buffer, subjectId: string, field: string, ciphertext: 
 }
 
 function checkFieldNames(core: VaultCore, fields: readonly string[]): void {
-  for (const f of fields) if (!core.catalog.field(f)) throw fail('VAULT_FIELD_UNKNOWN', { field: f });
+  fields.forEach((f, position) => {
+    if (!core.catalog.field(f)) throw fail('VAULT_FIELD_UNKNOWN', { position });
+  });
 }
 
 export interface OpenedSubjects {
@@ -315,8 +322,9 @@ export async function openOneSubject(
   fields: readonly string[],
 ): Promise<Record<string, string>> {
   const r = await openMany(core, trx, [subjectId], fields);
-  if (r.missing.length > 0) throw fail('VAULT_SUBJECT_NOT_FOUND', { subjectId });
-  if (r.erased.length > 0) throw fail('VAULT_SUBJECT_ERASED', { subjectId });
+  // The caller's id is not repeated: it may be anything a caller sent (a mobile in a path).
+  if (r.missing.length > 0) throw fail('VAULT_SUBJECT_NOT_FOUND');
+  if (r.erased.length > 0) throw fail('VAULT_SUBJECT_ERASED');
   return r.values.get(subjectId)!;
 }
 
@@ -382,7 +390,7 @@ export function createVault(deps: VaultDeps): Vault {
       if (seen.has(externalId)) throw fail('VAULT_EXTERNAL_ID_TAKEN', { index: i });
       seen.add(externalId);
       const checked = checkFields(catalog, c, input.fields);
-      if ('code' in checked) throw fail(checked.code, { index: i, field: checked.field });
+      if ('code' in checked) throw fail(checked.code, { index: i, ...problemDetails(checked) });
       if (checked.set.size === 0) throw fail('VAULT_NO_FIELDS', { index: i });
       return { id, externalId, values: checked.set };
     });
@@ -442,13 +450,13 @@ export function createVault(deps: VaultDeps): Vault {
     options: MutationOptions = {},
   ): Promise<SubjectMeta> {
     const checked = checkFields(catalog, ctx(), fields);
-    if ('code' in checked) throw fail(checked.code, { field: checked.field });
+    if ('code' in checked) throw fail(checked.code, problemDetails(checked));
     if (checked.set.size === 0 && checked.unset.length === 0) throw fail('VAULT_NO_FIELDS');
     const now = core.clock.now().toISOString();
     return db.transaction().execute(async (trx) => {
       const row = await repo.getSubject(trx, subjectId, core.dialect);
-      if (!row) throw fail('VAULT_SUBJECT_NOT_FOUND', { subjectId });
-      if (row.erased_at) throw fail('VAULT_SUBJECT_ERASED', { subjectId });
+      if (!row) throw fail('VAULT_SUBJECT_NOT_FOUND');
+      if (row.erased_at) throw fail('VAULT_SUBJECT_ERASED');
       const updated = await applyUpdate(trx, core, subjectId, checked.set, checked.unset, now);
       const changed = updated?.changed ?? [];
       await recordEvents(trx, core, [
@@ -471,7 +479,7 @@ export function createVault(deps: VaultDeps): Vault {
     update,
     async lookup(field, value) {
       const f = catalog.field(field);
-      if (!f) throw fail('VAULT_FIELD_UNKNOWN', { field });
+      if (!f) throw fail('VAULT_FIELD_UNKNOWN');
       if (!f.searchable) throw fail('VAULT_FIELD_NOT_SEARCHABLE', { field });
       const v = f.check(value, ctx());
       if (v instanceof Invalid) throw fail(v.code, { field });
@@ -479,7 +487,7 @@ export function createVault(deps: VaultDeps): Vault {
     },
     async get(subjectId) {
       const row = await repo.getSubject(db, subjectId);
-      if (!row) throw fail('VAULT_SUBJECT_NOT_FOUND', { subjectId });
+      if (!row) throw fail('VAULT_SUBJECT_NOT_FOUND');
       return meta(row, heldFields(row));
     },
     async findByExternalId(externalId) {
@@ -489,7 +497,7 @@ export function createVault(deps: VaultDeps): Vault {
     async erase(subjectId, options = {}) {
       return db.transaction().execute(async (trx) => {
         const row = await repo.getSubject(trx, subjectId, core.dialect);
-        if (!row) throw fail('VAULT_SUBJECT_NOT_FOUND', { subjectId });
+        if (!row) throw fail('VAULT_SUBJECT_NOT_FOUND');
         if (!row.erased_at) {
           const at = core.clock.now().toISOString();
           await repo.shred(trx, subjectId, at);
