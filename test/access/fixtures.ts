@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { createRateLimiter } from '../../src/app/ratelimit.js';
 import type { DialectName } from '../../src/db/index.js';
 import { fixedClock } from '../../src/lib/clock.js';
 import type { Principal } from '../../src/lib/principal.js';
@@ -287,4 +288,19 @@ export function referralNotice(recipientId: string, method: string) {
       },
     },
   };
+}
+
+/**
+ * The world's HTTP server with every rate limit off (per IP and per actor), so hostile requests
+ * reach the handlers; the limits have their own tests.
+ */
+export async function unthrottledHttp(w: World): Promise<FastifyInstance> {
+  const unlimited = { rate: 1e9, burst: 1e9 };
+  const http = buildHttp({
+    ...w.app,
+    config: { ...w.app.config, ipRateLimit: 0 },
+    rateLimit: createRateLimiter(w.clock, { employee: unlimited, partner: unlimited, service: unlimited }),
+  });
+  await http.ready();
+  return http;
 }

@@ -11,12 +11,12 @@
  * error body may carry a PI shape, and the server's last guard (which masks one and counts it) must
  * not have had to fire: the fix is at the source.
  */
+
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { looksLikePi, operations } from '../../scripts/fuzz-cases.mjs';
-import { createRateLimiter } from '../../src/app/ratelimit.js';
-import { buildHttp } from '../../src/app/serve.js';
 import { MASK, maskPiShapes, maskPiText } from '../../src/lib/pishape.js';
-import { createWorld, ROLES, type World } from '../access/fixtures.js';
+import { createWorld, ROLES, unthrottledHttp, type World } from '../access/fixtures.js';
 import { describeEachDialect } from '../helpers/db.js';
 
 const MOBILE = '13912345678';
@@ -87,7 +87,7 @@ interface Op {
 
 describeEachDialect('errors never echo PI the caller sent', (dialect) => {
   let w: World;
-  let http: ReturnType<typeof buildHttp>;
+  let http: FastifyInstance;
   let ops: Op[];
   let bodies: Map<string, Schema | undefined>;
   let queries: Map<string, Record<string, Schema>>;
@@ -99,16 +99,7 @@ describeEachDialect('errors never echo PI the caller sent', (dialect) => {
   beforeAll(async () => {
     w = await createWorld(dialect);
     // Limits high enough that requests reach the handlers (the limits have their own tests).
-    http = buildHttp({
-      ...w.app,
-      config: { ...w.app.config, ipRateLimit: 0 },
-      rateLimit: createRateLimiter(w.clock, {
-        employee: { rate: 1e9, burst: 1e9 },
-        partner: { rate: 1e9, burst: 1e9 },
-        service: { rate: 1e9, burst: 1e9 },
-      }),
-    });
-    await http.ready();
+    http = await unthrottledHttp(w);
     const doc = (await http.inject({ method: 'GET', url: '/openapi.json' })).json();
     ops = operations(doc);
     bodies = new Map();

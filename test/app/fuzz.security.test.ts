@@ -15,9 +15,7 @@ import {
   operations,
   piByDesign,
 } from '../../scripts/fuzz-cases.mjs';
-import { createRateLimiter } from '../../src/app/ratelimit.js';
-import { buildHttp } from '../../src/app/serve.js';
-import { createWorld, piIn, type World } from '../access/fixtures.js';
+import { createWorld, piIn, unthrottledHttp, type World } from '../access/fixtures.js';
 import { describeEachDialect } from '../helpers/db.js';
 
 const N = Number(process.env.FUZZ_REQUESTS ?? 2000);
@@ -32,16 +30,7 @@ describeEachDialect('fuzzing every route', (dialect) => {
   // Found by the full run on PostgreSQL (scripts/fuzz.mjs, docs/security.md): a NUL character in
   // a path, a query or a body reached PostgreSQL, which cannot store one in text, and answered 500.
   it('NUL characters and blanks in every position of every operation: 400s, never a 5xx', async () => {
-    const http = buildHttp({
-      ...w.app,
-      config: { ...w.app.config, ipRateLimit: 0 },
-      rateLimit: createRateLimiter(w.clock, {
-        employee: { rate: 1e9, burst: 1e9 },
-        partner: { rate: 1e9, burst: 1e9 },
-        service: { rate: 1e9, burst: 1e9 },
-      }),
-    });
-    await http.ready();
+    const http = await unthrottledHttp(w);
     const ops = operations((await http.inject({ method: 'GET', url: '/openapi.json' })).json());
     const roles = Object.values(w.byRole);
     const bad: string[] = [];
@@ -75,16 +64,7 @@ describeEachDialect('fuzzing every route', (dialect) => {
 
   it(`${N} malformed and hostile requests: no 5xx, no stack trace, no PI in an error, /healthz fast`, async () => {
     // Limits high enough that requests reach the handlers (the limits have their own tests).
-    const http = buildHttp({
-      ...w.app,
-      config: { ...w.app.config, ipRateLimit: 0 },
-      rateLimit: createRateLimiter(w.clock, {
-        employee: { rate: 1e9, burst: 1e9 },
-        partner: { rate: 1e9, burst: 1e9 },
-        service: { rate: 1e9, burst: 1e9 },
-      }),
-    });
-    await http.ready();
+    const http = await unthrottledHttp(w);
     const ops = operations((await http.inject({ method: 'GET', url: '/openapi.json' })).json());
     expect(ops.length).toBeGreaterThan(20);
     const keys = Object.values(w.byRole).map((a) => a.key);
