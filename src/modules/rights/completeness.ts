@@ -171,6 +171,36 @@ export interface HistoryReport {
   problems: string[];
 }
 
+/**
+ * One shown entry: included in the checkpoint, and naming this subject; problems named. Its leaf
+ * hash, for the subject's chain.
+ */
+function checkEntry(
+  e: { index: number; entry: string; proof: string[] },
+  cp: { size: number; root: Buffer },
+  subject: string,
+  problems: string[],
+): Buffer {
+  const bytes = Buffer.from(e.entry, 'base64');
+  const leaf = leafHash(bytes);
+  const ok =
+    Array.isArray(e.proof) &&
+    verifyInclusion({
+      index: e.index,
+      size: cp.size,
+      leafHash: leaf,
+      proof: e.proof.map((p) => Buffer.from(p, 'hex')),
+      root: cp.root,
+    });
+  if (!ok) problems.push(`entry ${e.index}: not included in the checkpoint`);
+  try {
+    if (decodeEntry(bytes).subject !== subject) problems.push(`entry ${e.index}: not this subject's`);
+  } catch {
+    problems.push(`entry ${e.index}: malformed`);
+  }
+  return leaf;
+}
+
 /** The verifier key and the signed checkpoint a history or a page carries; problems named, else undefined. */
 function openSigned(
   vkey: string,
@@ -228,23 +258,7 @@ export function verifyHistory(bundle: HistoryBundle, vkey?: string): HistoryRepo
       continue;
     }
     seen.add(e.index);
-    const bytes = Buffer.from(e.entry, 'base64');
-    const leaf = leafHash(bytes);
-    const ok = verifyInclusion({
-      index: e.index,
-      size: cp.size,
-      leafHash: leaf,
-      proof: e.proof.map((p) => Buffer.from(p, 'hex')),
-      root: cp.root,
-    });
-    if (!ok) problems.push(`entry ${e.index}: not included in the checkpoint`);
-    try {
-      if (decodeEntry(bytes).subject !== bundle.subject)
-        problems.push(`entry ${e.index}: not this subject's`);
-    } catch {
-      problems.push(`entry ${e.index}: malformed`);
-    }
-    head = chainStep(head, e.index, leaf);
+    head = chainStep(head, e.index, checkEntry(e, cp, bundle.subject, problems));
   }
   // Completeness: the chain over what was shown must be the signed one.
   const key = subjectKey(bundle.subject).toString('hex');
@@ -396,24 +410,7 @@ export function verifyHistoryPage(page: HistoryPage, vkey?: string): PageReport 
       problems.push(`entry ${e?.index}: out of order`);
       continue;
     }
-    const bytes = Buffer.from(e.entry, 'base64');
-    const leaf = leafHash(bytes);
-    const ok =
-      Array.isArray(e.proof) &&
-      verifyInclusion({
-        index: e.index,
-        size: cp.size,
-        leafHash: leaf,
-        proof: e.proof.map((p) => Buffer.from(p, 'hex')),
-        root: cp.root,
-      });
-    if (!ok) problems.push(`entry ${e.index}: not included in the checkpoint`);
-    try {
-      if (decodeEntry(bytes).subject !== page.subject) problems.push(`entry ${e.index}: not this subject's`);
-    } catch {
-      problems.push(`entry ${e.index}: malformed`);
-    }
-    head = chainStep(head, e.index, leaf);
+    head = chainStep(head, e.index, checkEntry(e, cp, page.subject, problems));
   }
   if (head.toString('hex') !== page.head)
     problems.push('chain: the entries do not lead from the page’s previous head to its head');
