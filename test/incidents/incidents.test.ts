@@ -3,16 +3,9 @@ import { ed25519Verify, sha256 } from '../../src/lib/crypto/index.js';
 import { PIPL57_ITEMS } from '../../src/modules/incidents/index.js';
 import { parseVkey, verifyInclusion } from '../../src/modules/ledger/index.js';
 import { describeEachDialect } from '../helpers/db.js';
-import { createIncidentWorld, type IncidentWorld } from './world.js';
+import { createIncidentWorld, FACTS, type IncidentWorld } from './world.js';
 
 const HOUR = 3_600_000;
-const FACTS = {
-  cause: 'An employee account read customer records outside its duties and passed them on.',
-  harm: 'Unsolicited marketing calls; possible fraud attempts using the name and company.',
-  measures: ['The account was suspended and its keys revoked.', 'Access now requires an assignment.'],
-  advice: ['Be wary of callers claiming to be our partners.', 'Do not share verification codes.'],
-  contact: 'PI protection officer, privacy@example-cloud.cn, +86 21 5555 0100',
-};
 
 /** Verifies a C2SP signed note against the ledger's verifier key (what an outsider would do). */
 function verifyNote(note: string, vkey: string): string {

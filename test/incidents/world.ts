@@ -54,6 +54,15 @@ export interface IncidentWorld {
 
 export const START = '2025-03-10T02:00:00.000Z';
 
+/** The incident facts every notice needs (PIPL 57, GDPR 33–34). */
+export const FACTS = {
+  cause: 'An employee account read customer records outside its duties and passed them on.',
+  harm: 'Unsolicited marketing calls; possible fraud attempts using the name and company.',
+  measures: ['The account was suspended and its keys revoked.', 'Access now requires an assignment.'],
+  advice: ['Be wary of callers claiming to be our partners.', 'Do not share verification codes.'],
+  contact: 'PI protection officer, privacy@example-cloud.cn, +86 21 5555 0100',
+};
+
 export async function createIncidentWorld(dialect: DialectName, n = 30): Promise<IncidentWorld> {
   const clock = fixedClock(START);
   const gateway = fakeGateway();

@@ -16,6 +16,7 @@ import * as m0015 from './0015_disclosure_release.js';
 import * as m0016 from './0016_incident_scope_index.js';
 import * as m0017 from './0017_access_history_keyset.js';
 import * as m0018 from './0018_rights_entry_heads.js';
+import * as m0019 from './0019_incident_affected_chunks.js';
 
 /** In order. Never edit one that has shipped: add a new one. */
 export const migrations: readonly Migration[] = [
@@ -36,4 +37,5 @@ export const migrations: readonly Migration[] = [
   m0016,
   m0017,
   m0018,
+  m0019,
 ];

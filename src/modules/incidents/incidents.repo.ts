@@ -1,8 +1,9 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { insertObjects } from '../../db/index.js';
+import { type AffectedLine, CHUNK_LINES, chunkSubjects, parseLines } from './affected.js';
 import type {
   IncidentActionRow,
-  IncidentAffectedRow,
+  IncidentAffectedChunkRow,
   IncidentClockRow,
   IncidentDeliveryRow,
   IncidentNoticeRow,
@@ -163,68 +164,94 @@ export async function listScopes(db: Db, id: string): Promise<IncidentScopeRow[]
     .execute();
 }
 
-const AFFECTED_COLUMNS = [
+const CHUNK_COLUMNS = [
   'incident_id',
   'version',
-  'subject_id',
-  'events',
-  'first_at',
-  'last_at',
-  'fields',
-] as const satisfies readonly (keyof IncidentAffectedRow)[];
+  'chunk',
+  'first_subject',
+  'last_subject',
+  'subjects',
+  'lines',
+] as const satisfies readonly (keyof IncidentAffectedChunkRow)[];
 
-/** Raw multi-row inserts (src/db/bulk.ts), as many rows per statement as the parameter limit allows. */
-export async function insertAffected(db: Db, rows: readonly IncidentAffectedRow[]): Promise<void> {
-  await insertObjects(db, 'incident_affected', AFFECTED_COLUMNS, rows);
+/** A version's signed list, as chunk rows (affected.ts); raw multi-row inserts (src/db/bulk.ts). */
+export async function insertAffected(db: Db, chunks: readonly IncidentAffectedChunkRow[]): Promise<void> {
+  await insertObjects(db, 'incident_affected_chunks', CHUNK_COLUMNS, chunks);
 }
 
+/** Chunks of a version in list order, from the one holding the first subject after `after`. */
+function chunksFrom(db: Db, id: string, version: number, after: string | undefined) {
+  let s = db
+    .selectFrom('incident_affected_chunks')
+    .select('lines')
+    .where('incident_id', '=', id)
+    .where('version', '=', version);
+  if (after !== undefined) s = s.where('last_subject', '>', after);
+  return s.orderBy('chunk');
+}
+
+/** Up to `limit` lines of a version's list after the subject `after`, in list order. */
 export async function affectedPage(
   db: Db,
   id: string,
   version: number,
   q: { after?: string; limit: number },
-): Promise<IncidentAffectedRow[]> {
-  let s = db
-    .selectFrom('incident_affected')
-    .selectAll()
-    .where('incident_id', '=', id)
-    .where('version', '=', version);
-  if (q.after) s = s.where('subject_id', '>', q.after);
-  return s.orderBy('subject_id').limit(q.limit).execute();
+): Promise<AffectedLine[]> {
+  const rows = await chunksFrom(db, id, version, q.after)
+    .limit(Math.ceil(q.limit / CHUNK_LINES) + 1)
+    .execute();
+  const out: AffectedLine[] = [];
+  for (const r of rows) {
+    for (const l of parseLines(r.lines)) {
+      if (q.after !== undefined && l.subject <= q.after) continue;
+      out.push(l);
+      if (out.length === q.limit) return out;
+    }
+  }
+  return out;
 }
 
+/** Every subject id of a version's list, in list order. */
 export async function affectedIds(db: Db, id: string, version: number): Promise<string[]> {
-  const rows = await db
-    .selectFrom('incident_affected')
-    .select('subject_id')
-    .where('incident_id', '=', id)
-    .where('version', '=', version)
-    .orderBy('subject_id')
-    .execute();
-  return rows.map((r) => r.subject_id);
+  const rows = await chunksFrom(db, id, version, undefined).execute();
+  return rows.flatMap((r) => chunkSubjects(r.lines));
 }
 
-/** Affected subjects of a version with no delivery yet for this incident, in id order. */
-export async function undelivered(db: Db, id: string, version: number, limit: number): Promise<string[]> {
-  const rows = await db
-    .selectFrom('incident_affected as a')
-    .select('a.subject_id')
-    .where('a.incident_id', '=', id)
-    .where('a.version', '=', version)
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('incident_deliveries as d')
-            .select('d.id')
-            .where('d.incident_id', '=', id)
-            .whereRef('d.subject_id', '=', 'a.subject_id'),
-        ),
-      ),
-    )
-    .orderBy('a.subject_id')
-    .limit(limit)
-    .execute();
-  return rows.map((r) => r.subject_id);
+/**
+ * Up to `limit` affected subjects of a version with no delivery yet for this incident, in list
+ * order, after the subject `after` (the last of the previous batch; none to start from the top, as a
+ * resumed run does). One query for the deliveries of each chunk's subjects.
+ */
+export async function undelivered(
+  db: Db,
+  id: string,
+  version: number,
+  limit: number,
+  after?: string,
+): Promise<string[]> {
+  const out: string[] = [];
+  let from = after;
+  for (;;) {
+    const [chunk] = await chunksFrom(db, id, version, from).limit(1).execute();
+    if (!chunk) return out;
+    const subjects = chunkSubjects(chunk.lines).filter((s) => from === undefined || s > from);
+    const delivered = new Set(
+      (
+        await db
+          .selectFrom('incident_deliveries')
+          .select('subject_id')
+          .where('incident_id', '=', id)
+          .where('subject_id', 'in', subjects)
+          .execute()
+      ).map((d) => d.subject_id),
+    );
+    for (const s of subjects) {
+      if (delivered.has(s)) continue;
+      out.push(s);
+      if (out.length === limit) return out;
+    }
+    from = subjects[subjects.length - 1];
+  }
 }
 
 // --- clocks, notices, deliveries, actions, timeline -------------------------------------------

@@ -4,6 +4,7 @@ import type { Clock } from '../../lib/clock.js';
 import { createSha256 } from '../../lib/crypto/index.js';
 import { AppError } from '../../lib/errors.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
+import { type AffectedLine, listLine, toChunks } from './affected.js';
 import {
   type ClockName,
   type ClockState,
@@ -18,7 +19,7 @@ import {
 } from './grading.js';
 import { incidentsError } from './incidents.errors.js';
 import * as repo from './incidents.repo.js';
-import type { IncidentAffectedRow, IncidentRow, IncidentScopeRow } from './incidents.tables.js';
+import type { IncidentRow, IncidentScopeRow } from './incidents.tables.js';
 import { buildDraft, EMPTY_FACTS, type IncidentFacts, type NoticeDraft, smsText } from './notices.js';
 
 /**
@@ -259,24 +260,6 @@ function toScope(r: IncidentScopeRow): ScopeSummary {
     createdAt: r.created_at,
     createdBy: r.created_by,
   };
-}
-
-/** The canonical signed-list line of one affected customer (sorted by subject id in the list). */
-export function listLine(
-  a: Pick<IncidentAffectedRow, 'subject_id' | 'events' | 'first_at' | 'last_at' | 'fields'>,
-): string {
-  return affectedLine(a.subject_id, a.events, a.first_at, a.last_at, JSON.parse(a.fields) as string[]);
-}
-
-/** One line of the signed list: subject, events, first and last read, the sorted fields. */
-function affectedLine(
-  subject: string,
-  events: number,
-  first: string,
-  last: string,
-  fields: string[],
-): string {
-  return `${subject}\t${events}\t${first}\t${last}\t${fields.join(',')}\n`;
 }
 
 /** The body of the signed statement over a scope (a C2SP signed note). */
@@ -695,29 +678,28 @@ export function createIncidents(deps: IncidentsDeps) {
       }
       const subjects = [...per.keys()].sort();
       const version = head.scope_version + 1;
-      // The rows to store and the list's SHA-256 in one pass (the line listLine() gives for the row).
-      const hasher = createSha256();
-      const rows: IncidentAffectedRow[] = new Array(subjects.length);
+      // The list's lines in subject order, stored as chunks of the list (affected.ts); the list's
+      // SHA-256 is the hash of the chunks in order.
+      const lines: AffectedLine[] = new Array(subjects.length);
       for (let i = 0; i < subjects.length; i++) {
         const s = subjects[i]!;
         const p = per.get(s)!;
-        const fs = [...p.fields].sort();
-        rows[i] = {
-          incident_id: id,
-          version,
-          subject_id: s,
+        lines[i] = {
+          subject: s,
           events: p.events,
-          first_at: p.first,
-          last_at: p.last,
-          fields: JSON.stringify(fs),
+          firstAt: p.first,
+          lastAt: p.last,
+          fields: [...p.fields].sort(),
         };
-        hasher.update(affectedLine(s, p.events, p.first, p.last, fs));
       }
+      const chunks = toChunks(id, version, lines);
+      const hasher = createSha256();
+      for (const c of chunks) hasher.update(c.lines);
       const listSha256 = hasher.digest().toString('hex');
       const signedNote = deps.sign(
-        scopeNoteBody({ incidentId: id, version, affected: rows.length, events, ledgerSize, listSha256 }),
+        scopeNoteBody({ incidentId: id, version, affected: lines.length, events, ledgerSize, listSha256 }),
       );
-      let added = rows.length;
+      let added = lines.length;
       let removed = 0;
       let change = 'initial';
       if (head.scope_version > 0) {
@@ -744,7 +726,7 @@ export function createIncidents(deps: IncidentsDeps) {
           version,
           change,
           criteria: JSON.stringify({ ...resolved, added, removed }),
-          affected_count: rows.length,
+          affected_count: lines.length,
           event_count: events,
           fields: JSON.stringify(fields),
           views: JSON.stringify(views),
@@ -755,11 +737,11 @@ export function createIncidents(deps: IncidentsDeps) {
           created_at: at,
           created_by: by,
         });
-        await repo.insertAffected(trx, rows);
-        const grade = resolveGrade(rows.length, (r.grade_floor as Grade | null) ?? null);
-        const updated = { ...r, affected_count: rows.length, scope_version: version, grade, updated_at: at };
+        await repo.insertAffected(trx, chunks);
+        const grade = resolveGrade(lines.length, (r.grade_floor as Grade | null) ?? null);
+        const updated = { ...r, affected_count: lines.length, scope_version: version, grade, updated_at: at };
         await repo.updateIncident(trx, id, {
-          affected_count: rows.length,
+          affected_count: lines.length,
           scope_version: version,
           grade,
           updated_at: at,
@@ -771,7 +753,7 @@ export function createIncidents(deps: IncidentsDeps) {
             detail: {
               version,
               change,
-              affected: rows.length,
+              affected: lines.length,
               events,
               added,
               removed,
@@ -781,7 +763,7 @@ export function createIncidents(deps: IncidentsDeps) {
             },
           },
           ...(grade !== r.grade
-            ? [{ kind: 'graded', actor: by, detail: { from: r.grade, grade, affected: rows.length } }]
+            ? [{ kind: 'graded', actor: by, detail: { from: r.grade, grade, affected: lines.length } }]
             : []),
         ]);
         await replanClocks(trx, updated, by);
@@ -804,14 +786,7 @@ export function createIncidents(deps: IncidentsDeps) {
       });
       return {
         version,
-        subjects: rows.map((a) => ({
-          subject: a.subject_id,
-          events: a.events,
-          firstAt: a.first_at,
-          lastAt: a.last_at,
-          fields: JSON.parse(a.fields) as string[],
-          line: listLine(a),
-        })),
+        subjects: rows.map((a) => ({ ...a, fields: [...a.fields], line: listLine(a) })),
       };
     },
 
@@ -1007,9 +982,11 @@ export function createIncidents(deps: IncidentsDeps) {
       const batch = Math.min(Math.max(opts.batchSize ?? 500, 1), MAX_NOTIFY_BATCH);
       const counts: Record<string, number> = { sent: 0, failed: 0, no_contact: 0 };
       let batches = 0;
+      let after: string | undefined;
       for (;;) {
-        const subjects = await repo.undelivered(db, id, r.scope_version, batch);
+        const subjects = await repo.undelivered(db, id, r.scope_version, batch, after);
         if (subjects.length === 0) break;
+        after = subjects[subjects.length - 1];
         batches++;
         const contacts = await deps.readContacts(subjects);
         const rows: { subject: string; channel: string | null; messageId: string | null; status: string }[] =

@@ -47,15 +47,18 @@ export interface IncidentScopeRow {
   created_by: string | null;
 }
 
-export interface IncidentAffectedRow {
+/**
+ * 1,000 consecutive lines of a scope's signed list (migration 0019): `lines` is that slice of the
+ * list byte for byte, so a version's chunks concatenated in chunk order hash to its list_sha256.
+ */
+export interface IncidentAffectedChunkRow {
   incident_id: string;
   version: number;
-  subject_id: string;
-  events: number;
-  first_at: string;
-  last_at: string;
-  /** JSON array of field names read or disclosed. */
-  fields: string;
+  chunk: number;
+  first_subject: string;
+  last_subject: string;
+  subjects: number;
+  lines: string;
 }
 
 export interface IncidentClockRow {
@@ -135,7 +138,7 @@ export interface ScopeAccessEventRow {
 export interface IncidentTables {
   incidents: IncidentRow;
   incident_scopes: IncidentScopeRow;
-  incident_affected: IncidentAffectedRow;
+  incident_affected_chunks: IncidentAffectedChunkRow;
   incident_clocks: IncidentClockRow;
   incident_notices: IncidentNoticeRow;
   incident_deliveries: IncidentDeliveryRow;

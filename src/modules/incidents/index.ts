@@ -1,4 +1,5 @@
 // The incidents module's only door: breach response scoped from the ledger, on the legal clocks.
+export { type AffectedLine, listLine } from './affected.js';
 export {
   CLOCKS,
   type ClockName,
@@ -24,7 +25,6 @@ export {
   type IncidentDetail,
   type Incidents,
   type IncidentsDeps,
-  listLine,
   type Message,
   type MessageGateway,
   type OpenInput,
