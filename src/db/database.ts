@@ -14,6 +14,7 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import pg from 'pg';
+import { signalCommitted } from './commitsignal.js';
 import type { DialectName } from './dialect.js';
 
 export interface Database {
@@ -321,6 +322,7 @@ function walFsyncDialect(base: SqliteDialect, dbPath: string, onSync?: () => voi
       sync.catch(() => undefined); // awaited below; never unhandled in between
       unlockedEarly++;
       await inner.releaseConnection(raw(w));
+      signalCommitted();
       await sync;
     },
     async rollbackTransaction(w: DatabaseConnection) {

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { onCommitted } from './commitsignal.js';
 
 /**
  * Group commit: many callers' units of work share one durable transaction. A caller's promise
@@ -98,13 +99,23 @@ export class QueueFullError extends Error {
   }
 }
 
-/** A queue drained by one loop at a time; the loop never dies on an error (each batch settles its jobs). */
+/** Batches whose COMMIT is done but whose fsync may still run, at most (each later fsync covers them). */
+const MAX_SYNCING = 8;
+
+/**
+ * A queue drained by one loop at a time; the loop never dies on an error (each batch settles its
+ * jobs). On SQLite the loop forms and starts the next batch as soon as the previous one has
+ * committed, while its fsync runs (src/db/commitsignal.ts): the event loop parses, decides and
+ * decrypts the next batch instead of idling for the disk. Each caller is still acknowledged only when
+ * its own batch's transaction, fsync included, is done.
+ */
 function createQueue<I>(
   maxBatch: number,
   runBatch: (jobs: Job<I>[]) => Promise<void>,
   maxQueue = DEFAULT_MAX_QUEUE,
 ) {
   const queue: Job<I>[] = [];
+  const syncing = new Set<Promise<void>>();
   let running: Promise<void> | undefined;
 
   async function loop(): Promise<void> {
@@ -113,13 +124,20 @@ function createQueue<I>(
         // Yield a turn first: callers whose own queries waited for the connection (on SQLite the
         // batch held it) get to run them and join the next batch instead of trickling in after it.
         await new Promise<void>((r) => setImmediate(r));
+        if (syncing.size >= MAX_SYNCING) await Promise.race(syncing);
         const batch = queue.splice(0, maxBatch);
-        try {
-          await runBatch(batch);
-        } catch (e) {
-          // Could not even open a transaction (connection lost): these callers get the error.
-          for (const j of batch) j.reject(e);
-        }
+        let committed!: () => void;
+        const free = new Promise<void>((r) => {
+          committed = r;
+        });
+        const done: Promise<void> = onCommitted(committed, () => runBatch(batch))
+          .catch((e) => {
+            // Could not even open a transaction (connection lost): these callers get the error.
+            for (const j of batch) j.reject(e);
+          })
+          .finally(() => syncing.delete(done));
+        syncing.add(done);
+        await Promise.race([free, done]);
       }
     } finally {
       running = undefined;
@@ -136,7 +154,7 @@ function createQueue<I>(
       });
     },
     async drain(): Promise<void> {
-      while (running !== undefined) await running;
+      while (running !== undefined || syncing.size > 0) await Promise.all([running, ...syncing]);
     },
   };
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBatchCommit } from '../../src/db/groupcommit.js';
 import { type Database, openDatabase } from '../../src/db/index.js';
 
 describe('SQLite durability (wal-fsync)', () => {
@@ -78,5 +79,33 @@ describe('SQLite durability (wal-fsync)', () => {
     } finally {
       await full.close();
     }
+  });
+
+  it('group commit starts the next batch while an fsync runs, yet acknowledges each caller after its own', async () => {
+    // Threat: pipelining batches behind a running fsync (src/db/commitsignal.ts) acknowledges a
+    // caller whose batch committed but is not yet on disk. Each ack must follow a sync that ended
+    // after the caller's batch was written.
+    const syncsWhenWritten = new Map<number, number>();
+    const batches = createBatchCommit(d.db, async (trx, items: readonly number[]) => {
+      const at = syncs;
+      for (const x of items) {
+        syncsWhenWritten.set(x, at);
+        await trx.insertInto('t').values({ x }).execute();
+      }
+      return items;
+    });
+    const acks = await Promise.all(
+      Array.from({ length: 300 }, async (_, i) => {
+        // Arrivals spread over turns, so that many batches form while earlier ones sync.
+        await new Promise<void>((r) => setTimeout(r, i % 7));
+        await batches.submit(10_000 + i);
+        return { x: 10_000 + i, syncs };
+      }),
+    );
+    await batches.drain();
+    expect(batches.stats().batches).toBeGreaterThan(1);
+    for (const a of acks) expect(a.syncs).toBeGreaterThan(syncsWhenWritten.get(a.x)!);
+    const r = await sql<{ n: number }>`SELECT count(*) AS n FROM t WHERE x >= 10000`.execute(d.db);
+    expect(Number(r.rows[0]!.n)).toBe(300);
   });
 });
