@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type App, createApp } from '../app/app.js';
 import { loadConfig } from '../config.js';
-import { type DialectName, openScratchDatabase } from '../db/index.js';
+import { type DialectName, type DiskUsage, diskUsage, openScratchDatabase } from '../db/index.js';
 import { systemClock } from '../lib/clock.js';
 import { generateKeyFile, type Keyring, keyringFromFile } from '../lib/crypto/index.js';
 import { createLogger } from '../lib/log.js';
@@ -15,6 +15,8 @@ export interface BenchApp {
   app: App;
   /** The app's key file, for suites that fill tables directly (blind-index hashes under its index key). */
   keyring: Keyring;
+  /** Bytes the scratch database takes on disk now (src/db/size.ts: SQLite after a checkpoint). */
+  disk(): Promise<DiskUsage>;
   destroy(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function openBenchApp(
   return {
     app,
     keyring,
+    disk: () => diskUsage(scratch.database, { sqliteFile: scratch.file, schema: scratch.schema }),
     async destroy() {
       await app.close();
       await scratch.destroy();

@@ -92,7 +92,7 @@ describe('SQLite durability (wal-fsync)', () => {
         syncsWhenWritten.set(x, at);
         await trx.insertInto('t').values({ x }).execute();
       }
-      return items;
+      return [...items];
     });
     const acks = await Promise.all(
       Array.from({ length: 300 }, async (_, i) => {

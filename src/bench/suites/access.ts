@@ -2,7 +2,7 @@ import Fastify from 'fastify';
 import { CompiledQuery } from 'kysely';
 import type { App } from '../../app/app.js';
 import { buildHttp } from '../../app/serve.js';
-import type { DialectName } from '../../db/index.js';
+import type { DialectName, DiskUsage } from '../../db/index.js';
 import type { Principal } from '../../lib/principal.js';
 import { toPrincipal } from '../../modules/actors/index.js';
 import { generateCustomers } from '../../modules/sim/index.js';
@@ -37,6 +37,7 @@ interface BenchApp {
   apiKey: string;
   subjects: string[];
   rawSelect(subjectId: string): Promise<unknown>;
+  disk(): Promise<DiskUsage>;
   destroy(): Promise<void>;
 }
 
@@ -79,6 +80,7 @@ async function openBench(ctx: BenchContext, dialect: DialectName, subjects: numb
     apiKey,
     subjects: ids,
     rawSelect: (id) => database.db.executeQuery(CompiledQuery.raw(sqlText, [id])),
+    disk: bench.disk,
     destroy: bench.destroy,
   };
 }
@@ -239,6 +241,26 @@ async function measureDialect(ctx: BenchContext, dialect: DialectName): Promise<
         },
       },
     );
+
+    // Storage: the bytes on disk one audited read adds (access event, ledger entry and tiles, usage
+    // rows, every index), amortised over a run of concurrent reads; the ledger integrated first.
+    await app.access.drain();
+    await app.ledger.integrate();
+    const d0 = await b.disk();
+    await pool(nReads, IN_FLIGHT, read);
+    await app.access.drain();
+    await app.ledger.integrate();
+    const d1 = await b.disk();
+    const bytesPerRead = (d1.bytes - d0.bytes) / nReads;
+    ctx.log(`  access.storage [${dialect}]: ${bytesPerRead.toFixed(0)} bytes per audited read (${d1.what})`);
+    out.push({
+      name: `access.storage.${dialect}`,
+      value: Math.round(bytesPerRead),
+      unit: 'bytes',
+      better: 'lower',
+      goal: { text: '≤ 250 bytes on disk per audited read, amortised', met: bytesPerRead <= 250 },
+      extra: { reads: nReads, measured: d1.what },
+    });
 
     // HTTP: Custodian and a bare Fastify server over the same rows, each on loopback, driven by the
     // same external load generator (autocannon, a child process) at the same connections.
