@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { CompiledQuery } from 'kysely';
 import { type Database, type DialectName, MAX_BIND_PARAMS } from '../../db/index.js';
 import { ACCESS_EVENT_COLUMNS } from '../../modules/access/index.js';
@@ -117,7 +118,10 @@ export const incidentsSuite: BenchSuite = {
             value: Math.round(median(baseMs)),
           },
           goal: {
-            text: `10,000,000 events ≤ 60 s (linear extrapolation from ${events} events: ${projected.toFixed(1)} s)`,
+            text:
+              events >= 10_000_000
+                ? `10,000,000 events ≤ 60 s (measured at ${events.toLocaleString('en-US')} events)`
+                : `10,000,000 events ≤ 60 s (linear extrapolation from ${events} events: ${projected.toFixed(1)} s)`,
             met: projected <= 60,
           },
           extra: {
@@ -125,6 +129,7 @@ export const incidentsSuite: BenchSuite = {
             affected,
             eventsPerSecond: Math.round(events / (ms / 1000)),
             projected10MSeconds: Number(projected.toFixed(1)),
+            loadAverage: os.loadavg()[0]!.toFixed(1),
           },
         });
       } finally {
