@@ -145,7 +145,9 @@ export async function lookupHashed(
   const core = coreOf(vault);
   searchableField(core.catalog, field);
   const out = new Map<string, string[]>();
-  for (const { hash, subjectId } of await lookupHashes(core.db, field, hashes)) {
+  // PostgreSQL: three chunks in flight (measured 1.75x on the probes alone; SQLite gains nothing).
+  const lanes = core.dialect === 'postgres' ? 3 : 1;
+  for (const { hash, subjectId } of await lookupHashes(core.db, field, hashes, lanes)) {
     const k = hash.toString('latin1');
     const ids = out.get(k);
     if (ids) ids.push(subjectId);
