@@ -253,7 +253,7 @@ function sizes(ctx: BenchContext): Sizes {
 }
 
 async function measureDialect(ctx: BenchContext, dialect: DialectName, z: Sizes): Promise<Measurement[]> {
-  const bench = await openBenchApp(ctx, dialect, { prefix: 'bench_trace' });
+  const bench = await openBenchApp(ctx, dialect, { prefix: 'bench_trace', keyFile: true });
   const { app, keyring } = bench;
   const db = app.database.db;
   try {
