@@ -37,7 +37,10 @@ import {
   countLiveSubjects,
   createVault,
   loadCatalog,
+  lookupHashed,
+  lookupHasherInit,
   lookupMany,
+  lookupToday,
   type Vault,
 } from '../modules/vault/index.js';
 import { type AttemptLog, createAttemptLog } from './attempts.js';
@@ -249,6 +252,9 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     record,
     vault: {
       lookupMany: (field, values) => lookupMany(vault, field, values),
+      lookupHashed: (field, hashes) => lookupHashed(vault, field, hashes),
+      lookupHasherInit: () => lookupHasherInit(vault),
+      lookupToday: () => lookupToday(vault),
       resolveExternalIds: (ids) => vault.resolveExternalIds(ids),
       countLive: () => countLiveSubjects(vault),
       fieldNames: catalog.names,
@@ -458,6 +464,7 @@ export async function createApp(infra: Infra, options: AppOptions = {}): Promise
     },
     async close() {
       if (traceSweep) clearInterval(traceSweep);
+      await trace.close();
       await rights.stop();
       await rights.drain();
       await attempts.drain();

@@ -5,7 +5,13 @@ import { type App, createApp } from '../app/app.js';
 import { loadConfig } from '../config.js';
 import { type DialectName, type DiskUsage, diskUsage, openScratchDatabase } from '../db/index.js';
 import { systemClock } from '../lib/clock.js';
-import { generateKeyFile, type Keyring, keyringFromFile } from '../lib/crypto/index.js';
+import {
+  generateKeyFile,
+  type Keyring,
+  keyringFromFile,
+  loadKeyring,
+  writeKeyFile,
+} from '../lib/crypto/index.js';
 import { createLogger } from '../lib/log.js';
 import { defaultPolicyFile } from '../modules/policy/index.js';
 import type { BenchContext } from './types.js';
@@ -22,12 +28,13 @@ export interface BenchApp {
 
 /**
  * The service as a suite measures it: a scratch database (a SQLite file, or a PostgreSQL schema of
- * its own), a fresh key file in memory, the system clock and a silent logger.
+ * its own), a fresh key file in memory (or, with `keyFile`, in the scratch data directory, removed
+ * with it), the system clock and a silent logger.
  */
 export async function openBenchApp(
   ctx: BenchContext,
   dialect: DialectName,
-  options: { prefix: string; poolSize?: number; env?: Record<string, string> },
+  options: { prefix: string; poolSize?: number; env?: Record<string, string>; keyFile?: boolean },
 ): Promise<BenchApp> {
   const scratch = await openScratchDatabase(dialect, {
     postgresUrl: ctx.postgresUrl,
@@ -36,7 +43,13 @@ export async function openBenchApp(
   });
   const dataDir = mkdtempSync(join(tmpdir(), `custodian-${options.prefix}-`));
   const config = loadConfig({ dataDir, databaseUrl: scratch.url, logLevel: 'silent' }, options.env ?? {});
-  const keyring = keyringFromFile(generateKeyFile());
+  // A suite that runs the vault's worker threads needs the keys in a file (workers read it).
+  let keyring: Keyring;
+  if (options.keyFile) {
+    const path = join(dataDir, 'bench.keys.json');
+    writeKeyFile(path, generateKeyFile());
+    keyring = loadKeyring(path);
+  } else keyring = keyringFromFile(generateKeyFile());
   const app = await createApp({
     config,
     database: scratch.database,

@@ -6,13 +6,14 @@ import { buildHttp } from '../../src/app/serve.js';
 import { loadConfig } from '../../src/config.js';
 import type { DialectName } from '../../src/db/index.js';
 import type { Clock } from '../../src/lib/clock.js';
-import { generateKeyFile, keyringFromFile } from '../../src/lib/crypto/index.js';
+import { generateKeyFile, type Keyring, keyringFromFile } from '../../src/lib/crypto/index.js';
 import { createLogger } from '../../src/lib/log.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 /**
  * The whole service over a fresh test database (SQLite file or PostgreSQL schema), wired by the
- * real composition root, with an in-memory key file and an injectable clock. Nothing is mocked.
+ * real composition root, with an in-memory key file (or `keyring`, e.g. one loaded from a file for
+ * worker threads) and an injectable clock. Nothing is mocked.
  */
 export interface TestApp extends App {
   testDb: TestDatabase;
@@ -21,7 +22,7 @@ export interface TestApp extends App {
 
 export async function createTestApp(
   dialect: DialectName,
-  options: { clock?: Clock; app?: AppOptions; env?: Record<string, string> } = {},
+  options: { clock?: Clock; app?: AppOptions; env?: Record<string, string>; keyring?: Keyring } = {},
 ): Promise<TestApp> {
   const testDb = await createTestDatabase(dialect);
   const dataDir = mkdtempSync(join(tmpdir(), 'custodian-app-'));
@@ -30,7 +31,7 @@ export async function createTestApp(
     {
       config,
       database: testDb,
-      keyring: keyringFromFile(generateKeyFile()),
+      keyring: options.keyring ?? keyringFromFile(generateKeyFile()),
       clock: options.clock ?? { now: () => new Date() },
       logger: createLogger({ level: 'silent' }),
     },

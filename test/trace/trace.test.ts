@@ -1,9 +1,21 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/lib/clock.js';
+import { generateKeyFile, loadKeyring, writeKeyFile } from '../../src/lib/crypto/index.js';
 import { ensureAdmin, toPrincipal } from '../../src/modules/actors/index.js';
 import { generateCustomers } from '../../src/modules/sim/index.js';
-import { parseLeakFile } from '../../src/modules/trace/index.js';
+import { createTrace, parseLeakFile, type TraceResult } from '../../src/modules/trace/index.js';
+import {
+  countLiveSubjects,
+  createLookupHasher,
+  lookupHashed,
+  lookupHasherInit,
+  lookupMany,
+  lookupToday,
+} from '../../src/modules/vault/index.js';
 import { buildHttp, createTestApp, type TestApp } from '../helpers/app.js';
 import { enabledDialects } from '../helpers/db.js';
 
@@ -24,7 +36,10 @@ describe.each(enabledDialects())('trace (%s)', (dialect) => {
   let leak: { name: string; mobile: string; company: string }[] = [];
 
   beforeAll(async () => {
-    app = await createTestApp(dialect, { clock });
+    // Keys in a file, as in production: the matching threads read the index key from it.
+    const keyFile = join(mkdtempSync(join(tmpdir(), 'custodian-trace-keys-')), 'keys.json');
+    writeKeyFile(keyFile, generateKeyFile());
+    app = await createTestApp(dialect, { clock, keyring: loadKeyring(keyFile) });
     // The lax policy, with detection alerting only: this world's readers must get their records so
     // that a leak exists to trace (detection's own stopping is tested in test/detect).
     const lax = (await import('node:fs'))
@@ -127,6 +142,78 @@ describe.each(enabledDialects())('trace (%s)', (dialect) => {
       store: false,
     });
     expect(j.candidates[0]!.key).toBe(`actor:${source}`);
+  });
+
+  it('matches in matching threads exactly as in this thread (pieces, quotes, text)', async () => {
+    // Threat: a faster path that matches differently names a different person. The threads must
+    // give the same rows, subjects, fields and ranking, and the vault must refuse threads whose key
+    // file no longer holds its index key.
+    const vault = app.vault;
+    let probes = 0;
+    const threaded = createTrace({
+      db: app.database.db,
+      clock,
+      keyring: loadKeyring(lookupHasherInit(vault)!.keyFile),
+      vault: {
+        lookupMany: (f, v) => lookupMany(vault, f, v),
+        lookupHashed: (f, h) => {
+          probes++;
+          return lookupHashed(vault, f, h);
+        },
+        lookupHasherInit: () => lookupHasherInit(vault),
+        lookupToday: () => lookupToday(vault),
+        resolveExternalIds: (ids) => vault.resolveExternalIds(ids),
+        countLive: () => countLiveSubjects(vault),
+        fieldNames: vault.catalog.names,
+        searchable: vault.catalog.fields.filter((f) => f.searchable).map((f) => f.name),
+      },
+      matchThreads: 2,
+      matchThreadsMinBytes: 0,
+      matchPieceChars: 300,
+    });
+    const same = (a: TraceResult, b: TraceResult) => {
+      expect({ ...a.summary, window: null }).toEqual({ ...b.summary, window: null });
+      expect(a.format).toBe(b.format);
+      expect(a.candidates.map((c) => [c.key, c.llr, c.log10P, c.matched])).toEqual(
+        b.candidates.map((c) => [c.key, c.llr, c.log10P, c.matched]),
+      );
+    };
+    const digits = (m: string) => m.replace(/\D/g, '').replace(/^86/, '');
+    const files = [
+      // CSV with a header, quoted cells (one holding a line break), CRLF, a masked row, noise.
+      [
+        '公司,手机号,姓名',
+        ...leak.map((r, i) =>
+          i % 7 === 0
+            ? `"${r.company}\n分部",${digits(r.mobile)},${r.name}`
+            : `"${r.company}",+86 ${digits(r.mobile)},${r.name}`,
+        ),
+        '"某某公司",139****0000,王某',
+        '"某某公司",13900000000,王某',
+        '李四,,',
+      ].join('\r\n'),
+      // Plain text, one mobile a line, no header, blank lines.
+      `${leak.map((r, i) => (i % 5 === 0 ? `\n${r.mobile}` : r.mobile)).join('\n')}\n`,
+      // CSV without quotes or header.
+      leak
+        .map((r) => `${r.name},${digits(r.mobile)}`)
+        .join('\n'),
+    ];
+    try {
+      for (const f of files) {
+        const file = Buffer.from(f);
+        const a = await app.trace.run({ file, store: false, proofs: false });
+        const b = await threaded.run({ file, store: false, proofs: false });
+        same(b, a);
+        expect(a.candidates[0]!.key).toBe(`actor:${source}`);
+      }
+    } finally {
+      await threaded.close();
+    }
+    expect(probes).toBeGreaterThan(files.length);
+    const other = join(mkdtempSync(join(tmpdir(), 'custodian-trace-keys-')), 'keys.json');
+    writeKeyFile(other, generateKeyFile());
+    expect(() => createLookupHasher({ ...lookupHasherInit(vault)!, keyFile: other })).toThrow();
   });
 
   it('uploads are for the privacy team; erased after retention', async () => {

@@ -1,4 +1,3 @@
-import ExcelJS from 'exceljs';
 import { traceError } from './trace.errors.js';
 
 /**
@@ -54,7 +53,7 @@ const EMAIL = /[A-Za-z0-9._%+*-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/;
 const COMPANY = /公司|有限|集团|企业|工作室|事务所|中心|厂|店|\b(co|ltd|inc|llc|gmbh|corp)\b/i;
 const CJK_NAME = /^[\u4e00-\u9fa5·*]{2,6}$/u;
 
-function header(cell: string): LeakField | undefined {
+export function header(cell: string): LeakField | undefined {
   const c = cell.trim();
   if (c.length === 0 || c.length > 40) return undefined;
   for (const [f, re] of HEADERS) if (re.test(c)) return f;
@@ -89,7 +88,7 @@ export function extract(text: string, hint?: LeakField): Partial<Record<LeakFiel
   return out;
 }
 
-function rowFromCells(
+export function rowFromCells(
   cells: readonly string[],
   headers: readonly (LeakField | undefined)[],
 ): LeakRow['values'] {
@@ -103,7 +102,7 @@ function rowFromCells(
   return values;
 }
 
-function looksLikeHeader(cells: readonly string[]): boolean {
+export function looksLikeHeader(cells: readonly string[]): boolean {
   const named = cells.filter((c) => header(c) !== undefined).length;
   const data = cells.some((c) => {
     const v = extract(c);
@@ -173,7 +172,10 @@ export function parseDelimited(text: string, delimiter: string): string[][] {
 
 /** The delimiter that splits the first lines into the same number (> 1) of cells, if any. */
 function sniffDelimiter(text: string): string | undefined {
+  // The first lines only: splitting the whole of a large file to look at twenty lines costs more
+  // than the sniffing itself.
   const lines = text
+    .slice(0, 256 * 1024)
     .split(/\r?\n/)
     .filter((l) => l.trim())
     .slice(0, 20);
@@ -207,6 +209,8 @@ function cellText(v: unknown): string {
 }
 
 async function parseXlsx(bytes: Buffer): Promise<ParsedLeak> {
+  // Loaded on first use: the matching threads parse text only and start faster without it.
+  const { default: ExcelJS } = await import('exceljs');
   const wb = new ExcelJS.Workbook();
   try {
     await wb.xlsx.load(bytes as unknown as ArrayBuffer);
@@ -287,4 +291,120 @@ export async function parseLeakFile(bytes: Buffer): Promise<ParsedLeak> {
     throw traceError('TRACE_FILE_TOO_LARGE', { details: { maxRows: MAX_LEAK_ROWS } });
   if (parsed.rows.length === 0) throw traceError('TRACE_FILE_EMPTY');
   return parsed;
+}
+
+/**
+ * A delimited or plain-text file cut into pieces that parse independently (each ends at a record
+ * end, as `parseDelimited` reads records: a line end outside quotes), for parsing in worker threads.
+ * `headers` come from the first record, decided here once. Undefined for XLSX and JSON (parsed whole).
+ */
+export interface LeakPlan {
+  format: 'csv' | 'text';
+  delimiter: string | undefined;
+  headers: (LeakField | undefined)[];
+  /** The first piece starts with the header record, which is not a row. */
+  skipHeader: boolean;
+  pieces: string[];
+}
+
+export function planLeakFile(bytes: Buffer, pieceChars = 256 * 1024): LeakPlan | undefined {
+  if (bytes.length === 0) throw traceError('TRACE_FILE_EMPTY');
+  if (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) return undefined;
+  let text = bytes.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const first = text.trimStart()[0];
+  if (first === '[' || first === '{') return undefined;
+  const delimiter = sniffDelimiter(text);
+  const cuts =
+    delimiter && text.includes('"') ? recordCuts(text, delimiter, pieceChars) : lineCuts(text, pieceChars);
+  const pieces: string[] = [];
+  let at = 0;
+  for (const c of cuts) {
+    pieces.push(text.slice(at, c));
+    at = c;
+  }
+  if (at < text.length || pieces.length === 0) pieces.push(text.slice(at));
+  let head: string[] | undefined;
+  if (delimiter) head = parseDelimited(pieces[0]!, delimiter)[0];
+  else {
+    const nl = text.search(/\r?\n/);
+    head = [nl < 0 ? text : text.slice(0, nl)];
+  }
+  const skipHeader = head !== undefined && looksLikeHeader(head);
+  return {
+    format: delimiter ? 'csv' : 'text',
+    delimiter,
+    headers: skipHeader ? head!.map(header) : [],
+    skipHeader,
+    pieces,
+  };
+}
+
+/** Offsets just past a line feed, about every `step` characters (no quotes: every line is a record). */
+function lineCuts(text: string, step: number): number[] {
+  const cuts: number[] = [];
+  let at = step;
+  while (at < text.length) {
+    const nl = text.indexOf('\n', at);
+    if (nl < 0 || nl + 1 >= text.length) break;
+    cuts.push(nl + 1);
+    at = nl + 1 + step;
+  }
+  return cuts;
+}
+
+/** The same, for text with quotes: a record end outside quotes, tracked exactly as parseDelimited does. */
+function recordCuts(text: string, delimiter: string, step: number): number[] {
+  const cuts: number[] = [];
+  const d = delimiter.charCodeAt(0);
+  let next = step;
+  let quoted = false;
+  let empty = true;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (quoted) {
+      if (ch === 34) {
+        if (text.charCodeAt(i + 1) === 34) {
+          empty = false;
+          i++;
+        } else quoted = false;
+      } else empty = false;
+    } else if (ch === 34 && empty) quoted = true;
+    else if (ch === d) empty = true;
+    else if (ch === 10 || ch === 13) {
+      if (ch === 13 && text.charCodeAt(i + 1) === 10) i++;
+      empty = true;
+      if (i + 1 >= next && i + 1 < text.length) {
+        cuts.push(i + 1);
+        next = i + 1 + step;
+      }
+    } else empty = false;
+  }
+  return cuts;
+}
+
+/**
+ * One piece of a planned file, parsed: its rows' values (records with nothing recognisable are not
+ * rows). Parsing every piece and concatenating gives the rows `parseLeakFile` gives, in order.
+ */
+export function parsePiece(
+  piece: string,
+  plan: Pick<LeakPlan, 'format' | 'delimiter' | 'headers'>,
+  skipFirst: boolean,
+  last: boolean,
+): LeakRow['values'][] {
+  let table: string[][];
+  if (plan.format === 'csv') table = parseDelimited(piece, plan.delimiter!);
+  else {
+    const lines = piece.split(/\r?\n/);
+    // A piece ends with a line feed; the empty string after it is the next piece's first line.
+    if (!last && lines.at(-1) === '') lines.pop();
+    table = lines.map((l) => [l]);
+  }
+  const out: LeakRow['values'][] = [];
+  for (let r = skipFirst ? 1 : 0; r < table.length; r++) {
+    const values = rowFromCells(table[r]!, plan.headers);
+    if (Object.keys(values).length > 0) out.push(values);
+  }
+  return out;
 }

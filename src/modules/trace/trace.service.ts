@@ -1,9 +1,26 @@
+import { availableParallelism } from 'node:os';
 import type { Kysely } from 'kysely';
 import type { DbExecutor, Recorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
 import { deriveKey, type Keyring, open, seal } from '../../lib/crypto/index.js';
 import { type IdSource, randomId } from '../../lib/ids.js';
-import { LEAK_FIELDS, type LeakField, type LeakRow, type ParsedLeak, parseLeakFile } from './leakfile.js';
+import type { LookupHasherInit } from '../vault/index.js';
+import {
+  LEAK_FIELDS,
+  type LeakField,
+  type LeakFormat,
+  type LeakRow,
+  parseLeakFile,
+  planLeakFile,
+} from './leakfile.js';
+import {
+  createMatchPool,
+  emptyTally,
+  type MatchPool,
+  matchThreaded,
+  pick,
+  type Tally,
+} from './match.threads.js';
 import { type CandidateRef, type Scored, score } from './score.js';
 import { traceError } from './trace.errors.js';
 import * as repo from './trace.repo.js';
@@ -113,7 +130,22 @@ export interface TraceDeps {
     countLive(): Promise<number>;
     readonly fieldNames: readonly string[];
     readonly searchable: readonly string[];
+    /**
+     * For matching a large file in worker threads: what a thread needs to hash as the vault does
+     * (catalog specs, the key file's path — never key bytes), undefined without a key file; and the
+     * probe for hashes computed there.
+     */
+    lookupHasherInit?(): LookupHasherInit | undefined;
+    lookupHashed?(field: string, hashes: readonly Buffer[]): Promise<Map<string, string[]>>;
+    /** Today (YYYYMMDD) as the vault's field checks take it. */
+    lookupToday?(): string;
   };
+  /** Matching threads for a large file (default: 2 on a machine with 2 cores or more, else 0). */
+  matchThreads?: number;
+  /** Files at least this large are matched in threads (default 1 MiB; smaller ones in this thread). */
+  matchThreadsMinBytes?: number;
+  /** Characters per piece a matching thread parses at once (default 256 Ki). */
+  matchPieceChars?: number;
   /** The ledger's door: proofs to a signed checkpoint. */
   ledger?: {
     integrate(): Promise<unknown>;
@@ -130,19 +162,26 @@ const TOP_FULL = 12;
 const EVIDENCE_PER_CANDIDATE = 25;
 const EVIDENCE_CANDIDATES = 5;
 
-function majority(rows: readonly LeakRow[]): { field: string; views: ('plain' | 'masked')[] }[] {
-  const needs: { field: string; views: ('plain' | 'masked')[] }[] = [];
-  for (const f of LEAK_FIELDS) {
-    let plain = 0;
-    let masked = 0;
-    for (const r of rows) {
+function tallyOf(rows: readonly LeakRow[], into: Tally = emptyTally()): Tally {
+  for (const r of rows) {
+    into.rows++;
+    for (const f of LEAK_FIELDS) {
       const v = r.values[f];
       if (!v) continue;
-      if (v.masked) masked++;
-      else plain++;
+      if (v.masked) into.masked[f]++;
+      else into.plain[f]++;
     }
-    if (plain * 2 >= rows.length && plain > 0) needs.push({ field: f, views: ['plain'] });
-    else if ((plain + masked) * 2 >= rows.length && plain + masked > 0)
+  }
+  return into;
+}
+
+function majority(t: Tally): { field: string; views: ('plain' | 'masked')[] }[] {
+  const needs: { field: string; views: ('plain' | 'masked')[] }[] = [];
+  for (const f of LEAK_FIELDS) {
+    const plain = t.plain[f];
+    const masked = t.masked[f];
+    if (plain * 2 >= t.rows && plain > 0) needs.push({ field: f, views: ['plain'] });
+    else if ((plain + masked) * 2 >= t.rows && plain + masked > 0)
       needs.push({ field: f, views: ['plain', 'masked'] });
   }
   return needs;
@@ -195,27 +234,42 @@ export function createTrace(deps: TraceDeps) {
         unmatched++;
         continue;
       }
-      // The common row: every matching field names the same one subject (no vote to count).
-      const one = lists[0]!.length === 1 ? lists[0]![0]! : undefined;
-      if (one !== undefined && lists.every((l) => l.length === 1 && l[0] === one)) {
-        subjects.add(one);
-        matchedRows.push(r);
-        continue;
-      }
-      const votes = new Map<string, number>();
-      for (const l of lists) for (const s of l) votes.set(s, (votes.get(s) ?? 0) + 1);
-      const best = Math.max(...votes.values());
-      const top = [...votes].filter(([, n]) => n === best);
-      if (top.length > 1) {
+      const subject = pick(lists);
+      if (subject === undefined) {
         ambiguous++;
         continue;
       }
-      subjects.add(top[0]![0]);
+      subjects.add(subject);
       matchedRows.push(r);
     }
     return { subjects, unmatched, ambiguous, nameOnly, matchedRows };
   }
   const r_masked = (v: string) => v.includes('*');
+
+  const threads = deps.matchThreads ?? (availableParallelism() > 1 ? 2 : 0);
+  const threadsMinBytes = deps.matchThreadsMinBytes ?? 1024 * 1024;
+
+  /**
+   * A leaked file → matched subjects: a large delimited or text file in matching threads
+   * (match.threads.ts) when the vault can hash there; otherwise parsed and matched in this thread.
+   * Both resolve rows alike (tested: same summary and ranking).
+   */
+  let pool: MatchPool | undefined;
+
+  async function matchFile(file: Buffer) {
+    const { lookupHasherInit, lookupHashed, lookupToday } = deps.vault;
+    const hasher = threads > 0 && file.length >= threadsMinBytes ? lookupHasherInit?.() : undefined;
+    const plan = hasher && lookupHashed && lookupToday ? planLeakFile(file, deps.matchPieceChars) : undefined;
+    if (hasher && plan && lookupHashed && lookupToday) {
+      const fields = LEAK_FIELDS.filter((f) => deps.vault.searchable.includes(f));
+      pool ??= createMatchPool(() => ({ hasher, fields }), threads);
+      const m = await matchThreaded(plan, { pool, fields, today: lookupToday(), lookupHashed });
+      return { format: plan.format as LeakFormat, ...m };
+    }
+    const parsed = await parseLeakFile(file);
+    const m = await match(parsed.rows);
+    return { format: parsed.format, rows: parsed.rows.length, tally: tallyOf(m.matchedRows), ...m };
+  }
 
   async function complaintsToRows(complaints: readonly Complaint[]) {
     const subjects = new Set<string>();
@@ -319,8 +373,8 @@ export function createTrace(deps: TraceDeps) {
     if (!input.file && !input.complaints?.length && !input.trips) throw traceError('TRACE_NO_INPUT');
     const now = deps.clock.now().toISOString();
     const inputs: string[] = [];
-    let parsed: ParsedLeak | undefined;
-    let rows: LeakRow[] = [];
+    let format: LeakFormat | null = null;
+    const tally = emptyTally();
     const subjects = new Set<string>();
     let unmatched = 0;
     let ambiguous = 0;
@@ -329,20 +383,25 @@ export function createTrace(deps: TraceDeps) {
     let until = input.until;
     if (input.file) {
       inputs.push('file');
-      parsed = await parseLeakFile(input.file);
-      const m = await match(parsed.rows);
+      const m = await matchFile(input.file);
+      format = m.format;
       for (const s of m.subjects) subjects.add(s);
-      rows = m.matchedRows;
+      const t = m.tally;
+      tally.rows += t.rows;
+      for (const f of LEAK_FIELDS) {
+        tally.plain[f] += t.plain[f];
+        tally.masked[f] += t.masked[f];
+      }
       unmatched += m.unmatched;
       ambiguous += m.ambiguous;
       nameOnly += m.nameOnly;
-      totalRows += parsed.rows.length;
+      totalRows += m.rows;
     }
     if (input.complaints?.length) {
       inputs.push('complaints');
       const c = await complaintsToRows(input.complaints);
       for (const s of c.subjects) subjects.add(s);
-      rows.push(...c.rows);
+      tallyOf(c.rows, tally);
       unmatched += c.unmatched;
       totalRows += input.complaints.length;
       const last = input.complaints
@@ -359,7 +418,7 @@ export function createTrace(deps: TraceDeps) {
         subjects.add(t.subject);
       }
     }
-    const needs = rows.length ? majority(rows).filter((n) => deps.vault.fieldNames.includes(n.field)) : [];
+    const needs = tally.rows ? majority(tally).filter((n) => deps.vault.fieldNames.includes(n.field)) : [];
     const leaked = [...subjects].sort();
 
     // Exposure of the leaked subjects, then every candidate's whole window.
@@ -468,7 +527,7 @@ export function createTrace(deps: TraceDeps) {
       createdAt: now,
       createdBy: input.by ?? null,
       inputs,
-      format: parsed?.format ?? null,
+      format: format,
       summary,
       candidates: ranked,
       checkpoint,
@@ -483,7 +542,7 @@ export function createTrace(deps: TraceDeps) {
         created_at: now,
         created_by: input.by ?? null,
         inputs: JSON.stringify(inputs),
-        input_format: parsed?.format ?? null,
+        input_format: format,
         input_bytes: input.file?.length ?? 0,
         input_sealed: sealed,
         erase_after: eraseAfter,
@@ -532,6 +591,11 @@ export function createTrace(deps: TraceDeps) {
 
   return {
     run,
+    /** Ends the matching threads, if a large file started them. */
+    async close(): Promise<void> {
+      await pool?.close();
+      pool = undefined;
+    },
     /** One stored trace (the incidents and rights modules refer to traces by id). */
     async getTrace(id: string): Promise<TraceResult> {
       const r = await repo.getRun(deps.db, id);

@@ -7,7 +7,8 @@
  * architecture test forbids every other module from importing them.
  */
 import type { DbExecutor } from '../../lib/audit.js';
-import type { Catalog } from './catalog.js';
+import { blindIndexer, loadKeyring, safeEqual } from '../../lib/crypto/index.js';
+import { type Catalog, createCatalog, type FieldSpec } from './catalog.js';
 import { checkContext, Invalid } from './fieldtypes.js';
 import { vaultError } from './vault.errors.js';
 import { countLive, lookupHashes } from './vault.repo.js';
@@ -94,9 +95,7 @@ export async function lookupMany(
   values: readonly string[],
 ): Promise<Map<string, string[]>> {
   const core = coreOf(vault);
-  const f = core.catalog.field(field);
-  if (!f) throw vaultError('VAULT_FIELD_UNKNOWN');
-  if (!f.searchable) throw vaultError('VAULT_FIELD_NOT_SEARCHABLE', { details: { field } });
+  const f = searchableField(core.catalog, field);
   const ctx = checkContext(core.clock.now());
   // Raw variants of one value (+86 138…, 138 …) normalise alike: each distinct normalised value is
   // hashed and looked up once.
@@ -116,15 +115,97 @@ export async function lookupMany(
     hashes.push(h);
   }
   const out = new Map<string, string[]>();
-  for (const { hash, subjectId } of await lookupHashes(core.db, field, hashes)) {
-    for (const value of byHash.get(hash.toString('latin1')) ?? []) {
-      const ids = out.get(value);
-      if (ids) ids.push(subjectId);
-      else out.set(value, [subjectId]);
+  for (const [hash, ids] of await lookupHashed(vault, field, hashes)) {
+    for (const value of byHash.get(hash) ?? []) {
+      const got = out.get(value);
+      if (got) got.push(...ids);
+      else out.set(value, [...ids]);
     }
   }
   for (const ids of out.values()) ids.sort();
   return out;
+}
+
+function searchableField(catalog: Catalog, field: string) {
+  const f = catalog.field(field);
+  if (!f) throw vaultError('VAULT_FIELD_UNKNOWN');
+  if (!f.searchable) throw vaultError('VAULT_FIELD_NOT_SEARCHABLE', { details: { field } });
+  return f;
+}
+
+/**
+ * The probe half of `lookupMany`, for hashes a lookup hasher (below) computed in a worker thread:
+ * blind-index hash (as a latin1 string) → subject ids (sorted). Hashes that match nobody are absent.
+ */
+export async function lookupHashed(
+  vault: Vault,
+  field: string,
+  hashes: readonly Buffer[],
+): Promise<Map<string, string[]>> {
+  const core = coreOf(vault);
+  searchableField(core.catalog, field);
+  const out = new Map<string, string[]>();
+  // PostgreSQL: three chunks in flight (measured 1.75x on the probes alone; SQLite gains nothing).
+  const lanes = core.dialect === 'postgres' ? 3 : 1;
+  for (const { hash, subjectId } of await lookupHashes(core.db, field, hashes, lanes)) {
+    const k = hash.toString('latin1');
+    const ids = out.get(k);
+    if (ids) ids.push(subjectId);
+    else out.set(k, [subjectId]);
+  }
+  for (const ids of out.values()) if (ids.length > 1) ids.sort();
+  return out;
+}
+
+/**
+ * What a worker thread needs to normalise and hash lookups exactly as `lookupMany` does: the
+ * catalog's specs and the key file's path — the worker reads the index key from the key
+ * file itself, as the import's sealing threads do, so no key bytes cross threads. `check` is one
+ * hash of a fixed probe (not a key), so that a worker whose key file no longer holds this vault's
+ * index key refuses to run. Undefined when the keyring was not loaded from a file.
+ */
+export interface LookupHasherInit {
+  specs: FieldSpec[];
+  keyFile: string;
+  check: string;
+}
+
+const HASHER_PROBE = ['mobile', 'custodian/lookup-hasher/check'] as const;
+
+export function lookupHasherInit(vault: Vault): LookupHasherInit | undefined {
+  const core = coreOf(vault);
+  const keyFile = core.keys.path;
+  if (!keyFile) return undefined;
+  return {
+    specs: [...core.catalog.specs],
+    keyFile,
+    check: core.hash(...HASHER_PROBE).toString('base64'),
+  };
+}
+
+/** Today as the field types' checks take it (YYYYMMDD, UTC), for a lookup hasher's caller. */
+export function lookupToday(vault: Vault): string {
+  return checkContext(coreOf(vault).clock.now()).today;
+}
+
+/**
+ * In a worker thread: raw value → its blind-index hash as `lookupMany` computes it (the field's
+ * normalisation on `today`, then the HMAC under the field's index key), or undefined when it does
+ * not normalise.
+ */
+export function createLookupHasher(
+  init: LookupHasherInit,
+): (field: string, raw: string, today: string) => Buffer | undefined {
+  const catalog = createCatalog(init.specs);
+  const hash = blindIndexer(loadKeyring(init.keyFile));
+  if (!safeEqual(hash(...HASHER_PROBE), Buffer.from(init.check, 'base64')))
+    throw vaultError('VAULT_KEY_UNAVAILABLE');
+  let ctx = { today: '' };
+  return (field, raw, today) => {
+    if (ctx.today !== today) ctx = { today };
+    const v = searchableField(catalog, field).check(raw, ctx);
+    return v instanceof Invalid ? undefined : hash(field, v);
+  };
 }
 
 /** Live (not erased) subjects in the vault, canaries included. */

@@ -257,25 +257,33 @@ export async function countKeysByVersion(db: DbExecutor): Promise<Map<number, nu
 
 /**
  * Bulk blind-index lookup (trace): which subjects hold each of `hashes` in `field`. One query per
- * chunk of hashes on the (field, hash, subject_id) B-tree; no subject row is read.
+ * chunk of 500 hashes on the (field, hash, subject_id) B-tree; no subject row is read. With `lanes`
+ * > 1, that many chunks are in flight at once (PostgreSQL: on as many pooled connections, so the
+ * round trips overlap; ADR 0012, 2026-12-06).
  */
 export async function lookupHashes(
   db: DbExecutor,
   field: string,
   hashes: readonly Buffer[],
+  lanes = 1,
 ): Promise<{ hash: Buffer; subjectId: string }[]> {
   const out: { hash: Buffer; subjectId: string }[] = [];
   const CHUNK = 500;
-  for (let i = 0; i < hashes.length; i += CHUNK) {
-    const part = hashes.slice(i, i + CHUNK);
-    const rows = await db
-      .selectFrom('blind_index')
-      .select(['hash', 'subject_id'])
-      .where('field', '=', field)
-      .where('hash', 'in', part)
-      .execute();
-    for (const r of rows) out.push({ hash: toBuffer(r.hash), subjectId: r.subject_id as string });
-  }
+  let next = 0;
+  const lane = async () => {
+    while (next < hashes.length) {
+      const part = hashes.slice(next, next + CHUNK);
+      next += CHUNK;
+      const rows = await db
+        .selectFrom('blind_index')
+        .select(['hash', 'subject_id'])
+        .where('field', '=', field)
+        .where('hash', 'in', part)
+        .execute();
+      for (const r of rows) out.push({ hash: toBuffer(r.hash), subjectId: r.subject_id as string });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, lanes) }, lane));
   return out;
 }
 
