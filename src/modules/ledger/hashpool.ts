@@ -189,6 +189,28 @@ function ship(w: PoolWorker, entries: readonly Uint8Array[], first: number): Pro
 }
 
 /**
+ * The same for entries already packed end to end in one buffer (`ends[i]` is where entry i ends),
+ * as the verifier reads them: the buffer goes to the least busy worker as it is, without a copy
+ * per entry. `data` must own its memory (Buffer.allocUnsafeSlow): it is transferred, and unusable
+ * here afterwards. Rejects when the worker fails (the caller still has the rows in the database).
+ */
+export function hashPacked(data: Buffer, ends: Uint32Array, first: number): Promise<HashedRun> {
+  const ws = ends.length > 0 ? pool() : undefined;
+  if (!ws) {
+    const entries: Buffer[] = new Array(ends.length);
+    let start = 0;
+    for (let i = 0; i < ends.length; i++) {
+      entries[i] = data.subarray(start, ends[i]);
+      start = ends[i] as number;
+    }
+    return Promise.resolve(hashInline(entries, first));
+  }
+  let w = ws[0] as PoolWorker;
+  for (const x of ws) if (x.pending < w.pending) w = x;
+  return w.run(data, ends, first);
+}
+
+/**
  * Leaf hashes and full-tile roots of `entries`, which are the leaves `first`, `first + 1`, …
  * A large run is split at tile boundaries across the workers; the bytes are copied, so the caller
  * keeps its buffers. Small runs are hashed inline unless `ship` (the caller has other work to do
