@@ -3,6 +3,7 @@ import {
   type DialectName,
   insertFlat,
   insertObjects,
+  insertSql,
   MAX_BIND_PARAMS,
   placeholder,
   toBuffer,
@@ -30,6 +31,27 @@ export interface LedgerRepo {
   /** UPDATE … WHERE size = old; false when another sequencer moved the state first. */
   casState(db: DbExecutor, oldSize: number, size: number, root: Buffer, at: string): Promise<boolean>;
   insertEntries(db: DbExecutor, first: number, entries: readonly Buffer[]): Promise<void>;
+  /**
+   * A whole append in as few statements as the database allows: the entries from index `first`,
+   * the tiles, and the compare-and-swap of the state row from (`first`, `oldRoot`) to (`size`,
+   * `root`). PostgreSQL: one statement (the inserts as data-modifying CTEs); SQLite: three, in
+   * process. False when the state row was not at (`first`, `oldRoot`): the caller's transaction
+   * must then roll back, since the rows were written.
+   */
+  appendAll(
+    db: DbExecutor,
+    a: {
+      first: number;
+      entries: readonly Buffer[];
+      tiles: readonly LedgerTileRow[];
+      oldRoot: Buffer;
+      size: number;
+      root: Buffer;
+      at: string;
+    },
+  ): Promise<boolean>;
+  /** Rows of bound parameters appendAll takes for so many entries and tiles (its callers split above the limit). */
+  appendAllParams(entries: number, tiles: number): number;
   /** Copies pending rows (by seq, in seq order) into entries from index `first`; returns rows copied. */
   moveFromPending(db: DbExecutor, first: number, seqs: readonly number[]): Promise<number>;
   insertTiles(db: DbExecutor, tiles: readonly LedgerTileRow[]): Promise<void>;
@@ -156,6 +178,48 @@ export function createLedgerRepo(dialect: DialectName): LedgerRepo {
         params[2 * i + 1] = entries[i];
       }
       await insertFlat(db, 'ledger_entries', ENTRY_COLUMNS, params);
+    },
+
+    appendAllParams(entries, tiles) {
+      return entries * ENTRY_COLUMNS.length + tiles * TILE_COLUMNS.length + 5;
+    },
+
+    async appendAll(db, a) {
+      const n = a.entries.length;
+      const cas = (i: number) =>
+        `UPDATE ledger_state SET size = ${p(i)}, root = ${p(i + 1)}, updated_at = ${p(i + 2)} ` +
+        `WHERE id = 1 AND size = ${p(i + 3)} AND root = ${p(i + 4)}`;
+      const casParams = [a.size, a.root, a.at, a.first, a.oldRoot];
+      if (dialect === 'sqlite') {
+        await this.insertEntries(db, a.first, a.entries);
+        await this.insertTiles(db, a.tiles);
+        return (await run(db, cas(1), casParams)).numAffectedRows === 1n;
+      }
+      const params: unknown[] = new Array(n * 2 + a.tiles.length * 4);
+      for (let i = 0; i < n; i++) {
+        params[2 * i] = a.first + i;
+        params[2 * i + 1] = a.entries[i];
+      }
+      let at = 2 * n;
+      for (const t of a.tiles) {
+        params[at++] = t.level;
+        params[at++] = t.idx;
+        params[at++] = t.width;
+        params[at++] = t.hashes;
+      }
+      const entriesSql = insertSql(dialect, 'ledger_entries', ENTRY_COLUMNS, n);
+      // The tiles' placeholders follow the entries': the shared text is renumbered from 2n + 1.
+      const tilesSql = a.tiles.length
+        ? `, t AS (${insertSql(dialect, 'ledger_tiles', TILE_COLUMNS, a.tiles.length).replace(
+            /\$(\d+)/g,
+            (_, d: string) => `$${Number(d) + 2 * n}`,
+          )})`
+        : '';
+      const res = await run(db, `WITH e AS (${entriesSql})${tilesSql} ${cas(at + 1)}`, [
+        ...params,
+        ...casParams,
+      ]);
+      return res.numAffectedRows === 1n;
     },
 
     async moveFromPending(db, first, seqs) {
