@@ -155,8 +155,23 @@ export function hashInline(entries: readonly Uint8Array[], first: number): Hashe
 const MIN_SHIPPED = 512;
 let workers: PoolWorker[] | undefined;
 let disabled = false;
+let limit: number | undefined;
+
+/**
+ * How many of the pool's workers to use from now on: 0 hashes on the calling thread (the
+ * benchmark's one-core figure), undefined restores the default.
+ */
+export function setHashWorkers(n: number | undefined): void {
+  limit = n;
+}
 
 function pool(): PoolWorker[] | undefined {
+  if (disabled || limit === 0) return undefined;
+  if (limit !== undefined) return allWorkers()?.slice(0, limit);
+  return allWorkers();
+}
+
+function allWorkers(): PoolWorker[] | undefined {
   if (disabled) return undefined;
   if (!workers) {
     try {
