@@ -88,6 +88,8 @@ const CHUNK = 8192;
 const IN_FLIGHT = 3;
 /** Bytes of entries a chunk aims at (typical entries are ~200 bytes: CHUNK of them). */
 const CHUNK_BYTES = 4 * 2 ** 20;
+/** Tile rows (up to 8 KiB each) read at a time when comparing partial rows: at most 8 MiB. */
+const TILE_ROWS = 1024;
 const PREFETCH_TILES = 32;
 
 /** Sequential reader of one tile level: the widest row of each tile, fetched in runs of full tiles. */
@@ -205,14 +207,14 @@ async function checkPartialTileRows(trx: DbExecutor, repo: LedgerRepo): Promise<
   };
   let after: { level: number; idx: number; width: number } | undefined;
   for (;;) {
-    const rows = await repo.readTilesWithPartials(trx, after, CHUNK);
+    const rows = await repo.readTilesWithPartials(trx, after, TILE_ROWS);
     for (const r of rows) {
       const head = group[0];
       if (head && (head.level !== r.level || head.idx !== r.idx)) settle();
       group.push(r);
     }
     const last = rows[rows.length - 1];
-    if (!last || rows.length < CHUNK) break;
+    if (!last || rows.length < TILE_ROWS) break;
     after = { level: last.level, idx: last.idx, width: last.width };
   }
   settle();
