@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { CompiledQuery } from 'kysely';
 import { type Database, type DialectName, MAX_BIND_PARAMS, openScratchDatabase } from '../../db/index.js';
 import type { AuditEvent } from '../../lib/audit.js';
@@ -274,9 +275,18 @@ export const ledgerSuite: BenchSuite = {
   description: 'durable appends, inclusion proofs at 10M × scale entries, full verification',
   async run(ctx) {
     const out: Measurement[] = [];
+    // The machine is shared: each figure carries the 1-minute load average before and after it.
+    const load = () => loadavg()[0]?.toFixed(2) ?? '?';
+    const withLoad = async (f: () => Promise<Measurement[]>) => {
+      const before = load();
+      const ms = await f();
+      const after = load();
+      for (const m of ms) m.extra = { ...m.extra, loadAverage: `${before} → ${after}` };
+      out.push(...ms);
+    };
     for (const dialect of ctx.dialects) {
-      out.push(await measureAppends(ctx, dialect));
-      out.push(...(await measureProofsAndVerify(ctx, dialect)));
+      await withLoad(async () => [await measureAppends(ctx, dialect)]);
+      await withLoad(() => measureProofsAndVerify(ctx, dialect));
     }
     return out;
   },
