@@ -73,6 +73,12 @@ export interface LedgerRepo {
    * (it costs a sort the range scan makes needless): the caller checks the indexes come in order.
    */
   readPackedEntries(db: DbExecutor, from: number, to: number): Promise<PackedEntries>;
+  /**
+   * SQLite only: the connection's memory-map size (0 elsewhere), and setting it. A full pass over
+   * the log reads through the page cache instead, so it does not map the whole file (verify.ts).
+   */
+  mmapSize(db: DbExecutor): Promise<number>;
+  setMmapSize(db: DbExecutor, bytes: number): Promise<void>;
   /** The smallest entry index ≥ `from`, if any. */
   firstEntryFrom(db: DbExecutor, from: number): Promise<number | undefined>;
   insertLeafIndex(db: DbExecutor, rows: readonly LedgerLeafIndexRow[]): Promise<void>;
@@ -341,6 +347,17 @@ export function createLedgerRepo(dialect: DialectName): LedgerRepo {
         data: r.data === null || r.data === undefined ? Buffer.alloc(0) : toBuffer(r.data),
         index: String(r.ix ?? ''),
       };
+    },
+
+    async mmapSize(db) {
+      if (dialect !== 'sqlite') return 0;
+      const r = (await rows<Record<string, unknown>>(db, 'PRAGMA mmap_size', []))[0];
+      return num(r?.mmap_size ?? 0);
+    },
+
+    async setMmapSize(db, bytes) {
+      // A number we computed, never input (PRAGMA takes no bound parameter).
+      if (dialect === 'sqlite') await run(db, `PRAGMA mmap_size = ${Math.max(0, Math.floor(bytes))}`, []);
     },
 
     async firstEntryFrom(db, from) {

@@ -1,4 +1,4 @@
-import { CompiledQuery, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DialectName } from '../../db/index.js';
 import type { DbExecutor } from '../../lib/audit.js';
 import { decodeEntry } from './entry.js';
@@ -343,13 +343,12 @@ export async function verifyLedger(ctx: VerifyContext, options: VerifyOptions = 
   // bring all of it into the process's resident set (a 10M-entry log is ~2.8 GB). The pass reads
   // each page once, so it reads through SQLite's bounded page cache instead, and restores the
   // setting after.
-  const mmap = await db.executeQuery<{ mmap_size: number }>(CompiledQuery.raw('PRAGMA mmap_size'));
-  const before = Number(mmap.rows[0]?.mmap_size ?? 0);
-  if (before > 0) await db.executeQuery(CompiledQuery.raw('PRAGMA mmap_size = 0'));
+  const before = await repo.mmapSize(db);
+  if (before > 0) await repo.setMmapSize(db, 0);
   try {
     return await tx.execute(run);
   } finally {
-    if (before > 0) await db.executeQuery(CompiledQuery.raw(`PRAGMA mmap_size = ${Math.floor(before)}`));
+    if (before > 0) await repo.setMmapSize(db, before);
   }
 }
 
