@@ -155,8 +155,23 @@ export function hashInline(entries: readonly Uint8Array[], first: number): Hashe
 const MIN_SHIPPED = 512;
 let workers: PoolWorker[] | undefined;
 let disabled = false;
+let limit: number | undefined;
+
+/**
+ * How many of the pool's workers to use from now on: 0 hashes on the calling thread (the
+ * benchmark's one-core figure), undefined restores the default.
+ */
+export function setHashWorkers(n: number | undefined): void {
+  limit = n;
+}
 
 function pool(): PoolWorker[] | undefined {
+  if (disabled || limit === 0) return undefined;
+  if (limit !== undefined) return allWorkers()?.slice(0, limit);
+  return allWorkers();
+}
+
+function allWorkers(): PoolWorker[] | undefined {
   if (disabled) return undefined;
   if (!workers) {
     try {
@@ -185,6 +200,28 @@ function ship(w: PoolWorker, entries: readonly Uint8Array[], first: number): Pro
     data.set(e, at);
     at += e.length;
   }
+  return w.run(data, ends, first);
+}
+
+/**
+ * The same for entries already packed end to end in one buffer (`ends[i]` is where entry i ends),
+ * as the verifier reads them: the buffer goes to the least busy worker as it is, without a copy
+ * per entry. `data` must own its memory (Buffer.allocUnsafeSlow): it is transferred, and unusable
+ * here afterwards. Rejects when the worker fails (the caller still has the rows in the database).
+ */
+export function hashPacked(data: Buffer, ends: Uint32Array, first: number): Promise<HashedRun> {
+  const ws = ends.length > 0 ? pool() : undefined;
+  if (!ws) {
+    const entries: Buffer[] = new Array(ends.length);
+    let start = 0;
+    for (let i = 0; i < ends.length; i++) {
+      entries[i] = data.subarray(start, ends[i]);
+      start = ends[i] as number;
+    }
+    return Promise.resolve(hashInline(entries, first));
+  }
+  let w = ws[0] as PoolWorker;
+  for (const x of ws) if (x.pending < w.pending) w = x;
   return w.run(data, ends, first);
 }
 

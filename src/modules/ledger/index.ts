@@ -1,5 +1,7 @@
 // The ledger module's only door: RFC 9162 Merkle log of audit events, C2SP tiles and checkpoints.
 export { decodeEntry, ENTRY_VERSION, encodeEntry, type LedgerEvent, MAX_ENTRY_BYTES } from './entry.js';
+// The benchmark's one-core verification figure: hash on the calling thread.
+export { setHashWorkers } from './hashpool.js';
 export { registerLedgerCommands } from './ledger.commands.js';
 export { ledgerError } from './ledger.errors.js';
 export { ledgerRoutes } from './ledger.routes.js';

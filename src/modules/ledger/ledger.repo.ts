@@ -3,6 +3,7 @@ import {
   type DialectName,
   insertFlat,
   insertObjects,
+  insertSql,
   MAX_BIND_PARAMS,
   placeholder,
   toBuffer,
@@ -30,6 +31,27 @@ export interface LedgerRepo {
   /** UPDATE … WHERE size = old; false when another sequencer moved the state first. */
   casState(db: DbExecutor, oldSize: number, size: number, root: Buffer, at: string): Promise<boolean>;
   insertEntries(db: DbExecutor, first: number, entries: readonly Buffer[]): Promise<void>;
+  /**
+   * A whole append in as few statements as the database allows: the entries from index `first`,
+   * the tiles, and the compare-and-swap of the state row from (`first`, `oldRoot`) to (`size`,
+   * `root`). PostgreSQL: one statement (the inserts as data-modifying CTEs); SQLite: three, in
+   * process. False when the state row was not at (`first`, `oldRoot`): the caller's transaction
+   * must then roll back, since the rows were written.
+   */
+  appendAll(
+    db: DbExecutor,
+    a: {
+      first: number;
+      entries: readonly Buffer[];
+      tiles: readonly LedgerTileRow[];
+      oldRoot: Buffer;
+      size: number;
+      root: Buffer;
+      at: string;
+    },
+  ): Promise<boolean>;
+  /** Rows of bound parameters appendAll takes for so many entries and tiles (its callers split above the limit). */
+  appendAllParams(entries: number, tiles: number): number;
   /** Copies pending rows (by seq, in seq order) into entries from index `first`; returns rows copied. */
   moveFromPending(db: DbExecutor, first: number, seqs: readonly number[]): Promise<number>;
   insertTiles(db: DbExecutor, tiles: readonly LedgerTileRow[]): Promise<void>;
@@ -44,6 +66,19 @@ export interface LedgerRepo {
   /** Full (width 256) rows of a level with fromIdx ≤ idx < toIdx, in order. */
   readFullTiles(db: DbExecutor, level: number, fromIdx: number, toIdx: number): Promise<LedgerTileRow[]>;
   readEntries(db: DbExecutor, from: number, to: number, limit: number): Promise<LedgerEntryRow[]>;
+  /**
+   * The entries with from ≤ idx < to in one row: how many, their bytes concatenated and, in the
+   * same order, each one's index and length (`idx,len,idx,len,…`). The verifier reads the whole
+   * log this way, without an object and a Buffer per entry. No ORDER BY inside the aggregates
+   * (it costs a sort the range scan makes needless): the caller checks the indexes come in order.
+   */
+  readPackedEntries(db: DbExecutor, from: number, to: number): Promise<PackedEntries>;
+  /**
+   * SQLite only: the connection's memory-map size (0 elsewhere), and setting it. A full pass over
+   * the log reads through the page cache instead, so it does not map the whole file (verify.ts).
+   */
+  mmapSize(db: DbExecutor): Promise<number>;
+  setMmapSize(db: DbExecutor, bytes: number): Promise<void>;
   /** The smallest entry index ≥ `from`, if any. */
   firstEntryFrom(db: DbExecutor, from: number): Promise<number | undefined>;
   insertLeafIndex(db: DbExecutor, rows: readonly LedgerLeafIndexRow[]): Promise<void>;
@@ -78,6 +113,13 @@ async function rows<R>(db: DbExecutor, sqlText: string, params: readonly unknown
 }
 
 const num = (v: unknown): number => Number(v);
+
+export interface PackedEntries {
+  count: number;
+  data: Buffer;
+  /** `idx,len,idx,len,…` in the order of `data`. */
+  index: string;
+}
 
 function tileRow(r: Record<string, unknown>): LedgerTileRow {
   return { level: num(r.level), idx: num(r.idx), width: num(r.width), hashes: toBuffer(r.hashes) };
@@ -142,6 +184,48 @@ export function createLedgerRepo(dialect: DialectName): LedgerRepo {
         params[2 * i + 1] = entries[i];
       }
       await insertFlat(db, 'ledger_entries', ENTRY_COLUMNS, params);
+    },
+
+    appendAllParams(entries, tiles) {
+      return entries * ENTRY_COLUMNS.length + tiles * TILE_COLUMNS.length + 5;
+    },
+
+    async appendAll(db, a) {
+      const n = a.entries.length;
+      const cas = (i: number) =>
+        `UPDATE ledger_state SET size = ${p(i)}, root = ${p(i + 1)}, updated_at = ${p(i + 2)} ` +
+        `WHERE id = 1 AND size = ${p(i + 3)} AND root = ${p(i + 4)}`;
+      const casParams = [a.size, a.root, a.at, a.first, a.oldRoot];
+      if (dialect === 'sqlite') {
+        await this.insertEntries(db, a.first, a.entries);
+        await this.insertTiles(db, a.tiles);
+        return (await run(db, cas(1), casParams)).numAffectedRows === 1n;
+      }
+      const params: unknown[] = new Array(n * 2 + a.tiles.length * 4);
+      for (let i = 0; i < n; i++) {
+        params[2 * i] = a.first + i;
+        params[2 * i + 1] = a.entries[i];
+      }
+      let at = 2 * n;
+      for (const t of a.tiles) {
+        params[at++] = t.level;
+        params[at++] = t.idx;
+        params[at++] = t.width;
+        params[at++] = t.hashes;
+      }
+      const entriesSql = insertSql(dialect, 'ledger_entries', ENTRY_COLUMNS, n);
+      // The tiles' placeholders follow the entries': the shared text is renumbered from 2n + 1.
+      const tilesSql = a.tiles.length
+        ? `, t AS (${insertSql(dialect, 'ledger_tiles', TILE_COLUMNS, a.tiles.length).replace(
+            /\$(\d+)/g,
+            (_, d: string) => `$${Number(d) + 2 * n}`,
+          )})`
+        : '';
+      const res = await run(db, `WITH e AS (${entriesSql})${tilesSql} ${cas(at + 1)}`, [
+        ...params,
+        ...casParams,
+      ]);
+      return res.numAffectedRows === 1n;
     },
 
     async moveFromPending(db, first, seqs) {
@@ -244,6 +328,36 @@ export function createLedgerRepo(dialect: DialectName): LedgerRepo {
         [from, to, limit],
       );
       return rs.map((r) => ({ idx: num(r.idx), entry: toBuffer(r.entry) }));
+    },
+
+    async readPackedEntries(db, from, to) {
+      // Bytes as stored (a value that is not a blob is taken as its bytes, as the drivers give
+      // them); octet_length counts bytes on both databases.
+      const sqlText =
+        dialect === 'sqlite'
+          ? "SELECT COUNT(*) AS n, CAST(group_concat(CAST(entry AS BLOB), x'') AS BLOB) AS data, " +
+            "group_concat(idx || ',' || octet_length(entry), ',') AS ix FROM ledger_entries " +
+            `WHERE idx >= ${p(1)} AND idx < ${p(2)}`
+          : "SELECT COUNT(*) AS n, string_agg(entry, ''::bytea) AS data, " +
+            "string_agg(idx::text || ',' || octet_length(entry)::text, ',') AS ix FROM ledger_entries " +
+            `WHERE idx >= ${p(1)} AND idx < ${p(2)}`;
+      const r = (await rows<Record<string, unknown>>(db, sqlText, [from, to]))[0] ?? {};
+      return {
+        count: num(r.n ?? 0),
+        data: r.data === null || r.data === undefined ? Buffer.alloc(0) : toBuffer(r.data),
+        index: String(r.ix ?? ''),
+      };
+    },
+
+    async mmapSize(db) {
+      if (dialect !== 'sqlite') return 0;
+      const r = (await rows<Record<string, unknown>>(db, 'PRAGMA mmap_size', []))[0];
+      return num(r?.mmap_size ?? 0);
+    },
+
+    async setMmapSize(db, bytes) {
+      // A number we computed, never input (PRAGMA takes no bound parameter).
+      if (dialect === 'sqlite') await run(db, `PRAGMA mmap_size = ${Math.max(0, Math.floor(bytes))}`, []);
     },
 
     async firstEntryFrom(db, from) {

@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { DialectName } from '../../db/index.js';
-import { isUniqueViolation } from '../../db/index.js';
+import { isUniqueViolation, MAX_BIND_PARAMS } from '../../db/index.js';
 import type { AuditEvent, DbExecutor, Recorder } from '../../lib/audit.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Keyring } from '../../lib/crypto/index.js';
@@ -298,6 +298,58 @@ export function createLedger(deps: LedgerDeps): Ledger {
     });
   }
 
+  /**
+   * The common case of appendBatch, in one short transaction: this process committed the last
+   * batch, so it knows the tree it extends (the frontier) without reading the state row, and the
+   * batch completes no leaf-index epoch. The entries, the tiles and the state's compare-and-swap
+   * go in together (one statement on PostgreSQL), the CAS on both size and root, so the state must
+   * be exactly the tree the frontier holds — the check extend() makes by reading it first. If it is
+   * not (another writer, a state wound back), the transaction rolls back and extend() takes over
+   * from fresh state. Undefined when the fast path does not apply or lost.
+   */
+  async function appendFast(
+    entries: readonly Buffer[],
+    guess: number,
+    hashedRuns: Promise<HashedRun[]>,
+  ): Promise<{ first: number; size: number; count: number; leaves: Buffer } | undefined> {
+    const cached = frontier;
+    const first = guess;
+    const size = first + entries.length;
+    if (
+      !cached ||
+      cached.size !== first ||
+      Math.floor(first / EPOCH) !== Math.floor(size / EPOCH) ||
+      repo.appendAllParams(entries.length, 16) > MAX_BIND_PARAMS
+    )
+      return undefined;
+    const f = cached.clone();
+    const oldRoot = f.root();
+    const done = await hashedRuns;
+    const leaves = Buffer.concat(done.map((r) => r.leaves));
+    const tiles = f.appendRun(leaves, Buffer.concat(done.map((r) => r.roots)), (done[0] as HashedRun).skip);
+    if (repo.appendAllParams(entries.length, tiles.length) > MAX_BIND_PARAMS) return undefined;
+    try {
+      await db.transaction().execute(async (trx) => {
+        const ok = await repo.appendAll(trx, {
+          first,
+          entries,
+          tiles: tiles.map((t) => ({ level: t.level, idx: t.index, width: t.width, hashes: t.hashes })),
+          oldRoot,
+          size,
+          root: f.root(),
+          at: now(),
+        });
+        if (!ok) throw new RaceLost();
+      });
+    } catch (e) {
+      frontier = undefined;
+      if (isRace(e)) return undefined;
+      throw e;
+    }
+    frontier = f;
+    return { first, size, count: entries.length, leaves };
+  }
+
   async function appendBatch(events: readonly AuditEvent[]): Promise<AppendResult> {
     if (events.length === 0) {
       const size = (await readState()).size;
@@ -325,8 +377,10 @@ export function createLedger(deps: LedgerDeps): Ledger {
     }
     const hashedRuns = Promise.all(runs);
     hashedRuns.catch(() => undefined);
-    const res = await exclusive(() =>
-      extend(async () => ({
+    const res = await exclusive(async () => {
+      const fast = await appendFast(entries, guess, hashedRuns);
+      if (fast) return fast;
+      return extend(async () => ({
         count: entries.length,
         writeEntries: (trx, first) => repo.insertEntries(trx, first, entries),
         hash: async (first) => {
@@ -339,8 +393,8 @@ export function createLedger(deps: LedgerDeps): Ledger {
             skip: (done[0] as HashedRun).skip,
           };
         },
-      })),
-    );
+      }));
+    });
     const leafHashes: string[] = new Array(res.count);
     for (let i = 0; i < res.count; i++) leafHashes[i] = res.leaves.toString('hex', i * 32, i * 32 + 32);
     return { first: res.first, size: res.size, leafHashes };

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { DialectName } from '../../db/index.js';
 import type { DbExecutor } from '../../lib/audit.js';
 import { decodeEntry } from './entry.js';
-import { type HashedRun, hashEntries } from './hashpool.js';
+import { type HashedRun, hashEntries, hashInline, hashPacked } from './hashpool.js';
 import { BUCKETS, buildEpochIndex, EPOCH } from './leafindex.js';
 import type { LedgerRepo } from './ledger.repo.js';
 import type { LedgerEntryRow, LedgerTileRow } from './ledger.tables.js';
@@ -86,6 +86,10 @@ export interface VerifyContext {
 
 const CHUNK = 8192;
 const IN_FLIGHT = 3;
+/** Bytes of entries a chunk aims at (typical entries are ~200 bytes: CHUNK of them). */
+const CHUNK_BYTES = 4 * 2 ** 20;
+/** Tile rows (up to 8 KiB each) read at a time when comparing partial rows: at most 8 MiB. */
+const TILE_ROWS = 1024;
 const PREFETCH_TILES = 32;
 
 /** Sequential reader of one tile level: the widest row of each tile, fetched in runs of full tiles. */
@@ -203,14 +207,14 @@ async function checkPartialTileRows(trx: DbExecutor, repo: LedgerRepo): Promise<
   };
   let after: { level: number; idx: number; width: number } | undefined;
   for (;;) {
-    const rows = await repo.readTilesWithPartials(trx, after, CHUNK);
+    const rows = await repo.readTilesWithPartials(trx, after, TILE_ROWS);
     for (const r of rows) {
       const head = group[0];
       if (head && (head.level !== r.level || head.idx !== r.idx)) settle();
       group.push(r);
     }
     const last = rows[rows.length - 1];
-    if (!last || rows.length < CHUNK) break;
+    if (!last || rows.length < TILE_ROWS) break;
     after = { level: last.level, idx: last.idx, width: last.width };
   }
   settle();
@@ -334,7 +338,18 @@ export async function verifyLedger(ctx: VerifyContext, options: VerifyOptions = 
 
   // One snapshot for the whole check: REPEATABLE READ on PostgreSQL; a read transaction on SQLite.
   const tx = db.transaction();
-  return (ctx.dialect === 'postgres' ? tx.setIsolationLevel('repeatable read') : tx).execute(run);
+  if (ctx.dialect === 'postgres') return tx.setIsolationLevel('repeatable read').execute(run);
+  // SQLite maps the database file into memory (src/db/database.ts): a pass over the whole log would
+  // bring all of it into the process's resident set (a 10M-entry log is ~2.8 GB). The pass reads
+  // each page once, so it reads through SQLite's bounded page cache instead, and restores the
+  // setting after.
+  const before = await repo.mmapSize(db);
+  if (before > 0) await repo.setMmapSize(db, 0);
+  try {
+    return await tx.execute(run);
+  } finally {
+    if (before > 0) await repo.setMmapSize(db, before);
+  }
 }
 
 /** Signed checkpoints, stored and external: signature first; only a valid one is evidence. */
@@ -463,38 +478,112 @@ async function missingAt(r: Run, i: number): Promise<void> {
 // Chunks of entries are read ahead and hashed on worker threads (leaf hashes and the roots of the
 // full tiles), a few at a time, while this thread compares the chunk before.
 interface Chunk {
-  rows: LedgerEntryRow[];
+  /** Rows read one by one: a chunk with a gap (rows deleted), or `checkEncoding`. */
+  rows: LedgerEntryRow[] | undefined;
+  /** Otherwise the chunk holds every entry first, first + 1, …, first + count - 1. */
+  first: number;
+  count: number;
+  /** Bytes of entries the chunk held. */
+  bytes: number;
   hashed: Promise<HashedRun> | undefined;
 }
 
-/** Reads the entries [from, n) in chunks, IN_FLIGHT ahead, hashing contiguous chunks on workers. */
-async function* entryChunks(r: Run): AsyncGenerator<Chunk> {
-  const inFlight: Chunk[] = [];
-  let readFrom = 0;
-  for (;;) {
-    while (readFrom < r.n && inFlight.length < IN_FLIGHT) {
-      // A bounded index range, not ORDER BY … LIMIT from an open range: with the statistics of a
-      // freshly loaded table PostgreSQL would sort the whole rest of the table for every chunk.
-      const to = Math.min(r.n, readFrom + CHUNK);
-      const rows = await r.repo.readEntries(r.trx, readFrom, to, CHUNK);
-      readFrom = to;
-      const firstRow = rows[0];
-      const lastRow = rows[rows.length - 1];
-      if (!firstRow || !lastRow) continue;
-      // A chunk with a gap in it (rows deleted) is hashed here, entry by entry.
-      const contiguous = lastRow.idx - firstRow.idx === rows.length - 1;
-      const hashed =
-        contiguous && !r.options.checkEncoding
-          ? hashEntries(
-              rows.map((x) => x.entry),
-              firstRow.idx,
-            )
-          : undefined;
-      hashed?.catch(() => undefined);
-      inFlight.push({ rows, hashed });
+/**
+ * Entries [from, to): packed, a row per tile with the bytes concatenated, when every index is
+ * present (the usual case), and shipped to a worker in one buffer; row by row otherwise.
+ */
+async function readChunk(r: Run, from: number, to: number): Promise<Chunk> {
+  if (!r.options.checkEncoding) {
+    const packed = await r.repo.readPackedEntries(r.trx, from, to);
+    if (packed.count === 0) return { rows: [], first: from, count: 0, bytes: 0, hashed: undefined };
+    const count = packed.count;
+    if (count === to - from) {
+      // The indexes must run from, from + 1, … in the order of the bytes; else read row by row.
+      const ends = new Uint32Array(count);
+      const s = packed.index;
+      let k = 0;
+      let end = 0;
+      let v = 0;
+      let field = 0;
+      let sane = true;
+      for (let c = 0; c <= s.length && sane; c++) {
+        const ch = c < s.length ? s.charCodeAt(c) : 44;
+        if (ch >= 48 && ch <= 57) v = v * 10 + ch - 48;
+        else if (ch !== 44 || k >= count) sane = false;
+        else if (field === 0) {
+          if (v !== from + k) sane = false;
+          field = 1;
+          v = 0;
+        } else {
+          end += v;
+          ends[k++] = end;
+          field = 0;
+          v = 0;
+        }
+      }
+      if (sane && k === count && end === packed.data.length) {
+        // Owns its memory: the buffer is transferred to the worker.
+        const data = Buffer.allocUnsafeSlow(end);
+        packed.data.copy(data);
+        const hashed = hashPacked(data, ends, from).catch(async () => {
+          // A worker that failed: hash here, from the rows read again.
+          const rows = await r.repo.readEntries(r.trx, from, to, to - from);
+          return hashInline(
+            rows.map((x) => x.entry),
+            from,
+          );
+        });
+        hashed.catch(() => undefined);
+        return { rows: undefined, first: from, count, bytes: end, hashed };
+      }
     }
-    const chunk = inFlight.shift();
-    if (!chunk) return;
+  }
+  // A bounded index range, not ORDER BY … LIMIT from an open range: with the statistics of a
+  // freshly loaded table PostgreSQL would sort the whole rest of the table for every chunk.
+  const rows = await r.repo.readEntries(r.trx, from, to, to - from);
+  const firstRow = rows[0];
+  const lastRow = rows[rows.length - 1];
+  // A chunk with a gap in it (rows deleted) is hashed here, entry by entry.
+  const contiguous = !!firstRow && !!lastRow && lastRow.idx - firstRow.idx === rows.length - 1;
+  const hashed =
+    firstRow && contiguous && !r.options.checkEncoding
+      ? hashEntries(
+          rows.map((x) => x.entry),
+          firstRow.idx,
+        )
+      : undefined;
+  hashed?.catch(() => undefined);
+  let bytes = 0;
+  for (const x of rows) bytes += x.entry.length;
+  return { rows, first: firstRow?.idx ?? from, count: rows.length, bytes, hashed };
+}
+
+/**
+ * Reads the entries [0, n) in chunks, IN_FLIGHT ahead: the next reads are issued before this one
+ * is compared (on PostgreSQL they run on the server meanwhile), and each is hashed on a worker as
+ * soon as it arrives. At most IN_FLIGHT chunks are held at once, whatever the size of the log.
+ */
+async function* entryChunks(r: Run): AsyncGenerator<Chunk> {
+  const ahead: Promise<Chunk>[] = [];
+  let readFrom = 0;
+  let span = CHUNK;
+  for (;;) {
+    while (readFrom < r.n && ahead.length < IN_FLIGHT) {
+      const to = Math.min(r.n, readFrom + span);
+      const next = readChunk(r, readFrom, to);
+      next.catch(() => undefined);
+      ahead.push(next);
+      readFrom = to;
+    }
+    const next = ahead.shift();
+    if (!next) return;
+    const chunk = await next;
+    // Entries of up to 64 KiB each: fewer of them per chunk when they are large, so the chunks held
+    // at once stay within IN_FLIGHT × CHUNK_BYTES (and a whole number of tiles).
+    if (chunk.count > 0) {
+      const fit = Math.floor(CHUNK_BYTES / Math.max(1, chunk.bytes / chunk.count) / TILE_WIDTH) * TILE_WIDTH;
+      span = Math.max(TILE_WIDTH, Math.min(CHUNK, fit));
+    }
     yield chunk;
   }
 }
@@ -533,9 +622,9 @@ async function rebuildTree(r: Run): Promise<void> {
   for await (const chunk of entryChunks(r)) {
     const hashed = chunk.hashed ? await chunk.hashed : undefined;
     const rows = chunk.rows;
-    for (let k = 0; k < rows.length; k++) {
-      const row = rows[k] as LedgerEntryRow;
-      while (expected < row.idx) await missingAt(r, expected++);
+    for (let k = 0; k < chunk.count; k++) {
+      const idx = rows ? (rows[k] as LedgerEntryRow).idx : chunk.first + k;
+      while (expected < idx) await missingAt(r, expected++);
       const i = expected;
       if (!level0.ready(i)) await level0.ensure(i);
       if (hashed && (await addWholeTile(r, hashed, k, i))) {
@@ -544,14 +633,16 @@ async function rebuildTree(r: Run): Promise<void> {
         k += TILE_WIDTH - 1;
         continue;
       }
-      const e = hashed ? hashed.leaves.subarray(k * HASH_SIZE, (k + 1) * HASH_SIZE) : leafHash(row.entry);
+      const e = hashed
+        ? hashed.leaves.subarray(k * HASH_SIZE, (k + 1) * HASH_SIZE)
+        : leafHash((rows as LedgerEntryRow[])[k]?.entry as Buffer);
       if (level0.offset(i) < 0) noteTileMissing(r, 0, i);
       if (level0.offset(i) >= 0 && !level0.equals(i, e) && r.mismatches0.length < r.maxProblems) {
         r.mismatches0.push({ index: i, e });
       }
-      if (options.checkEncoding) {
+      if (options.checkEncoding && rows) {
         try {
-          decodeEntry(row.entry);
+          decodeEntry((rows[k] as LedgerEntryRow).entry);
         } catch {
           r.entryProblems.push({
             kind: 'entry_malformed',
