@@ -72,6 +72,9 @@ process.on('SIGUSR2', () => {
     process.stdout.write(
       `FUZZ_PROBE ${JSON.stringify({ tag, rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), heapTotalMiB: mib(m.heapTotal), externalMiB: mib(m.external), arrayBuffersMiB: mib(m.arrayBuffers), rssAnonMiB: kb('RssAnon'), rssFileMiB: kb('RssFile'), rssShmemMiB: kb('RssShmem'), dbMapMiB, snapshot, since })}\n`,
     );
+    // The forced collections above are the probe's, not the server's: the next window starts here.
+    loop.reset();
+    gcs = [];
   };
   void settle();
 });
