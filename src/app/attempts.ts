@@ -51,19 +51,25 @@ export function createAttemptLog(deps: {
     write(batch);
   }
 
-  /** One transaction per BATCH records: other requests run between two. */
+  /**
+   * One transaction per BATCH records, each after the previous one is written: the event loop
+   * turns between two (SQLite's statements run on it; queued back to back, a window closing with
+   * hundreds of records would hold it for all of them at once).
+   */
   function write(records: AttemptRecord[]): void {
     for (let i = 0; i < records.length; i += BATCH) writeOne(records.slice(i, i + BATCH));
   }
 
+  let tail: Promise<unknown> = Promise.resolve();
   function writeOne(batch: AttemptRecord[]): void {
     if (batch.length === 0) return;
-    const p = deps
-      .write(batch)
+    const p = tail
+      .then(() => deps.write(batch))
       .catch((e: unknown) =>
         deps.logger?.error({ err: (e as Error)?.name, n: batch.length }, 'could not record refused attempts'),
       )
       .finally(() => inFlight.delete(p));
+    tail = p;
     inFlight.add(p);
   }
 

@@ -4,7 +4,7 @@
  * 50 ms while 100,000 hostile requests arrive; docs/security.md, ADR 0018). What a CPU profile of
  * the fuzz found, each guarded here without a timing assertion:
  * - refused attempts spread over every route and role (each opening its own coalescing window)
- *   cost one transaction and WAL fsync each: they are written in batches;
+ *   cost one transaction and WAL fsync each: they are written in batches, one after another;
  * - every refused request built an error with a captured stack trace nobody reads (4xx).
  */
 import { describe, expect, it, vi } from 'vitest';
@@ -32,7 +32,7 @@ describe('refused attempts are written in batches', () => {
         await new Promise((r) => setImmediate(r)); // a turn of the event loop between two requests
       }
       expect(writes).toEqual([]); // nothing per turn
-      vi.advanceTimersByTime(100);
+      await vi.advanceTimersByTimeAsync(100);
       expect(writes).toEqual([40]);
       // A burst past the batch size: written on the next turn, 64 at a time.
       for (let i = 0; i < 150; i++)
@@ -43,6 +43,37 @@ describe('refused attempts are written in batches', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('refused attempts are written one batch after another', () => {
+  it('a batch starts only once the one before it is written (the event loop turns between two)', async () => {
+    const started: number[] = [];
+    const release: (() => void)[] = [];
+    const log = createAttemptLog({
+      write: (a) => {
+        started.push(a.length);
+        return new Promise<void>((r) => release.push(r));
+      },
+    });
+    for (let i = 0; i < 130; i++)
+      log.note({
+        actor: `act_${i}`,
+        route: 'POST /v1/subjects/read-batch',
+        status: 400,
+        code: 'VALIDATION_FAILED',
+      });
+    const drained = log.drain();
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual([64]);
+    release.shift()!();
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual([64, 64]);
+    release.shift()!();
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual([64, 64, 2]);
+    release.shift()!();
+    await drained;
   });
 });
 
