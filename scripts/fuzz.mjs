@@ -43,6 +43,7 @@ const CONCURRENCY = arg('concurrency', 32);
 const WARMUP = arg('warmup', 2000);
 const UPLOAD_ROUNDS = arg('upload-rounds', 5);
 const ROUNDS = arg('rounds', 1);
+const SEED = arg('seed', 2026); // the run's seed (round r uses SEED + r)
 
 const dataDir = mkdtempSync(join(tmpdir(), 'custodian-fuzz-'));
 const SNAPSHOTS = strArg('snapshots'); // a directory: heap snapshots at start and end (retention)
@@ -319,7 +320,7 @@ try {
     const s1 = sampler();
     const t1 = performance.now();
     const c1 = cpuNow();
-    report.fuzz = await fuzz(keys, 2026, REQUESTS);
+    report.fuzz = await fuzz(keys, SEED, REQUESTS);
     report.fuzz.seconds = +((performance.now() - t1) / 1000).toFixed(1);
     report.fuzz.server = cpuSince(c1);
     report.fuzz.during = await s1.stop();
@@ -354,12 +355,12 @@ try {
     for (let round = 2; round <= ROUNDS; round++) {
       const s = sampler();
       const c = cpuNow();
-      const f = await fuzz(keys, 2026 + round, REQUESTS);
+      const f = await fuzz(keys, SEED + round, REQUESTS);
       const during = await s.stop();
       const server = cpuSince(c);
       await new Promise((r) => setTimeout(r, 2000));
       const m = await settled();
-      report.rounds.push({ round, badCount: f.badCount, statuses: f.statuses, during, server, settled: m, rssPct: pct(m.rssMiB, start.rssMiB) });
+      report.rounds.push({ round, badCount: f.badCount, bad: f.bad, statuses: f.statuses, during, server, settled: m, rssPct: pct(m.rssMiB, start.rssMiB) });
       if (f.badCount > 0) exit = 1;
     }
   }
