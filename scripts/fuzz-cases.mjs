@@ -188,8 +188,8 @@ export function leaksInternals(text) {
  * checks that the two agree.
  */
 export const PI_SHAPES = [
-  /(?<!\d)(?:\+?86[-\s]?)?1[3-9]\d{9}(?!\d)/,
-  /(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])/,
+  /(?<!\d)(?<!\d\.)(?:\+?86[-\s]?)?1[3-9]\d{9}(?!\d)/,
+  /(?<![0-9A-Za-z])(?<!\d\.)\d{17}[0-9Xx](?![0-9A-Za-z])/,
   /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/,
 ];
 export function looksLikePi(text) {

@@ -3,13 +3,14 @@
  * resident ID number, an e-mail address. Used by the HTTP error mapper's last guard, which masks
  * any such shape in an error body before it leaves (the fix belongs at the source: errors carry
  * codes and positions, never values; the guard counts how often it fires, so a regression shows).
- * UUIDs and long hex runs (request ids, hashes) are left alone: their digit runs are not PI.
+ * UUIDs and long hex runs (request ids, hashes) are left alone: their digit runs are not PI; so
+ * is a number's fraction (`0.047619047619047616`, a share in a JSON answer, is not an ID number).
  * scripts/fuzz-cases.mjs has the same shapes for the fuzz run; test/app/echo.security.test.ts
  * checks that the two agree.
  */
 export const PI_SHAPES: readonly RegExp[] = [
-  /(?<!\d)(?:\+?86[-\s]?)?1[3-9]\d{9}(?!\d)/g,
-  /(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])/g,
+  /(?<!\d)(?<!\d\.)(?:\+?86[-\s]?)?1[3-9]\d{9}(?!\d)/g,
+  /(?<![0-9A-Za-z])(?<!\d\.)\d{17}[0-9Xx](?![0-9A-Za-z])/g,
   /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g,
 ];
 

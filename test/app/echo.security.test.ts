@@ -409,6 +409,9 @@ describe('the last guard in the error mapper', () => {
       'a'.repeat(20) + '13912345678' + 'b'.repeat(20),
       '2026-12-06T01:48:20.048Z',
       '-6278952129658880',
+      '{"explainedShare":0.047619047619047616}',
+      '0.13912345678',
+      `id ${ID_NUMBER}.`,
       'sub_abcdefghijklmnopqrstuvwxyz',
     ];
     for (const c of cases) expect(maskPiText(c).masked > 0, c).toBe(looksLikePi(c));

@@ -98,6 +98,7 @@ describeEachDialect('HTTP hardening', (dialect) => {
 
   it('records a refused read by an authenticated actor: missing purpose, bad field list (access events, in the ledger)', async () => {
     const s = w.subjects[0]!;
+    await w.app.attempts.drain(); // the tests above left refused attempts waiting for their flush
     const before = new Set((await w.app.access.actorEvents(w.billing.id)).map((e) => e.id));
     for (const url of [
       `/v1/subjects/${s}?fields=name`,

@@ -522,6 +522,10 @@ export function createRights(deps: RightsDeps) {
           count++;
         }
         i = batch[batch.length - 1]!.index + 1;
+        // Let the event loop turn between pages: on SQLite every await above resolves at once, and
+        // ten seconds of a hostile flood's entries (10,000–20,000) read and hashed in one turn
+        // held /healthz ~100 ms every 10 s (ADR 0018).
+        await new Promise<void>((r) => setImmediate(r));
       }
       const at = iso(now());
       return db.transaction().execute(async (trx) => {
