@@ -20,6 +20,7 @@ export const ENV = {
   policyFile: 'CUSTODIAN_POLICY_FILE',
   jurisdiction: 'CUSTODIAN_JURISDICTION',
   sqliteCacheMiB: 'CUSTODIAN_SQLITE_CACHE_MIB',
+  sqliteMmapMiB: 'CUSTODIAN_SQLITE_MMAP_MIB',
   traceRetentionDays: 'CUSTODIAN_TRACE_RETENTION_DAYS',
   messaging: 'CUSTODIAN_MESSAGING',
   smsUrl: 'CUSTODIAN_SMS_URL',
@@ -41,6 +42,12 @@ export const ENV = {
  * memory, or every write first reads its page back from the file (docs/vault.md, Performance).
  */
 export const DEFAULT_SQLITE_CACHE_MIB = 64;
+
+/**
+ * How much of the SQLite file reads go through a memory map (0: none, every page through the page
+ * cache). The map's pages are the kernel's file cache, counted in the process's RSS (ADR 0018).
+ */
+export const DEFAULT_SQLITE_MMAP_MIB = 2048;
 
 const Limit = z.object({ rate: z.number().positive(), burst: z.number().min(1) }).strict();
 /** JSON in an environment variable: `{"employee":{"rate":10,"burst":40},"roles":{"auditor":{…}}}`. */
@@ -91,6 +98,7 @@ const ConfigSchema = z.object({
   policyFile: z.string().min(1).optional(),
   jurisdiction: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code'),
   sqliteCacheMiB: z.coerce.number().int().min(2).max(65536),
+  sqliteMmapMiB: z.coerce.number().int().min(0).max(2048),
   traceRetentionDays: z.coerce.number().int().min(1).max(3650),
   // Messaging gateway (rights portal codes, breach notices): docs/rights.md.
   messaging: z.enum(['outbox', 'http']),
@@ -162,6 +170,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     policyFile: pick('policyFile'),
     jurisdiction: pick('jurisdiction') ?? 'CN',
     sqliteCacheMiB: pick('sqliteCacheMiB') ?? DEFAULT_SQLITE_CACHE_MIB,
+    sqliteMmapMiB: pick('sqliteMmapMiB') ?? DEFAULT_SQLITE_MMAP_MIB,
     traceRetentionDays: pick('traceRetentionDays') ?? 30,
     messaging: pick('messaging') ?? 'outbox',
     smsUrl: pick('smsUrl'),

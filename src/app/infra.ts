@@ -56,7 +56,10 @@ export async function initialise(
     writeKeyFile(config.keyFile, generateKeyFile());
     created = true;
   }
-  const database = openDatabase(config.databaseUrl, { sqliteCacheMiB: config.sqliteCacheMiB });
+  const database = openDatabase(config.databaseUrl, {
+    sqliteCacheMiB: config.sqliteCacheMiB,
+    sqliteMmapMiB: config.sqliteMmapMiB,
+  });
   try {
     const m = await migrate(database);
     return { keyFile: config.keyFile, created, database: database.description, migrationsApplied: m.applied };
@@ -74,7 +77,10 @@ export async function openInfra(
     if (!keyFileExists(config.keyFile)) throw appError('APP_NOT_INITIALISED');
     keyring = loadKeyring(config.keyFile);
   }
-  const database = openDatabase(config.databaseUrl, { sqliteCacheMiB: config.sqliteCacheMiB });
+  const database = openDatabase(config.databaseUrl, {
+    sqliteCacheMiB: config.sqliteCacheMiB,
+    sqliteMmapMiB: config.sqliteMmapMiB,
+  });
   await migrate(database);
   return {
     config,

@@ -32,6 +32,8 @@ export interface OpenOptions {
   poolSize?: number;
   /** SQLite page cache in MiB (default 64). */
   sqliteCacheMiB?: number;
+  /** SQLite memory map for reads, in MiB (default 2048; 0: off). */
+  sqliteMmapMiB?: number;
   /**
    * How a SQLite commit is made durable before it is acknowledged (docs/adr/0017): `wal-fsync`
    * (default) fsyncs the write-ahead log in a libuv thread after COMMIT, so the event loop runs on
@@ -217,7 +219,10 @@ export function openDatabase(url: string, options: OpenOptions = {}): Database {
   const cacheMiB = Math.trunc(options.sqliteCacheMiB ?? 64);
   if (!(cacheMiB >= 2)) throw new RangeError('sqliteCacheMiB must be at least 2');
   sqlite.pragma(`cache_size = -${cacheMiB * 1024}`);
-  sqlite.pragma('mmap_size = 2147418112');
+  // 2048 MiB by default, capped at the most this build maps (2,147,418,112 bytes); 0 turns it off.
+  const mmapMiB = Math.trunc(options.sqliteMmapMiB ?? 2048);
+  if (!(mmapMiB >= 0)) throw new RangeError('sqliteMmapMiB must be 0 or more');
+  sqlite.pragma(`mmap_size = ${Math.min(mmapMiB * 2 ** 20, 2147418112)}`);
   const base = new SqliteDialect({ database: withStatementCache(sqlite) });
   const db = new Kysely<any>({ dialect: asyncFsync ? walFsyncDialect(base, path, options.onWalSync) : base });
   return { db, dialect: 'sqlite', description: `sqlite:${path}`, close: () => db.destroy() };

@@ -14,6 +14,8 @@ describe('config', () => {
     expect(loadConfig({ dataDir: '/tmp/x' }, { CUSTODIAN_SQLITE_CACHE_MIB: '4096' }).sqliteCacheMiB).toBe(
       4096,
     );
+    expect(c.sqliteMmapMiB).toBe(2048);
+    expect(loadConfig({ dataDir: '/tmp/x' }, { CUSTODIAN_SQLITE_MMAP_MIB: '0' }).sqliteMmapMiB).toBe(0);
   });
 
   it.each([
@@ -23,6 +25,7 @@ describe('config', () => {
     [{ CUSTODIAN_LOG_LEVEL: 'loud' }, 'CUSTODIAN_LOG_LEVEL'],
     [{ CUSTODIAN_TLS_CERT: '/c.pem' }, 'CUSTODIAN_TLS_KEY'],
     [{ CUSTODIAN_SQLITE_CACHE_MIB: '1' }, 'CUSTODIAN_SQLITE_CACHE_MIB'],
+    [{ CUSTODIAN_SQLITE_MMAP_MIB: '4096' }, 'CUSTODIAN_SQLITE_MMAP_MIB'],
     [{ CUSTODIAN_SQLITE_CACHE_MIB: 'lots' }, 'CUSTODIAN_SQLITE_CACHE_MIB'],
   ])('a bad value stops start-up naming the variable (%o)', (env, variable) => {
     let err: unknown;

@@ -81,6 +81,18 @@ describe('SQLite durability (wal-fsync)', () => {
     }
   });
 
+  it('maps the file for reads by default, and not at all with sqliteMmapMiB 0', async () => {
+    const r = await sql<{ mmap_size: number }>`PRAGMA mmap_size`.execute(d.db);
+    expect(Number(r.rows[0]!.mmap_size)).toBe(2147418112);
+    const off = openDatabase(`sqlite:${join(dir, 'm.db')}`, { sqliteMmapMiB: 0 });
+    try {
+      const o = await sql<{ mmap_size: number }>`PRAGMA mmap_size`.execute(off.db);
+      expect(Number(o.rows[0]!.mmap_size)).toBe(0);
+    } finally {
+      await off.close();
+    }
+  });
+
   it('group commit starts the next batch while an fsync runs, yet acknowledges each caller after its own', async () => {
     // Threat: pipelining batches behind a running fsync (src/db/commitsignal.ts) acknowledges a
     // caller whose batch committed but is not yet on disk. Each ack must follow a sync that ended

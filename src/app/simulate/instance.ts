@@ -111,7 +111,10 @@ export async function openInstance(opts: InstanceOptions): Promise<Instance> {
     database = openDatabase(postgresUrl, { schema, poolSize: 4 });
     postgres = { url: postgresUrl, schema };
   } else {
-    database = openDatabase(config.databaseUrl, { sqliteCacheMiB: config.sqliteCacheMiB });
+    database = openDatabase(config.databaseUrl, {
+      sqliteCacheMiB: config.sqliteCacheMiB,
+      sqliteMmapMiB: config.sqliteMmapMiB,
+    });
   }
   const clock = fixedClock(opts.start);
   let app: App;
