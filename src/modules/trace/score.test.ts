@@ -73,4 +73,29 @@ describe('score', () => {
     expect(out[0]!.canaryHits).toEqual(['c1']);
     expect(out[0]!.log10P).toBeLessThan(-5);
   });
+
+  it("a recipient's canaries name the recipient, not a pair of it with an innocent reader", () => {
+    // Threat: a false accusation. The export's canaries are near-decisive for the recipient alone;
+    // a pair (innocent actor, recipient) must earn its p-value from the set test against each member,
+    // or every reader who overlaps the export is accused "through the recipient".
+    const canaries = ['c1', 'c2', 'c3', 'c4', 'c5'];
+    const sets = {
+      'recipient:r': [...range(0, 100), ...canaries],
+      'actor:inn': range(50, 300),
+      'actor:other': range(400, 600),
+    };
+    const leaked = [...range(0, 100).filter((_, i) => i % 2 === 0), ...canaries, 's450', 's451'];
+    const out = run(leaked, sets, {
+      canaries: new Map(canaries.map((c) => [c, 'recipient:r'])),
+      canaryCounts: new Map([['recipient:r', canaries.length]]),
+      canaryCoincidence: 1e-4,
+    });
+    expect(out[0]!.key).toBe('recipient:r');
+    expect(out[0]!.log10P).toBeLessThan(-6);
+    const accused = out.filter((c) => c.log10P < -6 && c.members.some((m) => m.key !== 'recipient:r'));
+    expect(accused.map((c) => c.key)).toEqual([]);
+    const pair = out.find((c) => c.kind === 'pair' && c.members.some((m) => m.key === 'actor:inn'));
+    expect(pair?.canaryHits).toEqual(canaries);
+    expect(pair?.supported).toBe(false);
+  });
 });

@@ -236,7 +236,11 @@ export function score(input: ScoreInput): Scored[] {
     let alt: string | null = null;
     if (doTest) {
       const s = setP(c, isPair);
-      const cp = canaryP(c);
+      // A canary marks one view (an export, a portfolio): it names that member alone. A pair is
+      // supported only by the set test against each member, or every reader who overlaps an export
+      // would be accused "through the recipient" on the recipient's canaries (its hits are still
+      // listed as evidence).
+      const cp = isPair ? 0 : canaryP(c);
       // Two tests (the set and the canaries): Bonferroni.
       lnP = Math.min(0, Math.min(s.lnP, cp) + (cp < 0 ? Math.LN2 : 0));
       alt = s.alt;
