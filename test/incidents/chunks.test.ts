@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { insertObjects, migrate } from '../../src/db/index.js';
 import { migrations } from '../../src/db/migrations/index.js';
 import { ACCESS_EVENT_COLUMNS } from '../../src/modules/access/index.js';
+import type { IncidentAffectedChunkRow } from '../../src/modules/incidents/incidents.tables.js';
 import { listLine } from '../../src/modules/incidents/index.js';
 import { createTestDatabase, describeEachDialect } from '../helpers/db.js';
 import { createIncidentWorld, FACTS, type IncidentWorld } from './world.js';
@@ -137,15 +138,7 @@ describeEachDialect('migration 0019 carries the per-customer rows over as chunks
         .selectAll()
         .orderBy('incident_id' as never)
         .orderBy('chunk' as never)
-        .execute()) as unknown as {
-        incident_id: string;
-        version: number;
-        chunk: number;
-        first_subject: string;
-        last_subject: string;
-        subjects: number;
-        lines: string;
-      }[];
+        .execute()) as unknown as IncidentAffectedChunkRow[];
       const a = rows
         .filter((r) => r.incident_id === 'inc_a')
         .sort((x, y) => (x.subject_id < y.subject_id ? -1 : 1));

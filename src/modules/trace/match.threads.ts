@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorkerBeside } from '../../lib/worker.js';
 import type { LookupHasherInit } from '../vault/index.js';
 import { LEAK_FIELDS, type LeakField, type LeakPlan, MAX_LEAK_ROWS } from './leakfile.js';
 import { traceError } from './trace.errors.js';
@@ -69,18 +70,9 @@ export interface ThreadedDeps {
   lookupHashed(field: string, hashes: readonly Buffer[]): Promise<Map<string, string[]>>;
 }
 
-/** Starts trace module worker `name` beside this file (compiled JavaScript, or TypeScript via tsx). */
+/** Starts trace module worker `name` beside this file. */
 function startWorker(name: string, workerData: unknown): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const url = new URL(`./${name}.ts`, here).href;
-    const tsx = import.meta.resolve('tsx/esm/api');
-    return new Worker(
-      `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(url)}); })`,
-      { eval: true, workerData },
-    );
-  }
-  return new Worker(new URL(`./${name}.js`, here), { workerData });
+  return startWorkerBeside(import.meta.url, name, workerData);
 }
 
 export async function matchThreaded(plan: LeakPlan, deps: ThreadedDeps): Promise<ThreadedMatch> {

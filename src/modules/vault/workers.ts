@@ -1,19 +1,7 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorkerBeside } from '../../lib/worker.js';
 
-/**
- * Starts the vault's worker module `name` (import.worker, import.sealer) beside this file, from the
- * compiled JavaScript or, when running from TypeScript sources (tests, tsx), through the same
- * loader, resolved from here so that it does not depend on the working directory.
- */
+/** Starts the vault's worker module `name` (import.worker, import.sealer) beside this file. */
 export function startVaultWorker(name: string, workerData: unknown): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const url = new URL(`./${name}.ts`, here).href;
-    const tsx = import.meta.resolve('tsx/esm/api');
-    return new Worker(
-      `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(url)}); })`,
-      { eval: true, workerData },
-    );
-  }
-  return new Worker(new URL(`./${name}.js`, here), { workerData });
+  return startWorkerBeside(import.meta.url, name, workerData);
 }
