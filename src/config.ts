@@ -21,6 +21,7 @@ export const ENV = {
   jurisdiction: 'CUSTODIAN_JURISDICTION',
   sqliteCacheMiB: 'CUSTODIAN_SQLITE_CACHE_MIB',
   sqliteMmapMiB: 'CUSTODIAN_SQLITE_MMAP_MIB',
+  sqliteCheckpoint: 'CUSTODIAN_SQLITE_CHECKPOINT',
   traceRetentionDays: 'CUSTODIAN_TRACE_RETENTION_DAYS',
   messaging: 'CUSTODIAN_MESSAGING',
   smsUrl: 'CUSTODIAN_SMS_URL',
@@ -99,6 +100,7 @@ const ConfigSchema = z.object({
   jurisdiction: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code'),
   sqliteCacheMiB: z.coerce.number().int().min(2).max(65536),
   sqliteMmapMiB: z.coerce.number().int().min(0).max(2048),
+  sqliteCheckpoint: z.enum(['worker', 'inline']),
   traceRetentionDays: z.coerce.number().int().min(1).max(3650),
   // Messaging gateway (rights portal codes, breach notices): docs/rights.md.
   messaging: z.enum(['outbox', 'http']),
@@ -171,6 +173,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     jurisdiction: pick('jurisdiction') ?? 'CN',
     sqliteCacheMiB: pick('sqliteCacheMiB') ?? DEFAULT_SQLITE_CACHE_MIB,
     sqliteMmapMiB: pick('sqliteMmapMiB') ?? DEFAULT_SQLITE_MMAP_MIB,
+    sqliteCheckpoint: pick('sqliteCheckpoint') ?? 'worker',
     traceRetentionDays: pick('traceRetentionDays') ?? 30,
     messaging: pick('messaging') ?? 'outbox',
     smsUrl: pick('smsUrl'),

@@ -59,6 +59,7 @@ export async function initialise(
   const database = openDatabase(config.databaseUrl, {
     sqliteCacheMiB: config.sqliteCacheMiB,
     sqliteMmapMiB: config.sqliteMmapMiB,
+    sqliteCheckpoint: config.sqliteCheckpoint,
   });
   try {
     const m = await migrate(database);
@@ -80,6 +81,7 @@ export async function openInfra(
   const database = openDatabase(config.databaseUrl, {
     sqliteCacheMiB: config.sqliteCacheMiB,
     sqliteMmapMiB: config.sqliteMmapMiB,
+    sqliteCheckpoint: config.sqliteCheckpoint,
   });
   await migrate(database);
   return {

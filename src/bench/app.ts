@@ -40,6 +40,8 @@ export async function openBenchApp(
     postgresUrl: ctx.postgresUrl,
     prefix: options.prefix,
     ...(options.poolSize ? { poolSize: options.poolSize } : {}),
+    // As the service runs (CUSTODIAN_SQLITE_CHECKPOINT, default worker); the variable selects the other for an A/B.
+    sqliteCheckpoint: process.env.CUSTODIAN_SQLITE_CHECKPOINT === 'inline' ? 'inline' : 'worker',
   });
   const dataDir = mkdtempSync(join(tmpdir(), `custodian-${options.prefix}-`));
   const config = loadConfig({ dataDir, databaseUrl: scratch.url, logLevel: 'silent' }, options.env ?? {});

@@ -1,6 +1,8 @@
+import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import {
   type CompiledQuery,
@@ -14,6 +16,7 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import pg from 'pg';
+import { startWorkerBeside } from '../lib/worker.js';
 import { signalCommitted } from './commitsignal.js';
 import type { DialectName } from './dialect.js';
 
@@ -34,6 +37,13 @@ export interface OpenOptions {
   sqliteCacheMiB?: number;
   /** SQLite memory map for reads, in MiB (default 2048; 0: off). */
   sqliteMmapMiB?: number;
+  /**
+   * Where SQLite's WAL checkpoints run: `worker` (a connection of its own in a worker thread, every
+   * 250 ms; the main connection never checkpoints) or `inline` (SQLite's automatic checkpoint, inside
+   * a COMMIT on the event loop). Default `inline`; the service's own database uses the configured
+   * CUSTODIAN_SQLITE_CHECKPOINT (default `worker`).
+   */
+  sqliteCheckpoint?: 'worker' | 'inline';
   /**
    * How a SQLite commit is made durable before it is acknowledged (docs/adr/0017): `wal-fsync`
    * (default) fsyncs the write-ahead log in a libuv thread after COMMIT, so the event loop runs on
@@ -225,7 +235,25 @@ export function openDatabase(url: string, options: OpenOptions = {}): Database {
   sqlite.pragma(`mmap_size = ${Math.min(mmapMiB * 2 ** 20, 2147418112)}`);
   const base = new SqliteDialect({ database: withStatementCache(sqlite) });
   const db = new Kysely<any>({ dialect: asyncFsync ? walFsyncDialect(base, path, options.onWalSync) : base });
-  return { db, dialect: 'sqlite', description: `sqlite:${path}`, close: () => db.destroy() };
+  let checkpointer: Worker | undefined;
+  if (path !== ':memory:' && options.sqliteCheckpoint === 'worker') {
+    sqlite.pragma('wal_autocheckpoint = 0');
+    checkpointer = startWorkerBeside(import.meta.url, 'checkpointer.worker', { path, intervalMs: 250 });
+    checkpointer.unref();
+  }
+  return {
+    db,
+    dialect: 'sqlite',
+    description: `sqlite:${path}`,
+    async close() {
+      if (checkpointer) {
+        const exited = once(checkpointer, 'exit');
+        checkpointer.postMessage('stop');
+        await exited;
+      }
+      await db.destroy();
+    },
+  };
 }
 
 /**

@@ -48,14 +48,25 @@ function closeOnce(database: Database): Database {
 
 export async function openScratchDatabase(
   dialect: DialectName,
-  options: { postgresUrl?: string | undefined; prefix?: string; poolSize?: number; migrate?: boolean } = {},
+  options: {
+    postgresUrl?: string | undefined;
+    prefix?: string;
+    poolSize?: number;
+    migrate?: boolean;
+    sqliteCheckpoint?: 'worker' | 'inline';
+  } = {},
 ): Promise<ScratchDatabase> {
   const prefix = options.prefix ?? 'scratch';
   let scratch: ScratchDatabase;
   if (dialect === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), `custodian-${prefix}-`));
     const file = join(dir, `${prefix}.db`);
-    const database = closeOnce(openDatabase(`sqlite:${file}`));
+    const database = closeOnce(
+      openDatabase(
+        `sqlite:${file}`,
+        options.sqliteCheckpoint ? { sqliteCheckpoint: options.sqliteCheckpoint } : {},
+      ),
+    );
     scratch = {
       database,
       file,

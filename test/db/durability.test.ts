@@ -5,7 +5,7 @@
  * a write outside one, resolves only after that fsync; a read costs none. (SQLite only: PostgreSQL
  * commits durably by itself.)
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -90,6 +90,37 @@ describe('SQLite durability (wal-fsync)', () => {
       expect(Number(o.rows[0]!.mmap_size)).toBe(0);
     } finally {
       await off.close();
+    }
+  });
+
+  it('checkpoints the WAL from a worker thread when asked, and loses nothing', async () => {
+    // Threat: moving the checkpoint off the event loop leaves committed rows only in a WAL that is
+    // never folded back, or loses them at close. The main connection must not checkpoint; the
+    // worker's connection must copy the frames into the database file; everything reads back.
+    const file = join(dir, 'c.db');
+    const w = openDatabase(`sqlite:${file}`, { sqliteCheckpoint: 'worker' });
+    const auto = await sql<{ wal_autocheckpoint: number }>`PRAGMA wal_autocheckpoint`.execute(w.db);
+    expect(Number(auto.rows[0]!.wal_autocheckpoint)).toBe(0);
+    await sql`CREATE TABLE t (x INTEGER, pad TEXT)`.execute(w.db);
+    const before = statSync(file).size;
+    await w.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < 2000; i++)
+        await trx
+          .insertInto('t')
+          .values({ x: i, pad: 'p'.repeat(200) })
+          .execute();
+    });
+    // The worker checkpoints every 250 ms: the rows reach the database file itself.
+    for (let i = 0; i < 100 && statSync(file).size <= before + 200_000; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(statSync(file).size).toBeGreaterThan(before + 200_000);
+    await w.close();
+    const again = openDatabase(`sqlite:${file}`);
+    try {
+      const r = await sql<{ n: number }>`SELECT count(*) AS n FROM t`.execute(again.db);
+      expect(Number(r.rows[0]!.n)).toBe(2000);
+    } finally {
+      await again.close();
     }
   });
 

@@ -114,6 +114,7 @@ export async function openInstance(opts: InstanceOptions): Promise<Instance> {
     database = openDatabase(config.databaseUrl, {
       sqliteCacheMiB: config.sqliteCacheMiB,
       sqliteMmapMiB: config.sqliteMmapMiB,
+      sqliteCheckpoint: config.sqliteCheckpoint,
     });
   }
   const clock = fixedClock(opts.start);
