@@ -148,6 +148,26 @@ export async function typeInto(field: Locator, text: string): Promise<void> {
   await field.pressSequentially(text);
 }
 
+/**
+ * Signs a customer in to the portal at `base` with the one-time code the test's fake gateway sent
+ * to `contact` (`messageTo` gives that message's body); ends on his data page.
+ */
+export async function portalSignIn(
+  page: Page,
+  base: string,
+  contact: string,
+  messageTo: (contact: string) => string,
+): Promise<void> {
+  await page.goto(`${base}/portal/`);
+  await typeInto(page.getByLabel('Mobile or e-mail'), contact);
+  await page.getByRole('button', { name: 'Send me a code' }).click();
+  await page.getByLabel('One-time code').waitFor();
+  const code = /\b(\d{6})\b/.exec(messageTo(contact))![1]!;
+  await typeInto(page.getByLabel('One-time code'), code);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('page-portal-data').waitFor();
+}
+
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 export interface AxeViolation {

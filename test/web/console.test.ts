@@ -4,7 +4,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeGateway, type FakeGateway } from '../../src/lib/messaging/index.js';
 import { buildHttp, createTestApp, type TestApp } from '../helpers/app.js';
-import { axe, BROWSERS, type Launched, launch, shimmedCommands, typeInto } from './browser.js';
+import { axe, BROWSERS, type Launched, launch, portalSignIn, shimmedCommands, typeInto } from './browser.js';
 
 /*
  * The console and the portal in real browsers (Debian's chromium over CDP and firefox-esr over
@@ -273,14 +273,7 @@ for (const name of BROWSERS) {
       const mobile = '+86 138 0013 8000';
       await subject(mobile);
       const page = await fresh();
-      await page.goto(`${base}/portal/`);
-      await typeInto(page.getByLabel('Mobile or e-mail'), mobile);
-      await page.getByRole('button', { name: 'Send me a code' }).click();
-      await page.getByLabel('One-time code').waitFor();
-      const code = /\b(\d{6})\b/.exec(gateway.lastTo(mobile)!.body)![1]!;
-      await typeInto(page.getByLabel('One-time code'), code);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.getByTestId('page-portal-data').waitFor();
+      await portalSignIn(page, base, mobile, (to) => gateway.lastTo(to)!.body);
       const cookie = (await page.context().cookies()).find((c) => c.name === 'custodian_portal')!;
       expect(cookie.httpOnly).toBe(true);
       expect(await page.evaluate('document.cookie')).not.toContain('custodian_portal');

@@ -3,7 +3,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeGateway, type FakeGateway } from '../../src/lib/messaging/index.js';
 import { buildHttp, createTestApp, type TestApp } from '../helpers/app.js';
-import { axe, BROWSERS, type Launched, launch, typeInto } from './browser.js';
+import { axe, BROWSERS, type Launched, launch, portalSignIn } from './browser.js';
 
 /*
  * Threat: the portal shows a customer his history one page at a time; an operator (or anything
@@ -64,14 +64,7 @@ describe.each(BROWSERS)('portal history, paged, in %s', (name) => {
     const ctx = await b.browser!.newContext({ locale: 'en-US', viewport: { width: 1280, height: 860 } });
     contexts.push(ctx);
     const page = await ctx.newPage();
-    await page.goto(`${base}/portal/`);
-    await typeInto(page.getByLabel('Mobile or e-mail'), MOBILE);
-    await page.getByRole('button', { name: 'Send me a code' }).click();
-    await page.getByLabel('One-time code').waitFor();
-    const code = /\b(\d{6})\b/.exec(gateway.lastTo(MOBILE)!.body)![1]!;
-    await typeInto(page.getByLabel('One-time code'), code);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByTestId('page-portal-data').waitFor();
+    await portalSignIn(page, base, MOBILE, (to) => gateway.lastTo(to)!.body);
     return page;
   }
 

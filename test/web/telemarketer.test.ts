@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeGateway, type FakeGateway } from '../../src/lib/messaging/index.js';
 import { type CustomerRecord, generateCustomers } from '../../src/modules/sim/index.js';
 import { buildHttp, createTestApp, type TestApp } from '../helpers/app.js';
-import { axe, BROWSERS, launch, typeInto } from './browser.js';
+import { axe, BROWSERS, launch, portalSignIn, typeInto } from './browser.js';
 
 /*
  * telemarketer-2019 walked through in the browser (shared/SCENARIOS.md), on its own deployment.
@@ -191,17 +191,12 @@ for (const name of BROWSERS) {
       await app.rights.commitSubjects();
       const victim = records[leaked[0]!]!;
       const portal = await fresh();
-      await portal.goto(`${base}/portal/`);
-      await typeInto(portal.getByLabel('Mobile or e-mail'), victim.mobile);
-      await portal.getByRole('button', { name: 'Send me a code' }).click();
-      await portal.getByLabel('One-time code').waitFor();
-      const sms = [...gateway.sent]
-        .reverse()
-        .find((m) => digits(m.to).endsWith(digits(victim.mobile).slice(-11)));
-      const code = /\b(\d{6})\b/.exec(sms!.body)![1]!;
-      await typeInto(portal.getByLabel('One-time code'), code);
-      await portal.getByRole('button', { name: 'Sign in' }).click();
-      await portal.getByTestId('page-portal-data').waitFor();
+      await portalSignIn(
+        portal,
+        base,
+        victim.mobile,
+        (to) => [...gateway.sent].reverse().find((m) => digits(m.to).endsWith(digits(to).slice(-11)))!.body,
+      );
       await portal.getByRole('link', { name: 'Who read or received my data' }).click();
       const history = portal.getByTestId('page-portal-history');
       const tmRow = history.getByRole('row').filter({ hasText: 'telemarketing' }).first();
