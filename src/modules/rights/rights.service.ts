@@ -655,18 +655,8 @@ export function createRights(deps: RightsDeps) {
         origin: deps.ledger.origin,
         vkey: deps.ledger.vkey(),
         checkpoint: c.checkpoint,
-        commitment: {
-          note: c.note,
-          size: c.size,
-          bucket,
-          members: members.map((m) => ({
-            key: subjectKey(m.subject_id).toString('hex'),
-            count: m.count,
-            head: m.head.toString('hex'),
-          })),
-          path: mapPath(all, bucket).map((h) => h.toString('hex')),
-        },
-        entries: proven.map((p) => ({ index: p.index, entry: p.entry.toString('base64'), proof: p.proof })),
+        commitment: { note: c.note, size: c.size, ...bucketProof(all, bucket, members) },
+        entries: proven.map(entryJson),
       };
       if (opts.since !== undefined && opts.since >= 1 && opts.since <= c.size) {
         const cons = await deps.ledger.consistencyProof(opts.since, c.size);
@@ -676,6 +666,28 @@ export function createRights(deps: RightsDeps) {
       if (buckets.size > MAP_BUCKETS) throw new Error('bucket table corrupt');
       return { subjectId, size: c.size, events, bundle };
     }
+  }
+
+  /** His bucket of the signed map as a history serves it: its members, hex, and its audit path. */
+  function bucketProof(
+    filled: readonly Buffer[],
+    bucket: number,
+    members: readonly { subject_id: string; count: number; head: Buffer }[],
+  ) {
+    return {
+      bucket,
+      members: members.map((m) => ({
+        key: subjectKey(m.subject_id).toString('hex'),
+        count: m.count,
+        head: m.head.toString('hex'),
+      })),
+      path: mapPath(filled, bucket).map((h) => h.toString('hex')),
+    };
+  }
+
+  /** A proven entry as a history serves it. */
+  function entryJson(p: { index: number; entry: Buffer; proof: string[] }) {
+    return { index: p.index, entry: p.entry.toString('base64'), proof: p.proof };
   }
 
   /** The filled bucket hashes of the latest commitment the newest page was served at. */
@@ -746,20 +758,12 @@ export function createRights(deps: RightsDeps) {
         // What the store holds; a missing row gives a head the verifier will refuse.
         prevHead: (from === 1 ? ZERO_HEAD : (prev?.head ?? ZERO_HEAD)).toString('hex'),
         head: (to === 0 ? ZERO_HEAD : (headAt?.head ?? ZERO_HEAD)).toString('hex'),
-        entries: ordered.map((p) => ({ index: p.index, entry: p.entry.toString('base64'), proof: p.proof })),
+        entries: ordered.map(entryJson),
       };
       if (newest && buckets) {
         // Buckets change only when a commitment is signed: keep the filled array for this size.
         if (c2?.size === c.size) mapCache = { size: c.size, buckets };
-        page.completeness = {
-          bucket,
-          members: members.map((m) => ({
-            key: subjectKey(m.subject_id).toString('hex'),
-            count: m.count,
-            head: m.head.toString('hex'),
-          })),
-          path: mapPath(buckets, bucket).map((h) => h.toString('hex')),
-        };
+        page.completeness = bucketProof(buckets, bucket, members);
       }
       return {
         subjectId,
