@@ -247,6 +247,9 @@ export function openDatabase(url: string, options: OpenOptions = {}): Database {
     description: `sqlite:${path}`,
     async close() {
       if (checkpointer) {
+        // Held again while it stops: an unref'd worker keeps nothing alive, so a process whose only
+        // remaining work is this close would otherwise exit (code 0) before the worker answers.
+        checkpointer.ref();
         const exited = once(checkpointer, 'exit');
         checkpointer.postMessage('stop');
         await exited;

@@ -5,6 +5,7 @@
  * a write outside one, resolves only after that fsync; a read costs none. (SQLite only: PostgreSQL
  * commits durably by itself.)
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,6 +123,23 @@ describe('SQLite durability (wal-fsync)', () => {
     } finally {
       await again.close();
     }
+  });
+
+  it('a process whose last work is closing a database with the checkpoint worker finishes that close', () => {
+    // Threat: the worker is unref'd (it must not keep a process alive), so a close that waits for it
+    // with nothing else pending let Node exit mid-close: a CLI command or a benchmark ended without
+    // its last output, silently.
+    const script = `
+      import { openDatabase } from ${JSON.stringify(new URL('../../src/db/database.ts', import.meta.url).href)};
+      const d = openDatabase('sqlite:${join(dir, 'e.db')}', { sqliteCheckpoint: 'worker' });
+      await d.db.selectFrom('sqlite_master').selectAll().execute();
+      await d.close();
+      console.log('closed');
+    `;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
+    expect(out.trim()).toBe('closed');
   });
 
   it('group commit starts the next batch while an fsync runs, yet acknowledges each caller after its own', async () => {
